@@ -1,0 +1,761 @@
+"""The stack's settings: one typed, validated model read from Pulumi config.
+
+Every setting is a flat config key in the project's namespace, grouped by concept with a
+dotted prefix (``fastapi-fargate:service.memory``), because Pulumi's project-level config
+schema in ``Pulumi.yaml`` declares only strings, integers, booleans and arrays: flat keys let
+``Pulumi.yaml`` declare every setting with its type, default and description, and let the
+Pulumi CLI reject an undeclared key. ``load_settings`` checks everything again in Python (the
+CLI's checks do not run under test mocks and know nothing of combinations) and reports every
+problem at once, each naming the full key, the bad value and the fix, before the program
+registers a single resource.
+
+No resource is created here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+PROJECT = "fastapi-fargate"
+
+# Valid Fargate task sizes: CPU units -> allowed memory in MiB (AWS ECS developer guide,
+# "Task CPU and memory").
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+# Memory a task needs besides its workers: the process manager that supervises them, the init
+# process and the container runtime's share. Measured for the shipped app (see README).
+TASK_MEMORY_OVERHEAD_MIB = 64
+
+# ALB security policies that refuse TLS 1.0 and 1.1 (AWS "Security policies for your
+# Application Load Balancer"). Anything else would let a client negotiate an obsolete protocol.
+TLS12_PLUS_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS-1-2-2017-01",
+        "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+        "ELBSecurityPolicy-FS-1-2-2019-08",
+        "ELBSecurityPolicy-FS-1-2-Req-2019-08",
+        "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+        "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+    }
+)
+
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+
+
+class SettingsError(pulumi.RunError):
+    """Bad stack settings. Pulumi prints a RunError's message without a Python traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"The stack settings have {len(problems)} {noun}; nothing was created:\n{lines}"
+        )
+
+
+class _Group(BaseModel):
+    """A concept's settings: camelCase keys like Pulumi's own, unknown keys refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: Any) -> Any:
+        # Pulumi.yaml must give every declared key a default (the CLI demands a value for a key
+        # without one), so "" stands for "not set" in optional string settings.
+        field = cls.model_fields[info.field_name]
+        if value == "" and field.default is None:
+            return None
+        return value
+
+
+def _dns_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = value.strip().rstrip(".").lower()
+    if not _DNS_NAME.match(name):
+        raise ValueError(
+            "is not a valid DNS name (letters, digits, hyphens, dots; like api.example.com)"
+        )
+    return name
+
+
+class HttpsSettings(_Group):
+    domain: str | None = Field(
+        None,
+        description="Public name of the API, like api.example.com. Unset: HTTP only on the "
+        "load balancer's own DNS name, for a first try (refused for production).",
+    )
+    hosted_zone: str | None = Field(
+        None,
+        description="Name of the Route 53 hosted zone that holds the domain, like example.com.",
+    )
+    hosted_zone_id: str | None = Field(
+        None,
+        description="Id of that hosted zone, instead of its name (for private/duplicate names).",
+    )
+    extra_names: list[str] = Field(
+        default_factory=list,
+        description="More names for the certificate and alias records, each inside the zone.",
+    )
+    certificate_arn: str | None = Field(
+        None, description="An existing ACM certificate to use instead of creating one."
+    )
+    ssl_policy: str = Field(
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        description="ALB TLS policy; only policies without TLS 1.0/1.1 are accepted.",
+    )
+    hsts_max_age: int = Field(
+        31536000, ge=0, le=63072000,
+        description="Strict-Transport-Security max-age in seconds sent by the HTTPS listener; 0 turns HSTS off.",
+    )  # fmt: skip
+
+    _domain = field_validator("domain", "hosted_zone")(_dns_name)
+
+    @field_validator("extra_names")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        return [_dns_name(n) for n in names]  # type: ignore[misc]
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ZONE_ID.match(value):
+            raise ValueError("is not a Route 53 hosted zone id (like Z0123456789ABCDEFGHIJ)")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _cert(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(
+            r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/\S+$", value
+        ):
+            raise ValueError(
+                "is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
+            )
+        return value
+
+    @field_validator("ssl_policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in TLS12_PLUS_POLICIES:
+            raise ValueError(
+                "is not an ALB security policy that allows only TLS 1.2 and newer; use "
+                "ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.2+1.3) or "
+                "ELBSecurityPolicy-TLS13-1-3-2021-06 (TLS 1.3 only)"
+            )
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.domain is not None
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the certificate covers and the alias records publish, domain first."""
+        return [self.domain, *self.extra_names] if self.domain else []
+
+
+class NetworkSettings(_Group):
+    availability_zones: int = Field(
+        2, ge=2, le=3, description="How many availability zones the new VPC spans (2 or 3)."
+    )
+    nat: Literal["none", "single", "per-az"] = Field(
+        "single",
+        description="Egress for tasks: none (tasks in public subnets with a public IP, cheapest), "
+        "single NAT gateway, or per-az (one per zone, for production).",
+    )
+    cidr: str = Field("10.0.0.0/16", description="IPv4 range of the new VPC (/16 to /24).")
+    vpc_id: str | None = Field(None, description="Use this existing VPC instead of creating one.")
+    public_subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="With vpcId: public subnets for the load balancer, in 2+ distinct zones.",
+    )
+    private_subnet_ids: list[str] = Field(
+        default_factory=list,
+        description="With vpcId: private subnets (with egress) for the tasks; not used with nat none.",
+    )
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"is not an IPv4 network like 10.0.0.0/16 ({exc})") from None
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError("must be a /16 to /24 network, so every zone gets two subnets")
+        return value
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc(cls, value: str | None) -> str | None:
+        if value is not None and not _VPC_ID.match(value):
+            raise ValueError("is not a VPC id (like vpc-0123456789abcdef0)")
+        return value
+
+    @field_validator("public_subnet_ids", "private_subnet_ids")
+    @classmethod
+    def _subnets(cls, ids: list[str]) -> list[str]:
+        bad = [i for i in ids if not _SUBNET_ID.match(i)]
+        if bad:
+            raise ValueError(f"{bad} are not subnet ids (like subnet-0123456789abcdef0)")
+        if len(set(ids)) != len(ids):
+            raise ValueError("names a subnet twice")
+        return ids
+
+    @property
+    def existing(self) -> bool:
+        return self.vpc_id is not None
+
+
+class LoadBalancerSettings(_Group):
+    idle_timeout: int = Field(
+        60, ge=1, le=4000,
+        description="Seconds the ALB keeps an idle connection; the app's keep-alive must be longer.",
+    )  # fmt: skip
+    deregistration_delay: int = Field(
+        30, ge=0, le=3600,
+        description="Seconds a stopping task keeps finishing requests; not shorter than the longest request.",
+    )  # fmt: skip
+    deletion_protection: bool = Field(
+        False, description="Refuse to delete the ALB; always on for production stacks."
+    )
+    access_logs: bool = Field(
+        False, description="Write ALB access logs to a new S3 bucket (costs storage)."
+    )
+
+
+class ImageSettings(_Group):
+    uri: str | None = Field(
+        None,
+        description="Deploy this prebuilt image (registry/repo@sha256:... or :tag) instead of "
+        "building app/ with Docker.",
+    )
+    platform: Literal["linux/amd64", "linux/arm64"] = Field(
+        "linux/amd64",
+        description="CPU architecture of the image and tasks; linux/arm64 (Graviton) costs about 20% less.",
+    )
+    keep_last: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="How many images the ECR repository keeps; older ones expire.",
+    )
+
+
+class ServiceSettings(_Group):
+    container_port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on.")
+    health_check_path: str = Field(
+        "/healthz",
+        description="Liveness path the load balancer and the container health check call.",
+    )
+    cpu: int = Field(256, description="Task CPU units (1024 = 1 vCPU); a valid Fargate size.")
+    memory: int = Field(512, description="Task memory in MiB; must pair with cpu on Fargate.")
+    desired_count: int = Field(
+        2, ge=0, le=1000, description="Tasks to run; 2+ spreads them over availability zones."
+    )
+    workers: int = Field(
+        0, ge=0, le=64,
+        description="Server worker processes per task (WEB_CONCURRENCY); 0: one per vCPU, at least 1.",
+    )  # fmt: skip
+    memory_per_worker: int = Field(
+        256, ge=32, le=65536,
+        description="MiB each worker may use; workers x this + 64 MiB must fit in memory.",
+    )  # fmt: skip
+    health_check_grace_period: int = Field(
+        60, ge=0, le=1800,
+        description="Seconds ECS ignores load balancer health checks after a task starts.",
+    )  # fmt: skip
+    stop_timeout: int = Field(
+        30, ge=15, le=120,
+        description="Seconds between SIGTERM and SIGKILL; the app gets this minus 10 to shut down.",
+    )  # fmt: skip
+    log_retention_days: int = Field(30, description="Days CloudWatch keeps the app's logs.")
+    container_insights: bool = Field(
+        False, description="Turn on CloudWatch Container Insights for the cluster (extra cost)."
+    )
+    fargate_spot_percent: int = Field(
+        0, ge=0, le=100,
+        description="Share of tasks on FARGATE_SPOT (about 70% cheaper, can be interrupted); x86 only.",
+    )  # fmt: skip
+    environment: list[str] = Field(
+        default_factory=list,
+        description="Plain environment variables, each NAME=value (no secrets).",
+    )
+    secrets: list[str] = Field(
+        default_factory=list,
+        description="Secret variables, each NAME=ARN of a Secrets Manager secret or SSM parameter.",
+    )
+    task_policy_arns: list[str] = Field(
+        default_factory=list,
+        description="IAM policy ARNs the app's task role gets (none by default).",
+    )
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value) or len(value) > 1024:
+            raise ValueError("must be a URL path starting with / (like /healthz)")
+        return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_SIZES:
+            raise ValueError(f"is not a Fargate CPU size; use one of {sorted(FARGATE_SIZES)}")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if not any(value in sizes for sizes in FARGATE_SIZES.values()):
+            raise ValueError("is not a Fargate memory size (512, 1024, 2048, ... MiB)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"is not a CloudWatch retention period; use one of {list(LOG_RETENTION_DAYS)}"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            name, sep, _ = entry.partition("=")
+            if not sep or not _ENV_NAME.match(name):
+                raise ValueError(f"entry {entry.split('=')[0]!r} is not NAME=value")
+        return entries
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            name, sep, arn = entry.partition("=")
+            if not sep or not _ENV_NAME.match(name) or not _SECRET_ARN.match(arn):
+                raise ValueError(
+                    f"entry {entry!r} is not NAME=arn:aws:secretsmanager:... or NAME=arn:aws:ssm:..."
+                )
+        return entries
+
+    @field_validator("task_policy_arns")
+    @classmethod
+    def _policies(cls, arns: list[str]) -> list[str]:
+        bad = [a for a in arns if not _POLICY_ARN.match(a)]
+        if bad:
+            raise ValueError(f"{bad} are not IAM policy ARNs (arn:aws:iam::ACCOUNT:policy/NAME)")
+        return arns
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or max(1, self.cpu // 1024)
+
+    @property
+    def environment_variables(self) -> dict[str, str]:
+        return dict(entry.split("=", 1) for entry in self.environment)
+
+    @property
+    def secret_arns(self) -> dict[str, str]:
+        return dict(entry.split("=", 1) for entry in self.secrets)
+
+    @property
+    def graceful_shutdown_timeout(self) -> int:
+        """What the app gets to finish requests after SIGTERM: well inside stopTimeout."""
+        return self.stop_timeout - 10
+
+
+class ScalingSettings(_Group):
+    enabled: bool = Field(True, description="Scale the task count between minCount and maxCount.")
+    min_count: int = Field(2, ge=1, le=1000, description="Fewest tasks autoscaling leaves running.")
+    max_count: int = Field(4, ge=1, le=1000, description="Most tasks autoscaling starts.")
+    cpu_target: int = Field(
+        70, ge=50, le=90,
+        description="Average CPU % to hold; 50-90 keeps headroom without paying for idle tasks.",
+    )  # fmt: skip
+    memory_target: int = Field(
+        0, description="Average memory % to hold (50-90); 0: memory does not drive scaling."
+    )
+    requests_per_target: int = Field(
+        0, ge=0, le=1000000,
+        description="ALB requests per task per minute to hold; 0: requests do not drive scaling.",
+    )  # fmt: skip
+
+    @field_validator("memory_target")
+    @classmethod
+    def _memory_target(cls, value: int) -> int:
+        if value != 0 and not 50 <= value <= 90:
+            raise ValueError("must be 0 (off) or a percentage from 50 to 90")
+        return value
+
+    scale_out_cooldown: int = Field(
+        60, ge=0, le=3600, description="Seconds after a scale-out before the next one."
+    )
+    scale_in_cooldown: int = Field(
+        300, ge=0, le=3600, description="Seconds after a scale-in before the next one."
+    )
+
+
+class MigrationSettings(_Group):
+    enabled: bool = Field(
+        True, description="Run the migration task once before each rollout (the release phase)."
+    )
+    command: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "api.migrate"],
+        description="Command the migration task runs in the new image.",
+    )
+    timeout: int = Field(
+        900, ge=30, le=7200,
+        description="Seconds the migration may take before it is stopped and the rollout fails.",
+    )  # fmt: skip
+    nonce: str = Field("", description="Change to any new value to force a migration run.")
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str]) -> list[str]:
+        if not value or not all(part.strip() for part in value):
+            raise ValueError(
+                "must be a non-empty list of arguments, like [python, -m, api.migrate]"
+            )
+        return value
+
+
+class Settings(_Group):
+    """All settings of a stack, one group per deployment concept."""
+
+    production: bool = Field(
+        False,
+        description="Mark a production stack: stricter checks and protective defaults.",
+    )
+    https: HttpsSettings = HttpsSettings()
+    network: NetworkSettings = NetworkSettings()
+    load_balancer: LoadBalancerSettings = LoadBalancerSettings()
+    image: ImageSettings = ImageSettings()
+    service: ServiceSettings = ServiceSettings()
+    scaling: ScalingSettings = ScalingSettings()
+    migration: MigrationSettings = MigrationSettings()
+
+    @property
+    def deletion_protection(self) -> bool:
+        return self.production or self.load_balancer.deletion_protection
+
+
+GROUPS: dict[str, type[_Group]] = {
+    to_camel(name): field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, _Group)
+}
+
+
+def _key(*parts: str) -> str:
+    return f"{PROJECT}:" + ".".join(parts)
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list or annotation is list
+
+
+def _parse_raw(
+    raw: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """Sort raw config (``service.cpu -> "256"``) into groups, refusing unknown keys."""
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in sorted(raw.items()):
+        group, dot, field = name.partition(".")
+        if not dot:
+            if name in GROUPS:
+                problems.append(
+                    f"{_key(name)}: settings are flat keys like {_key(name, '...')}; fix: "
+                    f"`pulumi config rm {name}` and set each key on its own, like "
+                    f"`pulumi config set {name}.{next(iter(_aliases(GROUPS[name])))} ...`."
+                )
+            elif name == "production":
+                data[name] = value
+            else:
+                problems.append(_unknown(name))
+            continue
+        model = GROUPS.get(group)
+        aliases = _aliases(model) if model else {}
+        if field not in aliases:
+            problems.append(_unknown(name))
+            continue
+        annotation = model.model_fields[aliases[field]].annotation  # type: ignore[union-attr]
+        if _is_list(annotation) or _is_list(_optional_inner(annotation)):
+            value, problem = _parse_list(name, value)
+            if problem:
+                problems.append(problem)
+                continue
+        data.setdefault(group, {})[field] = value
+    return data, problems
+
+
+def _optional_inner(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else None
+
+
+def _aliases(model: type[_Group]) -> dict[str, str]:
+    return {f.alias or n: n for n, f in model.model_fields.items()}
+
+
+def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None, (
+                f"{_key(name)} = {value}: must be a list; fix: write it as a YAML list in "
+                f"Pulumi.<stack>.yaml or `pulumi config set --path '{name}[0]' VALUE`"
+            )
+    if not isinstance(value, list):
+        return None, f"{_key(name)} = {_shown(value)}: must be a list of strings"
+    return value, None
+
+
+def _unknown(name: str) -> str:
+    known = [f"{g}.{a}" for g, m in GROUPS.items() for a in _aliases(m)] + ["production"]
+    close = [
+        k for k in known if k.lower() == name.lower() or k.split(".")[-1] == name.split(".")[-1]
+    ]
+    hint = f" Did you mean {_key(close[0])}?" if close else ""
+    return (
+        f"{_key(name)}: is not a setting of this project.{hint} "
+        f"Fix: `pulumi config rm {name}`; the README lists every setting."
+    )
+
+
+def _field_problems(error: ValidationError, secret_keys: set[str]) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = [str(p) for p in item["loc"] if not isinstance(p, int)][:2]
+        key = ".".join(loc)
+        value = "[secret]" if key in secret_keys else _shown(item.get("input"))
+        message = item["msg"].removeprefix("Value error, ")
+        if isinstance(item.get("input"), list):
+            fix = f"`pulumi config set --path '{key}[0]' <value>`, one entry per index"
+        else:
+            fix = f"`pulumi config set {key} <value>`"
+        problems.append(f"{_key(*loc)} = {value}: {message}. Fix: {fix}.")
+    return problems
+
+
+def _combination_problems(s: Settings) -> list[str]:
+    """Rules that need more than one setting; run once every single value is valid."""
+    problems = []
+    svc, https, net, scaling = s.service, s.https, s.network, s.scaling
+
+    allowed = FARGATE_SIZES[svc.cpu]
+    if svc.memory not in allowed:
+        problems.append(
+            f"{_key('service.memory')} = {svc.memory}: Fargate does not offer {svc.memory} MiB "
+            f"with service.cpu = {svc.cpu}. Fix: set service.memory to one of "
+            f"{_ranges(allowed)}, or change service.cpu."
+        )
+    budget = svc.worker_count * svc.memory_per_worker + TASK_MEMORY_OVERHEAD_MIB
+    if budget > svc.memory:
+        problems.append(
+            f"{_key('service.memory')} = {svc.memory}: {svc.worker_count} workers x "
+            f"{svc.memory_per_worker} MiB (service.memoryPerWorker) + {TASK_MEMORY_OVERHEAD_MIB} "
+            f"MiB overhead = {budget} MiB do not fit. Fix: raise service.memory, or lower "
+            f"service.workers or service.memoryPerWorker; every worker holds its own copy of the app."
+        )
+    if scaling.enabled:
+        if scaling.min_count > scaling.max_count:
+            problems.append(
+                f"{_key('scaling.minCount')} = {scaling.min_count}: is above scaling.maxCount = "
+                f"{scaling.max_count}. Fix: make minCount <= maxCount."
+            )
+        elif not scaling.min_count <= svc.desired_count <= scaling.max_count:
+            problems.append(
+                f"{_key('service.desiredCount')} = {svc.desired_count}: outside scaling.minCount.."
+                f"scaling.maxCount = {scaling.min_count}..{scaling.max_count}. Fix: set "
+                f"service.desiredCount within that range, or widen it."
+            )
+    if s.image.platform == "linux/arm64" and svc.fargate_spot_percent > 0:
+        problems.append(
+            f"{_key('service.fargateSpotPercent')} = {svc.fargate_spot_percent}: Fargate Spot runs "
+            f"only linux/amd64 tasks, and image.platform is linux/arm64. Fix: set "
+            f"service.fargateSpotPercent to 0, or image.platform to linux/amd64."
+        )
+    if https.enabled:
+        if https.hosted_zone is None and https.hosted_zone_id is None:
+            problems.append(
+                f"{_key('https.hostedZone')}: is required with https.domain = {https.domain}, for "
+                f"the certificate's validation records and the alias record. Fix: `pulumi config "
+                f"set https.hostedZone <zone name, like {_parent(https.domain)}>`."
+            )
+        if https.hosted_zone is not None:
+            for field, name in [("domain", https.domain)] + [
+                ("extraNames", n) for n in https.extra_names
+            ]:
+                if not _inside(name, https.hosted_zone):  # type: ignore[arg-type]
+                    problems.append(
+                        f"{_key('https.' + field)} = {name}: is not inside the hosted zone "
+                        f"https.hostedZone = {https.hosted_zone}, so no record can be made for it. "
+                        f"Fix: use a name ending in .{https.hosted_zone}, or the zone that holds it."
+                    )
+        if len(set(https.names)) != len(https.names):
+            problems.append(
+                f"{_key('https.extraNames')} = {_shown(https.extra_names)}: repeats a name. "
+                f"Fix: list each name once, without the domain."
+            )
+    else:
+        for field, value in [
+            ("hostedZone", https.hosted_zone),
+            ("hostedZoneId", https.hosted_zone_id),
+            ("certificateArn", https.certificate_arn),
+            ("extraNames", https.extra_names or None),
+        ]:
+            if value is not None:
+                problems.append(
+                    f"{_key('https.' + field)} = {_shown(value)}: needs https.domain. Fix: "
+                    f"`pulumi config set https.domain <name>` or remove https.{field}."
+                )
+        if s.production:
+            problems.append(
+                f"{_key('https.domain')}: is required on a production stack (production = true); "
+                f"the HTTP-only mode is for a first try. Fix: `pulumi config set https.domain "
+                f"<name>` and https.hostedZone."
+            )
+
+    if net.existing:
+        if len(net.public_subnet_ids) < 2:
+            if net.nat == "none" and net.private_subnet_ids:
+                problems.append(
+                    f"{_key('network.nat')} = none: with only private subnets the tasks have no "
+                    f"route to pull their image and the load balancer has no public subnets. Fix: "
+                    f"set network.publicSubnetIds, or network.nat to single/per-az."
+                )
+            problems.append(
+                f"{_key('network.publicSubnetIds')} = {_shown(net.public_subnet_ids)}: an existing "
+                f"VPC needs at least 2 public subnets in distinct availability zones for the load "
+                f"balancer. Fix: `pulumi config set --path 'network.publicSubnetIds[0]' subnet-...`."
+            )
+        if net.nat != "none" and not net.private_subnet_ids:
+            problems.append(
+                f"{_key('network.privateSubnetIds')}: is required with network.vpcId and "
+                f"network.nat = {net.nat}: tasks run in private subnets. Fix: list them, or set "
+                f"network.nat to none to run tasks in the public subnets."
+            )
+    else:
+        for field, value in [
+            ("publicSubnetIds", net.public_subnet_ids),
+            ("privateSubnetIds", net.private_subnet_ids),
+        ]:
+            if value:
+                problems.append(
+                    f"{_key('network.' + field)} = {_shown(value)}: needs network.vpcId (the "
+                    f"subnets of an existing VPC). Fix: set network.vpcId, or remove network.{field}."
+                )
+    names = [*svc.environment_variables, *svc.secret_arns]
+    reserved = {"WEB_CONCURRENCY", "PORT", "GRACEFUL_SHUTDOWN_TIMEOUT", "KEEP_ALIVE_TIMEOUT"}
+    for name in sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved)):
+        problems.append(
+            f"{_key('service.environment')}: {name} is set twice or is set by the stack itself "
+            f"(reserved: {', '.join(sorted(reserved))}). Fix: remove it from service.environment "
+            f"or service.secrets; the stack derives the reserved ones from other settings."
+        )
+    return problems
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    if len(values) <= 4:
+        return ", ".join(map(str, values))
+    return f"{values[0]}..{values[-1]} in steps of {values[1] - values[0]}"
+
+
+def _parent(name: str | None) -> str:
+    return (name or "example.com").split(".", 1)[-1]
+
+
+def _inside(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone)
+
+
+def parse_settings(raw: Mapping[str, Any], secret_keys: set[str] = frozenset()) -> Settings:
+    """Validate raw settings (flat dotted keys, values as the CLI stores them).
+
+    Raises SettingsError listing every problem found; values of ``secret_keys`` are never shown.
+    """
+    data, problems = _parse_raw(raw)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(problems + _field_problems(exc, set(secret_keys))) from None
+    problems += _combination_problems(settings)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def load_settings() -> Settings:
+    """Read and validate this stack's settings from Pulumi config."""
+    from pulumi.runtime import config as runtime_config
+
+    # The SDK has no public call that lists config keys, and a typo must not pass unnoticed.
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{pulumi.get_project()}:"
+    raw = {k.removeprefix(prefix): v for k, v in merged.items() if k.startswith(prefix)}
+    secret = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
+    return parse_settings(raw, secret)

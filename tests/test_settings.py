@@ -1,0 +1,397 @@
+"""The stack settings: every rule a user relies on before anything is created."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pulumi_harness import ROOT, render, stack_config
+
+from components import settings_reference
+from components.settings import (
+    FARGATE_SIZES,
+    GROUPS,
+    Settings,
+    SettingsError,
+    parse_settings,
+)
+
+
+def problems_of(raw: dict) -> list[str]:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+    return caught.value.problems
+
+
+def only_problem(raw: dict) -> str:
+    problems = problems_of(raw)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+DOMAIN = {"https.domain": "api.example.com", "https.hostedZone": "example.com"}
+
+
+class TestDefaults:
+    def test_no_settings_at_all_is_a_valid_stack(self):
+        s = parse_settings({})
+        assert (s.service.cpu, s.service.memory, s.service.worker_count) == (256, 512, 1)
+        assert s.scaling.cpu_target == 70
+        assert s.https.ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        assert s.migration.timeout == 900
+
+    def test_values_arrive_as_strings_like_the_cli_stores_them(self):
+        s = parse_settings(
+            {"service.cpu": "1024", "service.memory": "2048", "scaling.enabled": "false"}
+        )
+        assert (s.service.cpu, s.service.memory, s.scaling.enabled) == (1024, 2048, False)
+
+    def test_lists_arrive_as_json(self):
+        s = parse_settings({"migration.command": '["alembic", "upgrade", "head"]'})
+        assert s.migration.command == ["alembic", "upgrade", "head"]
+
+    def test_workers_default_to_one_per_vcpu(self):
+        s = parse_settings({"service.cpu": "4096", "service.memory": "8192"})
+        assert s.service.worker_count == 4
+
+    def test_deletion_protection_is_always_on_for_production(self):
+        s = parse_settings({"production": "true", **DOMAIN})
+        assert s.deletion_protection is True
+        assert parse_settings({}).deletion_protection is False
+
+
+class TestFargateSizes:
+    @pytest.mark.parametrize(
+        ("cpu", "memory"), [(c, m) for c, ms in FARGATE_SIZES.items() for m in (ms[0], ms[-1])]
+    )
+    def test_every_valid_combination_is_accepted(self, cpu, memory):
+        parse_settings({"service.cpu": str(cpu), "service.memory": str(memory)})
+
+    def test_memory_that_cpu_does_not_offer_names_the_key_and_the_allowed_values(self):
+        message = only_problem({"service.cpu": 1024, "service.memory": 1024})
+        assert message.startswith("fastapi-fargate:service.memory = 1024:")
+        assert "2048..8192 in steps of 1024" in message
+
+    def test_a_cpu_size_fargate_does_not_have(self):
+        message = only_problem({"service.cpu": 300})
+        assert message.startswith("fastapi-fargate:service.cpu = 300:")
+        assert "256, 512, 1024" in message
+
+    def test_a_memory_size_no_cpu_offers(self):
+        assert only_problem({"service.memory": 700}).startswith(
+            "fastapi-fargate:service.memory = 700:"
+        )
+
+
+class TestMemoryBudget:
+    def test_workers_times_memory_per_worker_plus_overhead_must_fit(self):
+        message = only_problem(
+            {"service.workers": 2, "service.memoryPerWorker": 256, "service.memory": 512}
+        )
+        assert message.startswith("fastapi-fargate:service.memory = 512:")
+        assert "2 workers x 256 MiB" in message and "= 576 MiB" in message
+
+    def test_a_budget_that_fits_exactly_is_accepted(self):
+        parse_settings(
+            {"service.workers": "2", "service.memoryPerWorker": "224", "service.memory": "512"}
+        )
+
+
+class TestScaling:
+    def test_min_above_max(self):
+        message = only_problem(
+            {"scaling.minCount": 5, "scaling.maxCount": 3, "service.desiredCount": 4}
+        )
+        assert message.startswith("fastapi-fargate:scaling.minCount = 5:")
+
+    @pytest.mark.parametrize("desired", [1, 5])
+    def test_desired_count_outside_min_max(self, desired):
+        message = only_problem({"service.desiredCount": desired})
+        assert message.startswith(f"fastapi-fargate:service.desiredCount = {desired}:")
+        assert "2..4" in message
+
+    def test_desired_count_is_free_when_autoscaling_is_off(self):
+        parse_settings({"scaling.enabled": "false", "service.desiredCount": "7"})
+
+    @pytest.mark.parametrize("target", [49, 91, 0])
+    def test_cpu_target_outside_the_50_to_90_band(self, target):
+        message = only_problem({"scaling.cpuTarget": target})
+        assert message.startswith(f"fastapi-fargate:scaling.cpuTarget = {target}:")
+
+    @pytest.mark.parametrize("target", [50, 70, 90])
+    def test_cpu_target_inside_the_band(self, target):
+        assert parse_settings({"scaling.cpuTarget": str(target)}).scaling.cpu_target == target
+
+    def test_memory_target_is_off_or_in_the_band(self):
+        assert parse_settings({"scaling.memoryTarget": "0"}).scaling.memory_target == 0
+        assert only_problem({"scaling.memoryTarget": 40}).startswith(
+            "fastapi-fargate:scaling.memoryTarget = 40:"
+        )
+
+
+class TestServiceValues:
+    @pytest.mark.parametrize("path", ["healthz", "", "/with space"])
+    def test_health_path_must_start_with_a_slash(self, path):
+        assert only_problem({"service.healthCheckPath": path}).startswith(
+            f"fastapi-fargate:service.healthCheckPath = {path}:"
+        )
+
+    @pytest.mark.parametrize("port", [0, 80, 1023, 65536])
+    def test_container_port_out_of_range(self, port):
+        assert only_problem({"service.containerPort": port}).startswith(
+            f"fastapi-fargate:service.containerPort = {port}:"
+        )
+
+    def test_a_port_that_is_not_a_number(self):
+        message = only_problem({"service.containerPort": "eighty"})
+        assert message.startswith("fastapi-fargate:service.containerPort = eighty:")
+        assert "`pulumi config set service.containerPort <value>`" in message
+
+    @pytest.mark.parametrize(("key", "value"), [("migration.timeout", 0), ("migration.timeout", 7201), ("service.stopTimeout", 121), ("service.stopTimeout", 5)])  # fmt: skip
+    def test_timeouts_are_positive_and_bounded(self, key, value):
+        assert only_problem({key: value}).startswith(f"fastapi-fargate:{key} = {value}:")
+
+    def test_secrets_must_be_arns(self):
+        message = only_problem({"service.secrets": ["API_KEY=hunter2"]})
+        assert message.startswith("fastapi-fargate:service.secrets")
+
+    def test_environment_may_not_override_what_the_stack_derives(self):
+        message = only_problem({"service.environment": ["WEB_CONCURRENCY=8"]})
+        assert "WEB_CONCURRENCY" in message and "reserved" in message
+
+    def test_log_retention_must_be_a_cloudwatch_period(self):
+        assert only_problem({"service.logRetentionDays": 10}).startswith(
+            "fastapi-fargate:service.logRetentionDays = 10:"
+        )
+
+    def test_fargate_spot_with_arm64(self):
+        message = only_problem({"image.platform": "linux/arm64", "service.fargateSpotPercent": 50})
+        assert message.startswith("fastapi-fargate:service.fargateSpotPercent = 50:")
+        assert "linux/amd64" in message
+
+    def test_an_unsupported_platform(self):
+        assert only_problem({"image.platform": "linux/386"}).startswith(
+            "fastapi-fargate:image.platform = linux/386:"
+        )
+
+    def test_migration_command_must_not_be_empty(self):
+        assert only_problem({"migration.command": []}).startswith(
+            "fastapi-fargate:migration.command = []:"
+        )
+
+    def test_a_list_setting_given_as_a_plain_string(self):
+        message = only_problem({"migration.command": "python -m api.migrate"})
+        assert "must be a list" in message and "--path" in message
+
+
+class TestHttps:
+    @pytest.mark.parametrize("domain", ["not a domain", "-bad.example.com", "localhost", "a_b.com"])
+    def test_domain_must_be_a_dns_name(self, domain):
+        assert problems_of({**DOMAIN, "https.domain": domain})[0].startswith(
+            f"fastapi-fargate:https.domain = {domain}:"
+        )
+
+    def test_domain_is_normalized(self):
+        s = parse_settings({**DOMAIN, "https.domain": "API.Example.com."})
+        assert s.https.domain == "api.example.com"
+
+    def test_domain_outside_the_hosted_zone(self):
+        message = only_problem({**DOMAIN, "https.domain": "api.example.org"})
+        assert message.startswith("fastapi-fargate:https.domain = api.example.org:")
+        assert "example.com" in message
+
+    def test_extra_name_outside_the_hosted_zone(self):
+        message = only_problem({**DOMAIN, "https.extraNames": ["www.other.net"]})
+        assert message.startswith("fastapi-fargate:https.extraNames = www.other.net:")
+
+    def test_a_domain_needs_a_hosted_zone(self):
+        message = only_problem({"https.domain": "api.example.com"})
+        assert message.startswith("fastapi-fargate:https.hostedZone:")
+        assert "example.com" in message
+
+    def test_an_ssl_policy_that_allows_tls_1_0(self):
+        message = only_problem({**DOMAIN, "https.sslPolicy": "ELBSecurityPolicy-2016-08"})
+        assert message.startswith("fastapi-fargate:https.sslPolicy = ELBSecurityPolicy-2016-08:")
+        assert "TLS 1.2" in message
+
+    def test_an_unknown_ssl_policy(self):
+        assert only_problem({**DOMAIN, "https.sslPolicy": "Strong"}).startswith(
+            "fastapi-fargate:https.sslPolicy = Strong:"
+        )
+
+    def test_production_refuses_the_http_only_mode(self):
+        message = only_problem({"production": True})
+        assert message.startswith("fastapi-fargate:https.domain:")
+        assert "production" in message
+
+    def test_zone_settings_without_a_domain(self):
+        assert only_problem({"https.hostedZone": "example.com"}).startswith(
+            "fastapi-fargate:https.hostedZone = example.com: needs https.domain"
+        )
+
+
+class TestNetwork:
+    def test_nat_none_with_private_only_subnets(self):
+        problems = problems_of(
+            {
+                "network.vpcId": "vpc-0123456789abcdef0",
+                "network.nat": "none",
+                "network.privateSubnetIds": [
+                    "subnet-0123456789abcdef0",
+                    "subnet-0123456789abcdef1",
+                ],
+            }
+        )
+        assert any(p.startswith("fastapi-fargate:network.nat = none:") for p in problems)
+
+    def test_existing_vpc_needs_two_public_subnets(self):
+        message = only_problem(
+            {
+                "network.vpcId": "vpc-0123456789abcdef0",
+                "network.publicSubnetIds": ["subnet-0123456789abcdef0"],
+                "network.nat": "none",
+            }
+        )
+        assert message.startswith("fastapi-fargate:network.publicSubnetIds")
+
+    def test_subnets_without_a_vpc(self):
+        assert only_problem({"network.publicSubnetIds": ["subnet-0123456789abcdef0"]}).startswith(
+            "fastapi-fargate:network.publicSubnetIds"
+        )
+
+    @pytest.mark.parametrize("cidr", ["10.0.0.0/8", "10.0.0.1/16", "banana"])
+    def test_vpc_cidr(self, cidr):
+        assert only_problem({"network.cidr": cidr}).startswith(
+            f"fastapi-fargate:network.cidr = {cidr}:"
+        )
+
+
+class TestReporting:
+    def test_a_misspelled_key_is_an_error_with_a_suggestion(self):
+        message = only_problem({"service.memroy": 1024})
+        assert message.startswith("fastapi-fargate:service.memroy: is not a setting")
+        assert "`pulumi config rm service.memroy`" in message
+
+    def test_a_misplaced_key_suggests_where_it_belongs(self):
+        assert "Did you mean fastapi-fargate:service.cpu?" in only_problem({"scaling.cpu": 512})
+
+    def test_a_group_set_as_an_object(self):
+        message = only_problem({"service": {"cpu": 512}})
+        assert "flat keys" in message
+
+    def test_every_problem_is_reported_at_once(self):
+        problems = problems_of(
+            {"service.cpu": 300, "network.nat": "some", "https.domain": "x y", "oops": 1}
+        )
+        keys = sorted(p.split(" ")[0].rstrip(":") for p in problems)
+        assert keys == [
+            "fastapi-fargate:https.domain",
+            "fastapi-fargate:network.nat",
+            "fastapi-fargate:oops",
+            "fastapi-fargate:service.cpu",
+        ]
+
+    def test_the_error_is_a_pulumi_run_error_without_traceback_noise(self):
+        import pulumi
+
+        with pytest.raises(pulumi.RunError) as caught:
+            parse_settings({"service.cpu": "300"})
+        assert str(caught.value).startswith(
+            "The stack settings have 1 problem; nothing was created"
+        )
+
+    def test_a_secret_value_is_never_shown(self):
+        with pytest.raises(SettingsError) as caught:
+            parse_settings({"migration.nonce": "[1]", "service.cpu": "s3cr3t"}, {"service.cpu"})
+        assert "s3cr3t" not in str(caught.value)
+        assert "[secret]" in str(caught.value)
+
+
+class TestProgram:
+    def test_an_invalid_setting_registers_no_resource_at_all(self):
+        with pytest.raises(SettingsError):
+            render({"service.memory": 700})
+        # render raised before returning; run again capturing the monitor's records
+        from pulumi_harness import AwsMocks, RecordingMonitor
+
+        recorded: list = []
+        original = RecordingMonitor.RegisterResource
+
+        def spy(self, request):
+            recorded.append(request.type)
+            return original(self, request)
+
+        RecordingMonitor.RegisterResource = spy
+        try:
+            with pytest.raises(SettingsError):
+                render({"service.memory": 700, "https.domain": "x y"}, mocks=AwsMocks())
+        finally:
+            RecordingMonitor.RegisterResource = original
+        assert recorded == ["pulumi:pulumi:Stack"]
+
+    @pytest.mark.parametrize("stack", ["dev"])
+    def test_committed_stack_files_are_valid(self, stack):
+        raw = {
+            k.split(":", 1)[1]: v if isinstance(v, str) else json.dumps(v)
+            for k, v in stack_config(stack).items()
+            if k.startswith("fastapi-fargate:")
+        }
+        parse_settings(raw)
+
+
+class TestReference:
+    def test_pulumi_yaml_declares_every_setting_with_type_default_and_description(self):
+        declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+        assert declared == settings_reference.pulumi_yaml_config()
+
+    def test_readme_settings_table_matches_the_model(self):
+        readme = (ROOT / "README.md").read_text()
+        begin = readme.index(settings_reference.README_BEGIN) + len(settings_reference.README_BEGIN)
+        end = readme.index(settings_reference.README_END)
+        assert readme[begin:end].strip() == settings_reference.render_readme_table().strip()
+
+    def test_every_group_is_in_the_reference(self):
+        keys = {k for k, *_ in settings_reference.declarations()}
+        for group in GROUPS:
+            assert any(k.startswith(group + ".") for k in keys), group
+        assert len(keys) == 1 + sum(len(m.model_fields) for m in GROUPS.values())
+
+    def test_pulumi_yaml_defaults_are_what_the_model_uses(self):
+        declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+        raw = {
+            k: v["default"] if isinstance(v["default"], str) else json.dumps(v["default"])
+            for k, v in declared.items()
+        }
+        # The CLI passes these defaults for every unset key: they must mean "the default".
+        assert parse_settings(raw) == Settings()
+
+
+def _raw_values() -> st.SearchStrategy:
+    scalar = st.one_of(
+        st.integers(min_value=-10, max_value=70000).map(str),
+        st.sampled_from(
+            ["true", "false", "", "none", "single", "per-az", "/healthz", "linux/arm64"]
+        ),
+        st.text(max_size=12),
+        st.sampled_from(["api.example.com", "example.com", "vpc-0123456789abcdef0"]),
+    )
+    listy = st.lists(st.text(max_size=8), max_size=3).map(json.dumps)
+    return st.one_of(scalar, listy, st.just("[not json"))
+
+
+_KEYS = [k for k, *_ in settings_reference.declarations()] + ["service.nope", "nope", "https"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(_KEYS), _raw_values(), max_size=8))
+def test_any_raw_settings_are_accepted_or_refused_with_the_settings_error(raw):
+    try:
+        result = parse_settings(raw)
+    except SettingsError as error:
+        assert error.problems
+        assert all(p.startswith("fastapi-fargate:") for p in error.problems)
+    else:
+        assert isinstance(result, Settings)
