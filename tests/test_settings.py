@@ -8,7 +8,6 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pulumi_harness import ROOT, render, stack_config
 
 from components import settings_reference
 from components.settings import (
@@ -18,6 +17,7 @@ from components.settings import (
     SettingsError,
     parse_settings,
 )
+from pulumi_harness import ROOT, render, stack_config
 
 
 def problems_of(raw: dict) -> list[str]:

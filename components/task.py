@@ -1,0 +1,228 @@
+"""What one copy of the app is: its task definition, with the roles and logs it needs.
+
+Creates a CloudWatch log group (with retention), an execution role (the AWS managed
+task-execution policy, plus reading exactly the secrets the container gets), a task role (no
+permissions unless settings name policies), and a Fargate task definition with one container.
+The web service and the migration run both use this task definition, so the migration runs the
+very image, environment and secrets that are about to serve.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import Settings
+
+CONTAINER_NAME = "app"
+LOG_STREAM_PREFIX = "app"
+EXECUTION_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+# The shipped app's own commands (see app/README.md): the server, and a health probe in
+# Python because the slim image has no curl.
+SERVER_COMMAND = ["python", "-m", "api.serve"]
+HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "api.healthcheck"]
+
+ARCHITECTURES = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}
+
+
+def assume_role_policy(account_id: str, region: str) -> str:
+    """Trust ECS tasks of this account and region only (confused-deputy protection)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account_id}:*"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def secrets_read_policy(secret_arns: list[str]) -> str:
+    """Read exactly these Secrets Manager secrets and SSM parameters, nothing else."""
+    statements = []
+    secrets = sorted(a for a in secret_arns if ":secretsmanager:" in a)
+    parameters = sorted(a for a in secret_arns if ":ssm:" in a)
+    if secrets:
+        statements.append(
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
+        )
+    if parameters:
+        statements.append(
+            {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameters}
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def container_definitions(
+    settings: Settings,
+    image: str,
+    log_group: str,
+    region: str,
+    secret_arns: dict[str, str],
+) -> str:
+    """The container definitions JSON of the task: one exec-form container."""
+    service = settings.service
+    environment = {
+        **service.environment_variables,
+        "PORT": str(service.container_port),
+        "WEB_CONCURRENCY": str(service.worker_count),
+        # Shorter than stopTimeout, so the app finishes its requests before SIGKILL.
+        "GRACEFUL_SHUTDOWN_TIMEOUT": str(service.graceful_shutdown_timeout),
+        # Longer than the ALB idle timeout, so the ALB never reuses a connection the app closed.
+        "KEEP_ALIVE_TIMEOUT": str(settings.load_balancer.idle_timeout + 5),
+        "HEALTH_CHECK_PATH": service.health_check_path,
+    }
+    container: dict[str, Any] = {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "essential": True,
+        "command": SERVER_COMMAND,
+        "portMappings": [
+            {"containerPort": service.container_port, "protocol": "tcp", "name": "http"}
+        ],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(secret_arns.items())],
+        "healthCheck": {
+            "command": HEALTH_CHECK_COMMAND,
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": min(service.health_check_grace_period, 300),
+        },
+        "stopTimeout": service.stop_timeout,
+        # An init process at PID 1 reaps zombies and forwards SIGTERM to the server.
+        "linuxParameters": {"initProcessEnabled": True},
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": LOG_STREAM_PREFIX,
+                # A CloudWatch hiccup must never block the app's writes to stdout.
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }
+    return json.dumps([container])
+
+
+@dataclass
+class AppTaskArgs:
+    settings: Settings
+    image_ref: pulumi.Input[str]
+    account_id: str
+    region: str
+
+
+class AppTask(pulumi.ComponentResource):
+    """The task definition shared by the web service and the migration run."""
+
+    task_definition_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+    container_name: str = CONTAINER_NAME
+    log_stream_prefix: str = LOG_STREAM_PREFIX
+
+    def __init__(self, name: str, args: AppTaskArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("fastapi-fargate:task:AppTask", name, None, opts)
+        settings, service = args.settings, args.settings.service
+        child = pulumi.ResourceOptions(parent=self)
+        trust = assume_role_policy(args.account_id, args.region)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            aws.cloudwatch.LogGroupArgs(retention_in_days=service.log_retention_days),
+            child,
+        )
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            aws.iam.RoleArgs(
+                assume_role_policy=trust,
+                description="Lets ECS pull the image, write logs and read the app's secrets.",
+            ),
+            child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-execution-managed",
+            aws.iam.RolePolicyAttachmentArgs(
+                role=execution_role.name, policy_arn=EXECUTION_POLICY_ARN
+            ),
+            child,
+        )
+        secret_arns = service.secret_arns
+        secrets_policy = None
+        if secret_arns:
+            secrets_policy = aws.iam.RolePolicy(
+                f"{name}-execution-secrets",
+                aws.iam.RolePolicyArgs(
+                    role=execution_role.name,
+                    policy=secrets_read_policy(list(secret_arns.values())),
+                ),
+                child,
+            )
+        task_role = aws.iam.Role(
+            f"{name}-task",
+            aws.iam.RoleArgs(
+                assume_role_policy=trust,
+                description="The app's own AWS permissions: none unless service.taskPolicyArns.",
+            ),
+            child,
+        )
+        for index, policy_arn in enumerate(service.task_policy_arns):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-task-policy-{index}",
+                aws.iam.RolePolicyAttachmentArgs(role=task_role.name, policy_arn=policy_arn),
+                child,
+            )
+
+        definitions = pulumi.Output.all(args.image_ref, log_group.name).apply(
+            lambda values: container_definitions(
+                settings, values[0], values[1], args.region, secret_arns
+            )
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-definition",
+            aws.ecs.TaskDefinitionArgs(
+                family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+                cpu=str(service.cpu),
+                memory=str(service.memory),
+                network_mode="awsvpc",
+                requires_compatibilities=["FARGATE"],
+                runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                    operating_system_family="LINUX",
+                    cpu_architecture=ARCHITECTURES[settings.image.platform],
+                ),
+                execution_role_arn=execution_role.arn,
+                task_role_arn=task_role.arn,
+                container_definitions=definitions,
+            ),
+            # The secrets must be readable before a task of this revision can start.
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[secrets_policy] if secrets_policy else []
+            ),
+        )
+        self.task_definition_arn = task_definition.arn
+        self.log_group_name = log_group.name
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
+        self.register_outputs(
+            {
+                "task_definition_arn": self.task_definition_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
