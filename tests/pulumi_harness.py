@@ -266,7 +266,9 @@ class AwsMocks(pulumi_mocks.Mocks):
                 name = str(a.get("name", "")).rstrip(".")
                 zone_id = self.zones.get(name)
             if name is None or zone_id is None:
-                raise Exception("no matching Route 53 Hosted Zone found")
+                # As a failure, like the engine reports a data source's error: the program can
+                # catch it. Raising here would be an RPC crash that no `except` can stop.
+                return {}, [("name", "no matching Route 53 Hosted Zone found")]
             return {"zoneId": zone_id, "name": name, "id": zone_id, "privateZone": False}
         if token == "aws:ec2/getSubnet:getSubnet":
             sid = a.get("id")

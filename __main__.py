@@ -1,0 +1,113 @@
+"""A FastAPI app on ECS Fargate behind HTTPS, with every deployment concept made explicit.
+
+Each block below realizes one concept of the README's table; the components say how.
+"""
+
+import pulumi
+import pulumi_aws as aws
+
+from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.cluster import Cluster, ClusterArgs
+from components.edge import build_edge
+from components.image import AppImage, AppImageArgs
+from components.migration import MigrationRun, MigrationRunArgs
+from components.service import WebService, WebServiceArgs
+from components.settings import load_settings
+from components.task import AppTask, AppTaskArgs
+
+# Bad input stops here, with every problem named, before anything is created.
+settings = load_settings()
+account_id = aws.get_caller_identity().account_id
+region = aws.get_region().region
+# The release phase and the rollout check call AWS themselves: same account, same region.
+profile = pulumi.Config("aws").get("profile")
+
+# Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
+edge = build_edge(settings)
+
+# Memory, resource utilization: what one copy of the app is and what it may use.
+image = AppImage("app", AppImageArgs(settings=settings.image, production=settings.production))
+task = AppTask(
+    "app",
+    AppTaskArgs(settings=settings, image_ref=image.image_ref, account_id=account_id, region=region),
+)
+cluster = Cluster("app", ClusterArgs(settings=settings.service))
+
+# Previous steps: the migration runs once, in the new task definition, before the rollout.
+rollout_waits_for: list[pulumi.Resource] = [
+    edge.load_balancer.serving_listener,
+    cluster.capacity_providers,
+]
+migration_run = None
+if settings.migration.enabled:
+    migration_run = MigrationRun(
+        "migration-run",
+        MigrationRunArgs(
+            cluster=cluster.cluster_name,
+            task_definition=task.task_definition_arn,
+            container_name=task.container_name,
+            command=settings.migration.command,
+            subnets=edge.network.task_subnet_ids,
+            security_groups=[edge.load_balancer.task_security_group_id],
+            assign_public_ip=edge.network.assign_public_ip,
+            log_group=task.log_group_name,
+            log_stream_prefix=task.log_stream_prefix,
+            timeout_seconds=settings.migration.timeout,
+            nonce=settings.migration.nonce,
+            region=region,
+            profile=profile,
+        ),
+        pulumi.ResourceOptions(depends_on=[cluster.capacity_providers]),
+    )
+    rollout_waits_for.append(migration_run)
+
+# Run on startup, restarts: the service keeps the tasks running and rolls out safely.
+web = WebService(
+    "web",
+    WebServiceArgs(
+        settings=settings,
+        cluster_arn=cluster.cluster_arn,
+        cluster_name=cluster.cluster_name,
+        task_definition_arn=task.task_definition_arn,
+        container_name=task.container_name,
+        subnet_ids=edge.network.task_subnet_ids,
+        security_group_id=edge.load_balancer.task_security_group_id,
+        assign_public_ip=edge.network.assign_public_ip,
+        target_group_arn=edge.load_balancer.target_group_arn,
+        region=region,
+        profile=profile,
+        wait_for=rollout_waits_for,
+    ),
+)
+
+# Replication: the task count follows the load.
+if settings.scaling.enabled:
+    Autoscaling(
+        "web-scaling",
+        AutoscalingArgs(
+            settings=settings.scaling,
+            cluster_name=cluster.cluster_name,
+            service_name=web.service_name,
+            load_balancer_arn_suffix=edge.load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffix=edge.load_balancer.target_group_arn_suffix,
+        ),
+        pulumi.ResourceOptions(depends_on=[web]),
+    )
+
+pulumi.export("url", edge.load_balancer.url)
+pulumi.export("load_balancer_dns_name", edge.load_balancer.dns_name)
+pulumi.export("certificate_arn", edge.load_balancer.certificate_arn)
+pulumi.export("cluster_name", cluster.cluster_name)
+pulumi.export("service_name", web.service_name)
+pulumi.export("log_group_name", task.log_group_name)
+pulumi.export("image", image.image_ref)
+if migration_run is not None:
+    pulumi.export(
+        "migration",
+        {
+            "task_arn": migration_run.task_arn,
+            "exit_code": migration_run.exit_code,
+            "duration_seconds": migration_run.duration_seconds,
+            "log_stream": migration_run.log_stream,
+        },
+    )

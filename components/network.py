@@ -1,0 +1,285 @@
+"""The network the load balancer and the tasks run in: a new VPC, or subnets the user already has.
+
+``Network`` creates, for a new VPC:
+
+* the VPC, with DNS support and DNS hostnames on (tasks resolve AWS endpoints and the ECR
+  registry by name);
+* one public and one private subnet in each of the first ``network.availabilityZones`` zones
+  of the region, so the load balancer and the tasks survive the loss of a zone;
+* an internet gateway and one public route table sending 0.0.0.0/0 to it (the load balancer's
+  subnets, and the tasks' too when ``network.nat`` is ``none``);
+* a private route table per zone and, per ``network.nat``: no NAT gateway (``none``: nothing in
+  the private subnets can reach the internet, so the tasks run in the public subnets with a
+  public IP, still reachable only through the load balancer's security group), one NAT
+  gateway with its Elastic IP in the first public subnet shared by every zone (``single``), or
+  one per zone (``per-az``: losing a zone does not cut the others off).
+
+With ``network.vpcId`` nothing is created: the component passes the given ids on.
+``check_existing_network`` looks those subnets up before any resource is registered, since the
+load balancer needs public subnets in two distinct zones of that VPC and only AWS knows where
+a subnet is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import PROJECT, NetworkSettings, SettingsError
+
+# Every zone's subnets come from a fixed grid of 8 equal blocks (/19s of a /16): blocks 0-2 are
+# the public subnets, 4-6 the private ones. Sized for three zones even when two are used, so
+# changing network.availabilityZones adds or removes subnets without renumbering (replacing)
+# the others.
+_GRID_BITS = 3
+_PRIVATE_OFFSET = 4
+
+
+def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """The public and private subnet CIDRs of each zone, carved from the VPC's ``cidr``."""
+    network = ipaddress.IPv4Network(cidr)
+    blocks = list(network.subnets(prefixlen_diff=_GRID_BITS))
+    public = [str(blocks[i]) for i in range(zones)]
+    private = [str(blocks[_PRIVATE_OFFSET + i]) for i in range(zones)]
+    return public, private
+
+
+def availability_zones(settings: NetworkSettings) -> list[str]:
+    """The zones a new VPC spans: the region's first ``network.availabilityZones`` available ones.
+
+    Raises ``SettingsError`` when the region has fewer; returns [] for an existing VPC.
+    """
+    if settings.existing:
+        return []
+    names = list(aws.get_availability_zones(state="available").names)
+    if len(names) < settings.availability_zones:
+        raise SettingsError(
+            [
+                f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: this "
+                f"region has only {len(names)} available zones ({', '.join(names)}). Fix: "
+                f"`pulumi config set network.availabilityZones {len(names)}`, or another region."
+            ]
+        )
+    return names[: settings.availability_zones]
+
+
+def check_existing_network(settings: NetworkSettings) -> None:
+    """Check the subnets of an existing VPC with AWS; raise ``SettingsError`` if unusable.
+
+    Call it before registering any resource: the load balancer needs public subnets in at least
+    two distinct availability zones, and every subnet must belong to ``network.vpcId``.
+    Does nothing for a new VPC.
+    """
+    if not settings.existing:
+        return
+    problems: list[str] = []
+    zones: set[str] = set()
+    for field, ids in (
+        ("publicSubnetIds", settings.public_subnet_ids),
+        ("privateSubnetIds", settings.private_subnet_ids),
+    ):
+        for subnet_id in ids:
+            try:
+                subnet = aws.ec2.get_subnet(id=subnet_id)
+            except Exception as exc:  # the invoke's own error says why (not found, no access)
+                problems.append(
+                    f"{PROJECT}:network.{field} = {subnet_id}: AWS could not find this subnet "
+                    f"({exc}). Fix: list subnets of network.vpcId = {settings.vpc_id} in this "
+                    f"stack's region (aws:region)."
+                )
+                continue
+            if subnet.vpc_id != settings.vpc_id:
+                problems.append(
+                    f"{PROJECT}:network.{field} = {subnet_id}: belongs to {subnet.vpc_id}, not "
+                    f"to network.vpcId = {settings.vpc_id}. Fix: list only subnets of that VPC."
+                )
+            elif field == "publicSubnetIds":
+                zones.add(subnet.availability_zone)
+    if not problems and len(zones) < 2:
+        problems.append(
+            f"{PROJECT}:network.publicSubnetIds = {json.dumps(settings.public_subnet_ids)}: all in "
+            f"{', '.join(sorted(zones))}; an Application Load Balancer needs subnets in at least 2 "
+            f"distinct availability zones. Fix: add a public subnet of another zone, like "
+            f"`pulumi config set --path 'network.publicSubnetIds[{len(settings.public_subnet_ids)}]' "
+            f"subnet-...`."
+        )
+    if problems:
+        raise SettingsError(problems)
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    """What ``Network`` needs: the stack's network settings, and the zones if already known."""
+
+    settings: NetworkSettings
+    zones: tuple[str, ...] | None = None
+    """From ``availability_zones``; looked up by the component when None."""
+
+
+class Network(pulumi.ComponentResource):
+    """The VPC and subnets; see the module docstring for what is created and why."""
+
+    vpc_id: pulumi.Output[str]
+    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[list[str]]
+    task_subnet_ids: pulumi.Output[list[str]]
+    """Where the tasks run: the private subnets, or the public ones when there is no NAT."""
+    assign_public_ip: bool
+    """Whether tasks need a public IP: only without NAT, to pull images and reach AWS APIs."""
+
+    def __init__(
+        self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("fastapi-fargate:network:Network", name, None, opts)
+        settings = args.settings
+        self.assign_public_ip = settings.nat == "none"
+
+        if settings.existing:
+            self.vpc_id = pulumi.Output.from_input(settings.vpc_id)  # type: ignore[arg-type]
+            self.public_subnet_ids = pulumi.Output.from_input(list(settings.public_subnet_ids))
+            self.private_subnet_ids = pulumi.Output.from_input(list(settings.private_subnet_ids))
+        else:
+            zones = args.zones if args.zones is not None else availability_zones(settings)
+            self._create(name, settings, list(zones))
+
+        self.task_subnet_ids = (
+            self.public_subnet_ids if self.assign_public_ip else self.private_subnet_ids
+        )
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+                "task_subnet_ids": self.task_subnet_ids,
+                "assign_public_ip": self.assign_public_ip,
+            }
+        )
+
+    def _create(self, name: str, settings: NetworkSettings, zones: list[str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        public_cidrs, private_cidrs = subnet_cidrs(settings.cidr, len(zones))
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            aws.ec2.VpcArgs(
+                cidr_block=settings.cidr,
+                enable_dns_support=True,
+                enable_dns_hostnames=True,
+                tags={"Name": name},
+            ),
+            opts=child,
+        )
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw",
+            aws.ec2.InternetGatewayArgs(vpc_id=vpc.id, tags={"Name": name}),
+            opts=child,
+        )
+        public_table = aws.ec2.RouteTable(
+            f"{name}-public",
+            aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-public"}),
+            opts=child,
+        )
+        # Routes as their own resources: inline routes and Route resources fight each other.
+        public_route = aws.ec2.Route(
+            f"{name}-public-internet",
+            aws.ec2.RouteArgs(
+                route_table_id=public_table.id,
+                destination_cidr_block="0.0.0.0/0",
+                gateway_id=gateway.id,
+            ),
+            opts=child,
+        )
+
+        public: list[aws.ec2.Subnet] = []
+        private: list[aws.ec2.Subnet] = []
+        nats: list[aws.ec2.NatGateway] = []
+        for i, zone in enumerate(zones):
+            suffix = zone[-1]
+            subnet = aws.ec2.Subnet(
+                f"{name}-public-{suffix}",
+                aws.ec2.SubnetArgs(
+                    vpc_id=vpc.id,
+                    availability_zone=zone,
+                    cidr_block=public_cidrs[i],
+                    # No automatic public IPs: a task gets one only when ECS is told to
+                    # (network.nat = none), and nothing else should run here.
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-public-{suffix}"},
+                ),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{suffix}",
+                aws.ec2.RouteTableAssociationArgs(
+                    subnet_id=subnet.id, route_table_id=public_table.id
+                ),
+                opts=child,
+            )
+            public.append(subnet)
+            if settings.nat == "per-az" or (settings.nat == "single" and i == 0):
+                nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
+
+        for i, zone in enumerate(zones):
+            suffix = zone[-1]
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{suffix}",
+                aws.ec2.SubnetArgs(
+                    vpc_id=vpc.id,
+                    availability_zone=zone,
+                    cidr_block=private_cidrs[i],
+                    map_public_ip_on_launch=False,
+                    tags={"Name": f"{name}-private-{suffix}"},
+                ),
+                opts=child,
+            )
+            # A table per zone in every NAT mode, so switching modes only adds or removes the
+            # default route instead of replacing tables and associations.
+            table = aws.ec2.RouteTable(
+                f"{name}-private-{suffix}",
+                aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-private-{suffix}"}),
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{suffix}",
+                aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
+                opts=child,
+            )
+            if nats:
+                nat = nats[i] if settings.nat == "per-az" else nats[0]
+                aws.ec2.Route(
+                    f"{name}-private-{suffix}-internet",
+                    aws.ec2.RouteArgs(
+                        route_table_id=table.id,
+                        destination_cidr_block="0.0.0.0/0",
+                        nat_gateway_id=nat.id,
+                    ),
+                    opts=child,
+                )
+            private.append(subnet)
+
+        self.vpc_id = vpc.id
+        # The ids carry a dependency on the internet route: AWS refuses an internet-facing
+        # load balancer in subnets of a VPC without an internet gateway.
+        self.public_subnet_ids = pulumi.Output.all(public_route.id, *[s.id for s in public]).apply(
+            lambda ids: list(ids[1:])
+        )
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private]).apply(list)
+
+    def _nat(
+        self, name: str, subnet: aws.ec2.Subnet, gateway: aws.ec2.InternetGateway
+    ) -> aws.ec2.NatGateway:
+        eip = aws.ec2.Eip(
+            name,
+            aws.ec2.EipArgs(domain="vpc", tags={"Name": name}),
+            # AWS refuses a public IP for a VPC without an attached internet gateway.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
+        return aws.ec2.NatGateway(
+            name,
+            aws.ec2.NatGatewayArgs(allocation_id=eip.id, subnet_id=subnet.id, tags={"Name": name}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+        )
