@@ -2,6 +2,7 @@
 for each rendering (never at import time, which breaks on newer Pythons)."""
 
 import pytest
+
 from pulumi_harness import AwsMocks
 
 

@@ -161,11 +161,14 @@ class AwsMocks(pulumi_mocks.Mocks):
 
     def __init__(self) -> None:
         self.invokes: list[tuple[str, dict[str, Any]]] = []
+        # "type::name" of every resource registered (the root stack is not one).
+        self.registered: list[str] = []
         self.zones: dict[str, str] = {"example.com": ZONE_ID}
         self.subnet_azs: dict[str, str] = {}
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
         name, inputs = args.name, dict(args.inputs)
+        self.registered.append(f"{args.typ}::{name}")
         digest = hashlib.sha256(f"{args.typ}/{name}".encode()).hexdigest()
         rid = f"{name}-{digest[:8]}"
         state: dict[str, Any] = {**inputs}

@@ -6,7 +6,6 @@ import hashlib
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.certificate import Certificate, CertificateArgs, HostedZone
 from components.edge import build_edge
@@ -23,18 +22,6 @@ DOMAIN = {"https.domain": "api.example.com", "https.hostedZone": "example.com"}
 THREE_NAMES = {**DOMAIN, "https.extraNames": ["www.example.com", "app.example.com"]}
 EXISTING_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 OTHER_ZONE_ID = "Z9876543210ZYXWVUTSRQ"
-
-
-class RecordingMocks(AwsMocks):
-    """AwsMocks that remember every resource registration, to prove none happened."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registered: list[str] = []
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
-        self.registered.append(f"{args.typ}::{args.name}")
-        return super().new_resource(args)
 
 
 def render_edge(overrides: dict, mocks: AwsMocks | None = None) -> Rendered:
@@ -176,7 +163,7 @@ def test_a_zone_given_by_name_is_looked_up_among_public_zones():
     ],
 )
 def test_a_name_outside_a_zone_given_by_id_is_refused_before_anything_is_created(overrides, key):
-    mocks = RecordingMocks()
+    mocks = AwsMocks()
     with pytest.raises(SettingsError) as error:
         render_edge({**overrides, "https.hostedZoneId": ZONE_ID}, mocks=mocks)
     assert key in str(error.value)
@@ -192,7 +179,7 @@ def test_a_name_outside_a_zone_given_by_id_is_refused_before_anything_is_created
     ],
 )
 def test_a_hosted_zone_aws_does_not_know_is_refused_with_the_fix(overrides, key):
-    mocks = RecordingMocks()
+    mocks = AwsMocks()
     domain = "api.missing.example" if "https.hostedZone" in overrides else "api.example.com"
     with pytest.raises(SettingsError) as error:
         render_edge({"https.domain": domain, **overrides}, mocks=mocks)
@@ -204,7 +191,7 @@ def test_a_hosted_zone_aws_does_not_know_is_refused_with_the_fix(overrides, key)
 
 
 def test_a_private_zone_given_by_id_is_refused():
-    class PrivateZone(RecordingMocks):
+    class PrivateZone(AwsMocks):
         def call(self, args):
             result = super().call(args)
             if args.token == "aws:route53/getZone:getZone":

@@ -8,7 +8,6 @@ import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pulumi.runtime import mocks as pulumi_mocks
 
 from components.edge import build_edge
 from components.network import subnet_cidrs
@@ -33,18 +32,6 @@ EXISTING = {
     "network.publicSubnetIds": [PUBLIC_A, PUBLIC_B],
     "network.privateSubnetIds": [PRIVATE_A, PRIVATE_B],
 }
-
-
-class RecordingMocks(AwsMocks):
-    """AwsMocks that remember every resource registration, to prove none happened."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registered: list[str] = []
-
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
-        self.registered.append(f"{args.typ}::{args.name}")
-        return super().new_resource(args)
 
 
 def render_edge(overrides: dict | None = None, mocks: AwsMocks | None = None) -> Rendered:
@@ -191,7 +178,7 @@ def test_the_load_balancer_waits_for_the_public_subnets_internet_route():
 
 
 def test_a_region_with_too_few_zones_is_refused_naming_the_key():
-    class TwoZones(RecordingMocks):
+    class TwoZones(AwsMocks):
         def call(self, args):
             if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
                 return {"names": [f"{REGION}a", f"{REGION}b"], "id": REGION}
@@ -216,8 +203,8 @@ def test_every_network_resource_is_a_child_of_the_network_component():
 # --- an existing VPC ----------------------------------------------------------------------
 
 
-def distinct_zone_mocks() -> RecordingMocks:
-    mocks = RecordingMocks()
+def distinct_zone_mocks() -> AwsMocks:
+    mocks = AwsMocks()
     mocks.subnet_azs = {PUBLIC_A: f"{REGION}a", PUBLIC_B: f"{REGION}b"}
     return mocks
 
@@ -235,7 +222,7 @@ def test_an_existing_vpc_creates_no_network_resources_and_passes_the_ids_on():
 
 
 def test_existing_public_subnets_in_one_zone_are_refused_before_anything_is_created():
-    mocks = RecordingMocks()
+    mocks = AwsMocks()
     mocks.subnet_azs = {PUBLIC_A: f"{REGION}a", PUBLIC_B: f"{REGION}a"}
     with pytest.raises(SettingsError) as error:
         render_edge(EXISTING, mocks=mocks)
@@ -256,7 +243,7 @@ def test_existing_subnets_of_another_vpc_are_refused_naming_the_key():
 
 
 def test_an_existing_subnet_aws_cannot_find_is_refused_naming_the_key():
-    class Missing(RecordingMocks):
+    class Missing(AwsMocks):
         def call(self, args):
             if args.token == "aws:ec2/getSubnet:getSubnet" and args.args["id"] == PUBLIC_B:
                 return {}, [("id", "no matching EC2 Subnet found")]
@@ -272,7 +259,7 @@ def test_an_existing_subnet_aws_cannot_find_is_refused_naming_the_key():
 
 
 def test_nat_none_with_only_private_existing_subnets_is_a_settings_error():
-    mocks = RecordingMocks()
+    mocks = AwsMocks()
     with pytest.raises(SettingsError) as error:
         render_edge(
             {
