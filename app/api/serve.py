@@ -1,0 +1,130 @@
+"""Production server launcher: ``python -m api.serve`` (the container's exec-form CMD).
+
+This process is PID 1 in the container. It runs uvicorn's multiprocess supervisor even for
+a single worker, so that:
+
+* SIGTERM from ECS reaches the supervisor, which forwards it to every worker; each worker
+  stops accepting, finishes in-flight requests (up to ``GRACEFUL_SHUTDOWN_TIMEOUT``) and
+  exits; the supervisor then exits 0.
+* A worker that dies (segfault, OOM kill, SIGKILL) is replaced. The listening socket belongs
+  to the supervisor, so connections that arrive meanwhile wait in the backlog instead of
+  being refused.
+
+Settings (environment):
+
+=========================== ======= ======================================================
+``PORT``                    8000    listening port (the target group's port)
+``HOST``                    0.0.0.0 listening address
+``WEB_CONCURRENCY``         1       worker processes; size the task's memory to match
+``KEEP_ALIVE_TIMEOUT``      65      seconds an idle keep-alive connection stays open; must
+                                    exceed the ALB idle timeout (60 s) or the ALB may reuse
+                                    a connection we just closed and answer 502
+``GRACEFUL_SHUTDOWN_TIMEOUT`` 20    seconds to finish in-flight requests after SIGTERM; the
+                                    infrastructure sets the container ``stopTimeout`` (30 s)
+                                    above it, so ECS's SIGKILL never cuts a drain short
+``FORWARDED_ALLOW_IPS``     ``*``   peers whose X-Forwarded-* headers are trusted; ``*``
+                                    because the task's security group admits only the ALB
+``LOG_LEVEL``               info    uvicorn and app log level; access log goes to stdout
+=========================== ======= ======================================================
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE, Config
+from uvicorn.supervisors import Multiprocess
+
+APP = "api.main:app"
+
+
+def _int_env(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SystemExit(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """Plain (uncoloured) logs, all to stdout, which the awslogs driver ships."""
+    level = level.upper()
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "default": {
+                "()": "uvicorn.logging.DefaultFormatter",
+                "fmt": "%(asctime)s %(levelprefix)s [%(process)d] %(name)s: %(message)s",
+                "use_colors": False,
+            },
+            "access": {
+                "()": "uvicorn.logging.AccessFormatter",
+                "fmt": "%(asctime)s %(levelprefix)s [%(process)d] %(client_addr)s - "
+                '"%(request_line)s" %(status_code)s',
+                "use_colors": False,
+            },
+        },
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "stream": "ext://sys.stdout",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "access",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
+            "uvicorn.error": {"level": level},
+            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "api": {"handlers": ["default"], "level": level, "propagate": False},
+        },
+    }
+
+
+def build_config() -> Config:
+    level = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
+    if level not in LOG_LEVELS:
+        raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return Config(
+        APP,
+        host=os.environ.get("HOST", "0.0.0.0").strip() or "0.0.0.0",
+        port=_int_env("PORT", 8000, minimum=1),
+        workers=_int_env("WEB_CONCURRENCY", 1, minimum=1),
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
+        timeout_keep_alive=_int_env("KEEP_ALIVE_TIMEOUT", 65, minimum=1),
+        timeout_graceful_shutdown=_int_env("GRACEFUL_SHUTDOWN_TIMEOUT", 20),
+        access_log=True,
+        log_config=log_config(level),
+        log_level=level,
+        server_header=False,
+        use_colors=False,
+    )
+
+
+def main() -> int:
+    config = build_config()
+    sock = config.bind_socket()
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    # The supervisor stops when a worker fails during startup (bad import, lifespan error),
+    # since every restart would fail the same way. Say so with a non-zero exit code.
+    if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        return STARTUP_FAILURE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

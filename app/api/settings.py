@@ -1,0 +1,52 @@
+"""Configuration read from the environment (twelve-factor style).
+
+Database selection, first match wins:
+
+1. ``DATABASE_URL``: a full SQLAlchemy URL (local runs, tests).
+2. ``DB_HOST`` (+ ``DB_PORT``, ``DB_NAME``, ``DB_USER``, ``DB_PASSWORD``, optional
+   ``DB_SSLMODE``): the cloud setup. The infrastructure injects the password as a secret and
+   never assembles a URL containing it; we build the URL here with ``URL.create`` so special
+   characters are escaped, and SQLAlchemy's ``repr``/``str`` of a URL masks the password.
+3. Neither: a local SQLite file, so a bare local run needs nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import URL, make_url
+
+DEFAULT_SQLITE_URL = "sqlite:///./app.db"
+
+
+def database_url(environ: os._Environ[str] | dict[str, str] | None = None) -> URL:
+    env = os.environ if environ is None else environ
+    explicit = env.get("DATABASE_URL", "").strip()
+    if explicit:
+        return make_url(explicit)
+    host = env.get("DB_HOST", "").strip()
+    if host:
+        query = {}
+        sslmode = env.get("DB_SSLMODE", "").strip()
+        if sslmode:
+            query["sslmode"] = sslmode
+        return URL.create(
+            "postgresql+psycopg",
+            username=env.get("DB_USER") or None,
+            password=env.get("DB_PASSWORD") or None,
+            host=host,
+            port=int(env.get("DB_PORT") or 5432),
+            database=env.get("DB_NAME") or None,
+            query=query,
+        )
+    return make_url(DEFAULT_SQLITE_URL)
+
+
+def safe_url(url: URL) -> str:
+    """The URL as text with the password masked: the only form that may be logged."""
+    return url.render_as_string(hide_password=True)
+
+
+def env_flag(name: str, environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,67 @@
+"""Alembic environment.
+
+The URL comes from ``api.settings.database_url()`` (never from alembic.ini). A caller may
+pass an open connection in ``config.attributes["connection"]`` (the test suite does).
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from api.models import Base
+from api.settings import database_url
+
+config = context.config
+
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+
+def _configure(**kwargs) -> None:
+    context.configure(target_metadata=target_metadata, compare_type=True, **kwargs)
+
+
+def run_migrations_offline() -> None:
+    """``alembic upgrade head --sql``: emit SQL without connecting."""
+    _configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run_with(connection)
+        return
+    url = database_url()
+    connect_args = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            _run_with(connection)
+    finally:
+        engine.dispose()
+
+
+def _run_with(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    _configure(
+        connection=connection,
+        # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
+        render_as_batch=sqlite,
+        # SQLite reflects defaults as raw SQL text ('' vs ""): comparing them is noise there.
+        compare_server_default=not sqlite,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
