@@ -6,13 +6,15 @@ Each block below realizes one concept of the README's table; the components say 
 import pulumi
 import pulumi_aws as aws
 
+from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
 from components.cluster import Cluster, ClusterArgs
+from components.database import Database, DatabaseArgs
 from components.edge import build_edge
 from components.image import AppImage, AppImageArgs
 from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
-from components.settings import load_settings
+from components.settings import app_secret_values, load_settings
 from components.task import AppTask, AppTaskArgs
 
 # Bad input stops here, with every problem named, before anything is created.
@@ -25,11 +27,43 @@ profile = pulumi.Config("aws").get("profile")
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
 edge = build_edge(settings)
 
+# Data: the database only the tasks can reach, and the app's secrets; the container gets
+# both as environment and as secret references, never as secret values.
+environment: dict[str, pulumi.Input[str]] = {}
+secrets: dict[str, pulumi.Input[str]] = {}
+database = None
+if settings.database.enabled:
+    database = Database(
+        "data",
+        DatabaseArgs(
+            settings=settings,
+            vpc_id=edge.network.vpc_id,
+            subnet_ids=edge.network.private_subnet_ids,
+            task_security_group_id=edge.load_balancer.task_security_group_id,
+        ),
+    )
+    wiring = database.container_wiring
+    environment |= wiring.environment
+    secrets |= wiring.secrets
+if settings.app_secret_names:
+    app_secrets = AppSecrets(
+        "app-secrets",
+        AppSecretsArgs(values=app_secret_values(settings), production=settings.production),
+    )
+    secrets |= app_secrets.arns
+
 # Memory, resource utilization: what one copy of the app is and what it may use.
 image = AppImage("app", AppImageArgs(settings=settings.image, production=settings.production))
 task = AppTask(
     "app",
-    AppTaskArgs(settings=settings, image_ref=image.image_ref, account_id=account_id, region=region),
+    AppTaskArgs(
+        settings=settings,
+        image_ref=image.image_ref,
+        account_id=account_id,
+        region=region,
+        environment=environment,
+        secrets=secrets,
+    ),
 )
 cluster = Cluster("app", ClusterArgs(settings=settings.service))
 
@@ -101,6 +135,9 @@ pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("service_name", web.service_name)
 pulumi.export("log_group_name", task.log_group_name)
 pulumi.export("image", image.image_ref)
+if database is not None:
+    # Where the database is; its credentials stay in Secrets Manager.
+    pulumi.export("database", {"host": database.host, "port": database.port, "name": database.name})
 if migration_run is not None:
     pulumi.export(
         "migration",

@@ -9,6 +9,11 @@ CLI's checks do not run under test mocks and know nothing of combinations) and r
 problem at once, each naming the full key, the bad value and the fix, before the program
 registers a single resource.
 
+App secrets live in a second namespace, ``app-secrets:NAME``: the project's namespace is checked
+against ``Pulumi.yaml``'s declarations and cannot declare a map, while any name is allowed in
+another namespace. ``Settings`` holds only their names; ``app_secret_values`` hands out the
+values as Pulumi secrets, so no model, repr or error message ever holds one.
+
 No resource is created here.
 """
 
@@ -83,6 +88,26 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+# RDS for PostgreSQL majors in RDS standard support (Amazon RDS for PostgreSQL release
+# calendar). 13 left standard support in February 2026: RDS would bill Extended Support for it.
+POSTGRES_MAJORS = ("14", "15", "16", "17")
+# RDS for PostgreSQL's smallest gp3 volume, and gp3's largest (RDS "DB instance storage").
+POSTGRES_MIN_STORAGE_GIB = 20
+RDS_MAX_STORAGE_GIB = 65536
+
+# Where app secrets are set: `pulumi config set --secret app-secrets:NAME value`.
+APP_SECRETS_NAMESPACE = "app-secrets"
+
+# Variables the stack sets in the container itself; settings may not set them again.
+STACK_ENV_NAMES = frozenset(
+    {"WEB_CONCURRENCY", "PORT", "GRACEFUL_SHUTDOWN_TIMEOUT", "KEEP_ALIVE_TIMEOUT"}
+)
+# The database wiring (components/database.py). DATABASE_URL is reserved too because the app
+# prefers it to the DB_* variables (app/api/settings.py): set, it would bypass the database.
+DATABASE_ENV_NAMES = frozenset(
+    {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSLMODE", "DATABASE_URL"}
+)
+
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$")
@@ -90,6 +115,13 @@ _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# The full ARN, with the 6 characters Secrets Manager appends to the name: IAM matches a
+# policy's Resource against it, so a partial ARN would leave the tasks unable to read it.
+_FULL_SECRETSMANAGER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+)
+_DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 
 class SettingsError(pulumi.RunError):
@@ -476,6 +508,122 @@ class MigrationSettings(_Group):
         return value
 
 
+class DatabaseSettings(_Group):
+    mode: Literal["off", "managed", "external"] = Field(
+        "managed",
+        description="PostgreSQL for the app: managed (the stack creates RDS PostgreSQL; the "
+        "shipped app stores its notes there), external (an existing database: host, port, name, "
+        "secretArn), or off (no database).",
+    )
+    engine_version: str = Field(
+        "16",
+        description=f"Managed: PostgreSQL major version, one of {', '.join(POSTGRES_MAJORS)}; "
+        "RDS applies minor versions itself.",
+    )
+    instance_class: str = Field(
+        "db.t4g.micro",
+        description="Managed: RDS instance class; db.t4g.micro is the smallest (Graviton, burstable).",
+    )
+    allocated_storage: int = Field(
+        20,
+        description=f"Managed: initial gp3 storage in GiB (PostgreSQL needs {POSTGRES_MIN_STORAGE_GIB} or more).",
+    )
+    max_allocated_storage: int = Field(
+        100,
+        description="Managed: GiB storage autoscaling may grow to (at least allocatedStorage); "
+        "0 turns autoscaling off.",
+    )
+    backup_retention_days: int = Field(
+        7, ge=0, le=35,
+        description="Managed: days of automated backups and point-in-time recovery (0-35); "
+        "0 (no backups) is refused for production.",
+    )  # fmt: skip
+    name: str = Field("app", description="Name of the database the app uses.")
+    host: str | None = Field(None, description="External: host name of the database server.")
+    port: int = Field(5432, ge=1, le=65535, description="External: port of the database server.")
+    secret_arn: str | None = Field(
+        None,
+        description="External: full ARN of a Secrets Manager secret with JSON keys username and "
+        "password.",
+    )
+
+    @field_validator("engine_version", mode="before")
+    @classmethod
+    def _engine_version(cls, value: Any) -> str:
+        value = str(value).strip()
+        if value not in POSTGRES_MAJORS:
+            raise ValueError(
+                f"is not a PostgreSQL major version RDS supports in standard support; use one of "
+                f"{', '.join(POSTGRES_MAJORS)} (a major only: RDS picks and upgrades the minor)"
+            )
+        return value
+
+    @field_validator("instance_class")
+    @classmethod
+    def _instance_class(cls, value: str) -> str:
+        if not _DB_INSTANCE_CLASS.match(value):
+            raise ValueError("is not an RDS instance class (like db.t4g.micro or db.m7g.large)")
+        return value
+
+    @field_validator("allocated_storage")
+    @classmethod
+    def _storage(cls, value: int) -> int:
+        if not POSTGRES_MIN_STORAGE_GIB <= value <= RDS_MAX_STORAGE_GIB:
+            raise ValueError(
+                f"must be {POSTGRES_MIN_STORAGE_GIB} to {RDS_MAX_STORAGE_GIB} GiB: RDS for "
+                f"PostgreSQL allocates at least {POSTGRES_MIN_STORAGE_GIB} GiB of gp3 storage"
+            )
+        return value
+
+    @field_validator("max_allocated_storage")
+    @classmethod
+    def _max_storage(cls, value: int) -> int:
+        if value != 0 and not POSTGRES_MIN_STORAGE_GIB <= value <= RDS_MAX_STORAGE_GIB:
+            raise ValueError(
+                f"must be 0 (no storage autoscaling) or {POSTGRES_MIN_STORAGE_GIB} to "
+                f"{RDS_MAX_STORAGE_GIB} GiB"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _DB_NAME.match(value):
+            raise ValueError(
+                "is not a PostgreSQL database name: a letter, then up to 62 letters, digits or "
+                "underscores"
+            )
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = value.strip().rstrip(".").lower()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return _dns_name(host)
+        return host
+
+    @field_validator("secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _FULL_SECRETSMANAGER_ARN.match(value):
+            raise ValueError(
+                "is not the full ARN of a Secrets Manager secret "
+                "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf, with the 6 characters "
+                "after the name; `aws secretsmanager describe-secret --secret-id NAME --query ARN` "
+                "prints it)"
+            )
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+
 class Settings(_Group):
     """All settings of a stack, one group per deployment concept."""
 
@@ -490,6 +638,9 @@ class Settings(_Group):
     service: ServiceSettings = ServiceSettings()
     scaling: ScalingSettings = ScalingSettings()
     migration: MigrationSettings = MigrationSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    app_secret_names: tuple[str, ...] = ()
+    """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
 
     @property
     def deletion_protection(self) -> bool:
@@ -708,14 +859,88 @@ def _combination_problems(s: Settings) -> list[str]:
                     f"{_key('network.' + field)} = {_shown(value)}: needs network.vpcId (the "
                     f"subnets of an existing VPC). Fix: set network.vpcId, or remove network.{field}."
                 )
+    problems += _database_problems(s)
+
     names = [*svc.environment_variables, *svc.secret_arns]
-    reserved = {"WEB_CONCURRENCY", "PORT", "GRACEFUL_SHUTDOWN_TIMEOUT", "KEEP_ALIVE_TIMEOUT"}
+    reserved = reserved_env_names(s)
     for name in sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved)):
         problems.append(
             f"{_key('service.environment')}: {name} is set twice or is set by the stack itself "
             f"(reserved: {', '.join(sorted(reserved))}). Fix: remove it from service.environment "
             f"or service.secrets; the stack derives the reserved ones from other settings."
         )
+    for name in s.app_secret_names:
+        if name in reserved or name in names:
+            problems.append(
+                f"{APP_SECRETS_NAMESPACE}:{name}: the container already gets {name} from "
+                f"{'the stack itself' if name in reserved else 'service.environment or service.secrets'}"
+                f" (reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm "
+                f"{APP_SECRETS_NAMESPACE}:{name}` and set the value under another name."
+            )
+    return problems
+
+
+def reserved_env_names(s: Settings) -> frozenset[str]:
+    """Variables the stack puts in the container itself, so no setting may set them."""
+    return STACK_ENV_NAMES | (DATABASE_ENV_NAMES if s.database.enabled else frozenset())
+
+
+def _database_problems(s: Settings) -> list[str]:
+    db, net = s.database, s.network
+    problems = []
+    if db.mode == "managed":
+        if net.existing and len(net.private_subnet_ids) < 2:
+            problems.append(
+                f"{_key('network.privateSubnetIds')} = {_shown(net.private_subnet_ids)}: the managed "
+                f"database (database.mode = managed) runs in private subnets, and RDS needs them in "
+                f"at least 2 availability zones. Fix: list 2+ private subnets of network.vpcId, or "
+                f"set database.mode to external or off."
+            )
+        if db.max_allocated_storage and db.max_allocated_storage < db.allocated_storage:
+            problems.append(
+                f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is below "
+                f"database.allocatedStorage = {db.allocated_storage}, so storage could never grow. "
+                f"Fix: set it to {db.allocated_storage} or more, or 0 to turn storage autoscaling off."
+            )
+        if s.production and db.backup_retention_days == 0:
+            problems.append(
+                f"{_key('database.backupRetentionDays')} = 0: a production database needs automated "
+                f"backups (and point-in-time recovery). Fix: `pulumi config set "
+                f"database.backupRetentionDays 7` (1 to 35)."
+            )
+    elif db.mode == "external":
+        if db.host is None:
+            problems.append(
+                f"{_key('database.host')}: is required with database.mode = external. Fix: "
+                f"`pulumi config set database.host <host name of the database>`."
+            )
+        if db.secret_arn is None:
+            problems.append(
+                f"{_key('database.secretArn')}: is required with database.mode = external: the "
+                f"tasks read the user name and password from it, never from config. Fix: store "
+                f'{{"username": ..., "password": ...}} in a Secrets Manager secret and `pulumi config '
+                f"set database.secretArn <its full ARN>`."
+            )
+    return problems
+
+
+def _app_secret_problems(app_secrets: Mapping[str, bool]) -> list[str]:
+    """Problems with the names under ``app-secrets:``; values are never read here."""
+    problems = []
+    for name, is_secret in sorted(app_secrets.items()):
+        key = f"{APP_SECRETS_NAMESPACE}:{name}"
+        if not _ENV_NAME.match(name):
+            problems.append(
+                f"{key}: is not an environment variable name (letters, digits and underscores, "
+                f"not starting with a digit). Fix: `pulumi config rm {key}` and set it as "
+                f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:<NAME> <value>`."
+            )
+        elif not is_secret:
+            problems.append(
+                f"{key}: is stored in plain text in the stack's config; app secrets must be "
+                f"encrypted. Fix: `pulumi config set --secret {key} <value>` (it replaces the "
+                f"plain value)."
+            )
     return problems
 
 
@@ -733,12 +958,21 @@ def _inside(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def parse_settings(raw: Mapping[str, Any], secret_keys: set[str] = frozenset()) -> Settings:
+def parse_settings(
+    raw: Mapping[str, Any],
+    secret_keys: set[str] = frozenset(),
+    app_secrets: Mapping[str, bool] | None = None,
+) -> Settings:
     """Validate raw settings (flat dotted keys, values as the CLI stores them).
 
-    Raises SettingsError listing every problem found; values of ``secret_keys`` are never shown.
+    ``app_secrets`` maps each name under ``app-secrets:`` to whether Pulumi holds it as a secret;
+    the values themselves never come here. Raises SettingsError listing every problem found;
+    values of ``secret_keys`` are never shown.
     """
     data, problems = _parse_raw(raw)
+    app_secrets = app_secrets or {}
+    problems += _app_secret_problems(app_secrets)
+    data["app_secret_names"] = tuple(sorted(app_secrets))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -749,13 +983,33 @@ def parse_settings(raw: Mapping[str, Any], secret_keys: set[str] = frozenset()) 
     return settings
 
 
-def load_settings() -> Settings:
-    """Read and validate this stack's settings from Pulumi config."""
+def _config_keys() -> dict[str, Any]:
     from pulumi.runtime import config as runtime_config
 
     # The SDK has no public call that lists config keys, and a typo must not pass unnoticed.
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
+def load_settings() -> Settings:
+    """Read and validate this stack's settings (and the names of its app secrets) from config."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = _config_keys()
     prefix = f"{pulumi.get_project()}:"
     raw = {k.removeprefix(prefix): v for k, v in merged.items() if k.startswith(prefix)}
     secret = {k for k in raw if runtime_config.is_config_secret(prefix + k)}
-    return parse_settings(raw, secret)
+    app_prefix = f"{APP_SECRETS_NAMESPACE}:"
+    app_secrets = {
+        k.removeprefix(app_prefix): runtime_config.is_config_secret(k)
+        for k in merged
+        if k.startswith(app_prefix)
+    }
+    return parse_settings(raw, secret, app_secrets)
+
+
+def app_secret_values(settings: Settings) -> dict[str, pulumi.Output[str]]:
+    """Each app secret's value as a Pulumi secret, by name; only after ``load_settings``."""
+    config = pulumi.Config(APP_SECRETS_NAMESPACE)
+    # require_secret marks the value secret however it was stored; load_settings has already
+    # refused a plain-text one.
+    return {name: config.require_secret(name) for name in settings.app_secret_names}

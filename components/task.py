@@ -5,12 +5,17 @@ task-execution policy, plus reading exactly the secrets the container gets), a t
 permissions unless settings name policies), and a Fargate task definition with one container.
 The web service and the migration run both use this task definition, so the migration runs the
 very image, environment and secrets that are about to serve.
+
+Besides what the settings say, the container gets what other components hand over in
+``AppTaskArgs``: plain variables (the database's host, port and name) and secrets (the database
+credentials, the app secrets), each secret only as a reference that ECS resolves at start.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -50,11 +55,27 @@ def assume_role_policy(account_id: str, region: str) -> str:
     )
 
 
+def secret_resource_arn(value_from: str) -> str:
+    """The ARN IAM knows for a container secret's ``valueFrom``.
+
+    ECS picks a JSON key of a Secrets Manager secret with ``<secret ARN>:<key>:<stage>:<id>``
+    (AWS ECS developer guide, "Pass Secrets Manager secrets through environment variables");
+    IAM grants access to the secret's own ARN, the first seven colon-separated fields.
+    """
+    if ":secretsmanager:" in value_from:
+        return ":".join(value_from.split(":")[:7])
+    return value_from
+
+
 def secrets_read_policy(secret_arns: list[str]) -> str:
-    """Read exactly these Secrets Manager secrets and SSM parameters, nothing else."""
+    """Read exactly these Secrets Manager secrets and SSM parameters, nothing else.
+
+    ``secret_arns`` may be ``valueFrom`` references with a JSON key; the policy names the secret.
+    """
     statements = []
-    secrets = sorted(a for a in secret_arns if ":secretsmanager:" in a)
-    parameters = sorted(a for a in secret_arns if ":ssm:" in a)
+    arns = {secret_resource_arn(a) for a in secret_arns}
+    secrets = sorted(a for a in arns if ":secretsmanager:" in a)
+    parameters = sorted(a for a in arns if ":ssm:" in a)
     if secrets:
         statements.append(
             {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
@@ -71,12 +92,18 @@ def container_definitions(
     image: str,
     log_group: str,
     region: str,
-    secret_arns: dict[str, str],
+    secret_arns: Mapping[str, str],
+    extra_environment: Mapping[str, str] | None = None,
 ) -> str:
-    """The container definitions JSON of the task: one exec-form container."""
+    """The container definitions JSON of the task: one exec-form container.
+
+    ``secret_arns`` maps each secret variable to its ``valueFrom``; ``extra_environment`` adds
+    plain variables handed over by other components (settings keep their names apart).
+    """
     service = settings.service
     environment = {
         **service.environment_variables,
+        **(extra_environment or {}),
         "PORT": str(service.container_port),
         "WEB_CONCURRENCY": str(service.worker_count),
         # Shorter than stopTimeout, so the app finishes its requests before SIGKILL.
@@ -120,12 +147,24 @@ def container_definitions(
     return json.dumps([container])
 
 
+def _all_by_name(inputs: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[dict[str, str]]:
+    # Output.all() of no inputs is a list, not a dict.
+    if not inputs:
+        return pulumi.Output.from_input({})
+    return pulumi.Output.all(**inputs)  # type: ignore[return-value]
+
+
 @dataclass
 class AppTaskArgs:
     settings: Settings
     image_ref: pulumi.Input[str]
     account_id: str
     region: str
+    environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain variables from other components, like the database host; never a secret."""
+    secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secret variables from other components: name -> ``valueFrom`` (an ARN, or an ARN with
+    a JSON key). The execution role may read exactly these and ``service.secrets``."""
 
 
 class AppTask(pulumi.ComponentResource):
@@ -164,14 +203,16 @@ class AppTask(pulumi.ComponentResource):
             ),
             child,
         )
-        secret_arns = service.secret_arns
+        # Names are known now, values (ARNs of resources made in this run) only later.
+        secret_refs = _all_by_name({**service.secret_arns, **args.secrets})
+        environment = _all_by_name(args.environment)
         secrets_policy = None
-        if secret_arns:
+        if service.secret_arns or args.secrets:
             secrets_policy = aws.iam.RolePolicy(
                 f"{name}-execution-secrets",
                 aws.iam.RolePolicyArgs(
                     role=execution_role.name,
-                    policy=secrets_read_policy(list(secret_arns.values())),
+                    policy=secret_refs.apply(lambda refs: secrets_read_policy(list(refs.values()))),
                 ),
                 child,
             )
@@ -190,9 +231,11 @@ class AppTask(pulumi.ComponentResource):
                 child,
             )
 
-        definitions = pulumi.Output.all(args.image_ref, log_group.name).apply(
+        definitions = pulumi.Output.all(
+            args.image_ref, log_group.name, secret_refs, environment
+        ).apply(
             lambda values: container_definitions(
-                settings, values[0], values[1], args.region, secret_arns
+                settings, values[0], values[1], args.region, values[2], values[3]
             )
         )
         task_definition = aws.ecs.TaskDefinition(

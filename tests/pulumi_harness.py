@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -226,6 +226,26 @@ class AwsMocks(pulumi_mocks.Mocks):
             }
         elif typ == "aws:route53/record:Record":
             state["fqdn"] = inputs.get("name")
+        elif typ == "aws:rds/instance:Instance":
+            address = f"{name}.{digest[:12]}.{REGION}.rds.amazonaws.com"
+            port = inputs.get("port", 5432)
+            state |= {
+                "address": address,
+                "port": port,
+                "endpoint": f"{address}:{port}",
+                "arn": _arn("rds", f"db:{name}"),
+            }
+            if inputs.get("manageMasterUserPassword"):
+                # RDS keeps the password in a secret it creates; the state holds only its ARN.
+                state["masterUserSecrets"] = [
+                    {
+                        "secretArn": _arn("secretsmanager", f"secret:rds!db-{digest[:8]}-AbCdEf"),
+                        "secretStatus": "active",
+                        "kmsKeyId": _arn("kms", f"key/{digest[:8]}"),
+                    }
+                ]
+        elif typ == "aws:secretsmanager/secret:Secret":
+            state["arn"] = _arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
         state.setdefault("arn", _arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))
         state.setdefault("name", inputs.get("name", name))
         return rid, state
@@ -303,17 +323,22 @@ def render(
     stack: str = "dev",
     base: Mapping[str, Any] | None = None,
     mocks: AwsMocks | None = None,
+    secret_keys: Iterable[str] = (),
+    project: str = PROJECT,
 ) -> Rendered:
     """Run ``program`` (default: ``__main__.py``) under mocks with the stack's config.
 
     ``base`` is the stack's config (default: Pulumi.<stack>.yaml); ``settings_overrides`` are
-    project settings without the namespace (``{"service.cpu": 512}``); a value of None removes
-    the key.
+    project settings without the namespace (``{"service.cpu": 512}``) or full keys of another
+    namespace (``app-secrets:API_KEY``); a value of None removes the key. ``secret_keys`` are
+    full keys the CLI would hand over as secrets (set with ``pulumi config set --secret``).
+    ``project`` is the Pulumi project the program runs as (bootstrap/ is its own project); it
+    also namespaces ``settings_overrides``.
     """
     mocks = mocks or AwsMocks()
     config = dict(stack_config(stack) if base is None else base)
     for key, value in (settings_overrides or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
+        full = key if ":" in key else f"{project}:{key}"
         if value is None:
             config.pop(full, None)
         else:
@@ -321,8 +346,10 @@ def render(
 
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config({k: _as_cli_value(v) for k, v in config.items()}, [])
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {k: _as_cli_value(v) for k, v in config.items()}, list(secret_keys)
+    )
     settings.SETTINGS.rpc_manager.clear()
 
     outputs: dict[str, Any] = {}

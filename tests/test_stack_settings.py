@@ -253,6 +253,8 @@ class TestNetwork:
                 "network.vpcId": "vpc-0123456789abcdef0",
                 "network.publicSubnetIds": ["subnet-0123456789abcdef0"],
                 "network.nat": "none",
+                # Without private subnets a managed database would be a second problem.
+                "database.mode": "off",
             }
         )
         assert message.startswith("fastapi-fargate:network.publicSubnetIds")

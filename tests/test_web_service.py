@@ -180,6 +180,8 @@ class TestTaskDefinition:
             {
                 "service.secrets": [f"API_KEY={arn}", f"TOKEN={param}"],
                 "service.environment": ["LOG_LEVEL=info"],
+                # Only the settings' secrets here; tests/test_database.py adds the database's.
+                "database.mode": "off",
             }
         )
         spec = container(rendered)
@@ -198,7 +200,7 @@ class TestRoles:
 
     def test_the_execution_role_reads_exactly_the_secrets_the_task_uses(self):
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-key-AbCdEf"
-        rendered = render({"service.secrets": [f"API_KEY={arn}"]})
+        rendered = render({"service.secrets": [f"API_KEY={arn}"], "database.mode": "off"})
         policy = json.loads(rendered.one("aws:iam/rolePolicy:RolePolicy")["policy"])
         assert policy["Statement"] == [
             {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
@@ -206,8 +208,9 @@ class TestRoles:
         task = rendered.one(TASK_DEFINITION)
         assert rendered.depends_on(task, rendered.one("aws:iam/rolePolicy:RolePolicy"))
 
-    def test_no_secrets_no_secrets_policy(self, dev):
-        assert not dev.all("aws:iam/rolePolicy:RolePolicy")
+    def test_no_secrets_no_secrets_policy(self):
+        rendered = render({"database.mode": "off"})
+        assert not rendered.all("aws:iam/rolePolicy:RolePolicy")
 
     def test_the_task_role_has_no_permissions_unless_settings_name_them(self, dev):
         attached = [a["role"] for a in dev.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]

@@ -1,0 +1,224 @@
+"""The app's PostgreSQL database: created by the stack (``managed``) or an existing one (``external``).
+
+``Database`` creates, with ``database.mode = managed``:
+
+* a DB subnet group of the network's private subnets, so the database has no route from the
+  internet whatever else changes;
+* a security group that admits only the tasks' security group on 5432, and no egress rule at
+  all: security groups are stateful, so replies need none, and a database that cannot open
+  connections cannot leak data through them. The tasks' group gets an explicit egress rule to
+  it, which keeps the path open if the tasks' catch-all egress is ever narrowed;
+* an RDS PostgreSQL instance: encrypted gp3 storage with storage autoscaling, automated backups,
+  the master password generated and kept by RDS in Secrets Manager (it never passes through
+  Pulumi config, state or logs), minor versions upgraded by RDS. A production stack also gets
+  Multi-AZ, deletion protection, a final snapshot and changes held for the maintenance window.
+
+With ``database.mode = external`` it creates nothing and passes the settings on. Either way,
+``container_wiring`` says what the container gets: host, port, name and sslmode as plain
+variables, user name and password only as ECS secrets read from the credentials secret's JSON
+keys. With ``database.mode = off`` the program does not build a ``Database`` at all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import Settings
+
+POSTGRES_PORT = 5432
+MASTER_USERNAME = "app"
+# The CA that signs the server certificate; rds-ca-rsa2048-g1 is AWS's recommended default
+# (valid until 2061), and clients verifying with the RDS bundle trust it.
+CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+
+
+@dataclass(frozen=True)
+class ContainerWiring:
+    """What the app container gets from the database."""
+
+    environment: Mapping[str, pulumi.Input[str]]
+    """Plain variables: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE."""
+    secrets: Mapping[str, pulumi.Input[str]]
+    """ECS secrets, name -> valueFrom: DB_USER and DB_PASSWORD from the secret's JSON keys."""
+
+
+def container_wiring(
+    host: pulumi.Input[str],
+    port: pulumi.Input[int],
+    name: pulumi.Input[str],
+    secret_arn: pulumi.Input[str],
+) -> ContainerWiring:
+    """The container's database variables; the credentials only as references to ``secret_arn``."""
+    secret = pulumi.Output.from_input(secret_arn)
+    return ContainerWiring(
+        environment={
+            "DB_HOST": host,
+            "DB_PORT": pulumi.Output.from_input(port).apply(str),
+            "DB_NAME": name,
+            # RDS accepts TLS on every connection; require it so credentials never cross the
+            # network in clear.
+            "DB_SSLMODE": "require",
+        },
+        # <secret ARN>:<JSON key>:<version stage>:<version id>; empty stage and id mean
+        # AWSCURRENT, read by ECS when a task starts.
+        secrets={
+            "DB_USER": secret.apply(lambda arn: f"{arn}:username::"),
+            "DB_PASSWORD": secret.apply(lambda arn: f"{arn}:password::"),
+        },
+    )
+
+
+def final_snapshot_identifier(project: str, stack: str) -> str:
+    """A valid snapshot name (letter first, letters, digits, single hyphens) for this stack."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{project}-{stack}-final").strip("-")
+    return name if name[0].isalpha() else f"db-{name}"
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    """What ``Database`` needs; the network inputs are used only in managed mode."""
+
+    settings: Settings
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets for the managed database."""
+    task_security_group_id: pulumi.Input[str]
+    """The only group the managed database admits."""
+
+
+class Database(pulumi.ComponentResource):
+    """The database; see the module docstring for what is created and why."""
+
+    host: pulumi.Output[str]
+    port: pulumi.Output[int]
+    name: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]
+    """The Secrets Manager secret with JSON keys ``username`` and ``password``."""
+    security_group_id: pulumi.Output[str] | None
+    """The managed database's group; None for an external database."""
+
+    def __init__(
+        self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("fastapi-fargate:database:Database", name, None, opts)
+        db = args.settings.database
+        if db.mode == "managed":
+            self._managed(name, args)
+        elif db.mode == "external":
+            self.host = pulumi.Output.from_input(db.host)  # type: ignore[arg-type]
+            self.port = pulumi.Output.from_input(db.port)
+            self.name = pulumi.Output.from_input(db.name)
+            self.secret_arn = pulumi.Output.from_input(db.secret_arn)  # type: ignore[arg-type]
+            self.security_group_id = None
+        else:
+            raise ValueError("Database needs database.mode managed or external")
+        self.register_outputs(
+            {
+                "host": self.host,
+                "port": self.port,
+                "name": self.name,
+                "secret_arn": self.secret_arn,
+            }
+        )
+
+    @property
+    def container_wiring(self) -> ContainerWiring:
+        return container_wiring(self.host, self.port, self.name, self.secret_arn)
+
+    def _managed(self, name: str, args: DatabaseArgs) -> None:
+        settings, db = args.settings, args.settings.database
+        production = settings.production
+        child = pulumi.ResourceOptions(parent=self)
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            aws.rds.SubnetGroupArgs(
+                subnet_ids=args.subnet_ids,
+                description="Private subnets of the app's database",
+            ),
+            opts=child,
+        )
+        # No inline rules: the provider then removes AWS's default allow-all egress, and the
+        # rule resources below are the whole truth.
+        security_group = aws.ec2.SecurityGroup(
+            f"{name}-db",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=args.vpc_id,
+                description="Database: in only from the app tasks on 5432, no way out",
+                tags={"Name": f"{name}-db"},
+            ),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-db-in-tasks",
+            aws.vpc.SecurityGroupIngressRuleArgs(
+                security_group_id=security_group.id,
+                ip_protocol="tcp",
+                from_port=POSTGRES_PORT,
+                to_port=POSTGRES_PORT,
+                referenced_security_group_id=args.task_security_group_id,
+                description="From the app tasks",
+            ),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-tasks-out-db",
+            aws.vpc.SecurityGroupEgressRuleArgs(
+                security_group_id=args.task_security_group_id,
+                ip_protocol="tcp",
+                from_port=POSTGRES_PORT,
+                to_port=POSTGRES_PORT,
+                referenced_security_group_id=security_group.id,
+                description="To the app's database",
+            ),
+            opts=child,
+        )
+        instance = aws.rds.Instance(
+            f"{name}-postgres",
+            aws.rds.InstanceArgs(
+                engine="postgres",
+                engine_version=db.engine_version,
+                # Changing database.engineVersion is the request for a major upgrade; without
+                # this RDS refuses it.
+                allow_major_version_upgrade=True,
+                auto_minor_version_upgrade=True,
+                instance_class=db.instance_class,
+                storage_type="gp3",
+                allocated_storage=db.allocated_storage,
+                max_allocated_storage=db.max_allocated_storage,
+                storage_encrypted=True,
+                db_name=db.name,
+                username=MASTER_USERNAME,
+                manage_master_user_password=True,
+                db_subnet_group_name=subnet_group.name,
+                vpc_security_group_ids=[security_group.id],
+                publicly_accessible=False,
+                port=POSTGRES_PORT,
+                ca_cert_identifier=CA_CERT_IDENTIFIER,
+                multi_az=production,
+                backup_retention_period=db.backup_retention_days,
+                copy_tags_to_snapshot=True,
+                deletion_protection=production,
+                skip_final_snapshot=not production,
+                final_snapshot_identifier=(
+                    final_snapshot_identifier(pulumi.get_project(), pulumi.get_stack())
+                    if production
+                    else None
+                ),
+                # Production changes wait for the maintenance window instead of restarting the
+                # database mid-day; a dev stack applies them at once.
+                apply_immediately=not production,
+                tags={"Name": f"{name}-postgres"},
+            ),
+            opts=child,
+        )
+        self.host = instance.address
+        self.port = instance.port
+        self.name = pulumi.Output.from_input(db.name)
+        self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.security_group_id = security_group.id

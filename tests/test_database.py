@@ -1,0 +1,357 @@
+"""The database: private, reachable only from the tasks, its credentials only ever as secrets.
+
+Rendered from Pulumi.dev.yaml (managed PostgreSQL) with overrides under the SDK's mocks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import SettingsError, parse_settings
+from pulumi_harness import ACCOUNT, REGION, AwsMocks, Rendered, render
+
+INSTANCE = "aws:rds/instance:Instance"
+SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DB_TYPES = (INSTANCE, SUBNET_GROUP, "fastapi-fargate:database:Database")
+PROD = {
+    "production": True,
+    "network.nat": "per-az",
+    "service.desiredCount": 2,
+    "scaling.minCount": 2,
+    "scaling.maxCount": 4,
+    "service.fargateSpotPercent": 0,
+}
+EXTERNAL_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:shared/db-creds-AbCdEf"
+EXTERNAL = {
+    "database.mode": "external",
+    "database.host": "db.internal.example.com",
+    "database.port": 6432,
+    "database.name": "notes",
+    "database.secretArn": EXTERNAL_ARN,
+}
+
+
+@pytest.fixture(scope="module")
+def dev() -> Rendered:
+    return render()
+
+
+@pytest.fixture(scope="module")
+def prod() -> Rendered:
+    return render(PROD)
+
+
+def container(rendered: Rendered) -> dict:
+    (definition,) = json.loads(rendered.one(TASK_DEFINITION)["containerDefinitions"])
+    return definition
+
+
+def environment(rendered: Rendered) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(rendered)["environment"]}
+
+
+def secrets(rendered: Rendered) -> dict[str, str]:
+    return {s["name"]: s["valueFrom"] for s in container(rendered)["secrets"]}
+
+
+def policy_resources(rendered: Rendered) -> list[str]:
+    policy = json.loads(rendered.one(ROLE_POLICY)["policy"])
+    return [arn for statement in policy["Statement"] for arn in statement["Resource"]]
+
+
+def database_group_id(rendered: Rendered) -> str:
+    (group_id,) = rendered.one(INSTANCE)["vpcSecurityGroupIds"]
+    return group_id
+
+
+def task_group_id(rendered: Rendered) -> str:
+    (group_id,) = rendered.one(SERVICE)["networkConfiguration"]["securityGroups"]
+    return group_id
+
+
+class TestPrivate:
+    def test_the_database_is_not_publicly_accessible(self, dev):
+        assert dev.one(INSTANCE)["publiclyAccessible"] is False
+
+    def test_it_lives_in_the_private_subnets_even_when_the_tasks_do_not(self, dev):
+        # network.nat none (dev): the tasks run in the public subnets, the database does not.
+        private = [s for s in dev.all("aws:ec2/subnet:Subnet") if "private" in s.name]
+        group = dev.one(SUBNET_GROUP)
+        assert len(group["subnetIds"]) == len(private) == 2
+        assert all(dev.depends_on(group, subnet) for subnet in private)
+        public_task_subnets = dev.one(SERVICE)["networkConfiguration"]["subnets"]
+        assert not set(group["subnetIds"]) & set(public_task_subnets)
+        # The mocks name a resource after its logical name, as autonaming would prefix it.
+        assert dev.one(INSTANCE)["dbSubnetGroupName"] == group.name
+
+    def test_with_nat_it_shares_the_private_subnets_with_the_tasks(self):
+        rendered = render({"network.nat": "single"})
+        assert sorted(rendered.one(SUBNET_GROUP)["subnetIds"]) == sorted(
+            rendered.one(SERVICE)["networkConfiguration"]["subnets"]
+        )
+
+    def test_an_existing_vpc_uses_its_private_subnets(self):
+        public = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
+        private = ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"]
+        mocks = AwsMocks()
+        mocks.subnet_azs = {public[0]: f"{REGION}a", public[1]: f"{REGION}b"}
+        rendered = render(
+            {
+                "network.vpcId": "vpc-0123456789abcdef0",
+                "network.publicSubnetIds": public,
+                "network.privateSubnetIds": private,
+                "network.nat": "single",
+            },
+            mocks=mocks,
+        )
+        assert rendered.one(SUBNET_GROUP)["subnetIds"] == private
+        group = next(g for g in rendered.all(SECURITY_GROUP) if g.name == "data-db")
+        assert group["vpcId"] == "vpc-0123456789abcdef0"
+
+
+class TestReachableOnlyFromTheTasks:
+    def test_the_only_way_in_is_from_the_tasks_group_on_5432(self, dev):
+        rules = [r for r in dev.all(INGRESS) if r["securityGroupId"] == database_group_id(dev)]
+        (rule,) = rules
+        assert rule["referencedSecurityGroupId"] == task_group_id(dev)
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 5432, 5432)
+        assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs
+
+    def test_the_database_group_has_no_inline_rules_and_no_way_out(self, dev):
+        group = next(g for g in dev.all(SECURITY_GROUP) if g.name == "data-db")
+        assert "ingress" not in group.inputs and "egress" not in group.inputs
+        assert not [r for r in dev.all(EGRESS) if r["securityGroupId"] == database_group_id(dev)]
+
+    def test_nothing_opens_port_5432_to_an_address_range(self, dev):
+        for rule in dev.all(INGRESS):
+            if rule.get("fromPort", 0) <= 5432 <= rule.get("toPort", -1):
+                assert rule.get("cidrIpv4") is None and rule.get("cidrIpv6") is None, rule.name
+
+    def test_the_tasks_may_connect_to_the_database(self, dev):
+        (rule,) = [
+            r
+            for r in dev.all(EGRESS)
+            if r.get("referencedSecurityGroupId") == database_group_id(dev)
+        ]
+        assert rule["securityGroupId"] == task_group_id(dev)
+        assert (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 5432, 5432)
+
+
+class TestCredentials:
+    def test_rds_keeps_the_master_password_and_nothing_passes_one(self, dev):
+        instance = dev.one(INSTANCE)
+        assert instance["manageMasterUserPassword"] is True
+        assert instance["username"] == "app"
+        assert "password" not in instance.inputs and "passwordWo" not in instance.inputs
+
+    def test_host_port_and_name_are_plain_variables(self, dev):
+        env = environment(dev)
+        assert env["DB_HOST"] == dev.outputs["database"]["host"]
+        assert env["DB_HOST"].endswith(".rds.amazonaws.com")
+        assert (env["DB_PORT"], env["DB_NAME"], env["DB_SSLMODE"]) == ("5432", "app", "require")
+
+    def test_user_and_password_reach_the_container_only_as_secret_references(self, dev):
+        env, refs = environment(dev), secrets(dev)
+        assert "DB_USER" not in env and "DB_PASSWORD" not in env
+        secret_arn = refs["DB_USER"].removesuffix(":username::")
+        assert secret_arn.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!")
+        assert refs["DB_USER"] == f"{secret_arn}:username::"
+        assert refs["DB_PASSWORD"] == f"{secret_arn}:password::"
+
+    def test_the_execution_role_may_read_exactly_the_database_secret(self, dev):
+        secret_arn = secrets(dev)["DB_PASSWORD"].removesuffix(":password::")
+        assert policy_resources(dev) == [secret_arn]
+        policy = json.loads(dev.one(ROLE_POLICY)["policy"])
+        assert [s["Action"] for s in policy["Statement"]] == [["secretsmanager:GetSecretValue"]]
+
+    def test_the_policy_adds_the_database_secret_to_the_settings_secrets(self):
+        api_key = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-key-AbCdEf"
+        rendered = render({"service.secrets": [f"API_KEY={api_key}"]})
+        db_secret = secrets(rendered)["DB_USER"].removesuffix(":username::")
+        assert sorted(policy_resources(rendered)) == sorted([api_key, db_secret])
+
+    def test_the_release_phase_waits_for_the_database(self, dev):
+        # The migration runs this task definition; it cannot exist before the database does.
+        assert dev.depends_on(dev.one(TASK_DEFINITION), dev.one(INSTANCE))
+
+    def test_outputs_say_where_the_database_is_and_nothing_more(self, dev):
+        assert dev.outputs["database"] == {
+            "host": environment(dev)["DB_HOST"],
+            "port": 5432,
+            "name": "app",
+        }
+
+
+class TestManagedInstance:
+    def test_postgresql_of_the_configured_major_on_the_smallest_class(self, dev):
+        instance = dev.one(INSTANCE)
+        assert (instance["engine"], instance["engineVersion"]) == ("postgres", "16")
+        assert instance["instanceClass"] == "db.t4g.micro"
+        assert instance["dbName"] == "app"
+        assert instance["autoMinorVersionUpgrade"] is True
+        assert instance["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+        assert render({"database.engineVersion": "17"}).one(INSTANCE)["engineVersion"] == "17"
+
+    def test_storage_is_encrypted_gp3_that_grows_on_its_own(self, dev):
+        instance = dev.one(INSTANCE)
+        assert instance["storageEncrypted"] is True
+        assert instance["storageType"] == "gp3"
+        assert (instance["allocatedStorage"], instance["maxAllocatedStorage"]) == (20, 100)
+
+    def test_storage_autoscaling_can_be_turned_off(self):
+        rendered = render({"database.maxAllocatedStorage": 0})
+        assert rendered.one(INSTANCE)["maxAllocatedStorage"] == 0
+
+    def test_automated_backups_follow_the_setting(self, dev):
+        assert dev.one(INSTANCE)["backupRetentionPeriod"] == 7
+        assert dev.one(INSTANCE)["copyTagsToSnapshot"] is True
+        rendered = render({"database.backupRetentionDays": 14})
+        assert rendered.one(INSTANCE)["backupRetentionPeriod"] == 14
+
+    def test_a_dev_database_is_deleted_without_a_snapshot_and_changes_apply_at_once(self, dev):
+        instance = dev.one(INSTANCE)
+        assert instance["skipFinalSnapshot"] is True
+        assert "finalSnapshotIdentifier" not in instance.inputs
+        assert instance["deletionProtection"] is False
+        assert instance["multiAz"] is False
+        assert instance["applyImmediately"] is True
+
+    def test_a_production_database_is_protected_snapshotted_and_multi_az(self, prod):
+        instance = prod.one(INSTANCE)
+        assert instance["deletionProtection"] is True
+        assert instance["skipFinalSnapshot"] is False
+        assert instance["finalSnapshotIdentifier"] == "fastapi-fargate-dev-final"
+        assert instance["multiAz"] is True
+        assert instance["applyImmediately"] is False
+
+    def test_every_database_resource_is_a_child_of_the_component(self, dev):
+        component = dev.one("fastapi-fargate:database:Database")
+        names = {r.name for r in dev.children(component)}
+        assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-postgres"}  # fmt: skip
+
+
+class TestModes:
+    def test_off_creates_no_database_and_sets_no_database_variables(self):
+        rendered = render({"database.mode": "off"})
+        for type_ in (*DB_TYPES, SECURITY_GROUP):
+            assert not [r for r in rendered.all(type_) if r.name.startswith("data")]
+        names = set(environment(rendered)) | set(secrets(rendered))
+        assert not {n for n in names if n.startswith("DB_")}
+        assert "database" not in rendered.outputs
+        assert not rendered.all(ROLE_POLICY)
+
+    def test_external_creates_no_database_and_wires_the_settings(self):
+        rendered = render(EXTERNAL)
+        assert not rendered.all(INSTANCE) and not rendered.all(SUBNET_GROUP)
+        assert not [g for g in rendered.all(SECURITY_GROUP) if g.name == "data-db"]
+        assert rendered.children(rendered.one("fastapi-fargate:database:Database")) == []
+        env = environment(rendered)
+        assert (env["DB_HOST"], env["DB_PORT"], env["DB_NAME"]) == (
+            "db.internal.example.com",
+            "6432",
+            "notes",
+        )
+        assert secrets(rendered) == {
+            "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
+            "DB_USER": f"{EXTERNAL_ARN}:username::",
+        }
+        assert policy_resources(rendered) == [EXTERNAL_ARN]
+
+
+def only_problem(raw: dict) -> str:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+    assert len(caught.value.problems) == 1, caught.value.problems
+    return caught.value.problems[0]
+
+
+class TestBadInput:
+    def test_external_without_the_secret_arn(self):
+        message = only_problem({k: v for k, v in EXTERNAL.items() if k != "database.secretArn"})
+        assert message.startswith("fastapi-fargate:database.secretArn:")
+        assert "`pulumi config set database.secretArn" in message
+
+    def test_external_without_a_host(self):
+        message = only_problem({k: v for k, v in EXTERNAL.items() if k != "database.host"})
+        assert message.startswith("fastapi-fargate:database.host:")
+
+    def test_a_partial_secret_arn_that_iam_would_not_match(self):
+        arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-creds"
+        message = only_problem({**EXTERNAL, "database.secretArn": arn})
+        assert message.startswith(f"fastapi-fargate:database.secretArn = {arn}:")
+
+    @pytest.mark.parametrize("version", ["13", "16.4", "9.6", "latest"])
+    def test_an_unsupported_engine_version(self, version):
+        message = only_problem({"database.engineVersion": version})
+        assert message.startswith(f"fastapi-fargate:database.engineVersion = {version}:")
+        assert "14, 15, 16, 17" in message
+
+    @pytest.mark.parametrize("storage", [0, 10, 19])
+    def test_storage_below_the_postgresql_minimum(self, storage):
+        message = only_problem({"database.allocatedStorage": storage})
+        assert message.startswith(f"fastapi-fargate:database.allocatedStorage = {storage}:")
+        assert "20" in message
+
+    def test_an_autoscaling_ceiling_below_the_storage(self):
+        message = only_problem(
+            {"database.allocatedStorage": 50, "database.maxAllocatedStorage": 40}
+        )
+        assert message.startswith("fastapi-fargate:database.maxAllocatedStorage = 40:")
+
+    def test_an_instance_class_that_is_not_one(self):
+        message = only_problem({"database.instanceClass": "t4g.micro"})
+        assert message.startswith("fastapi-fargate:database.instanceClass = t4g.micro:")
+
+    def test_a_database_name_postgresql_would_refuse(self):
+        assert only_problem({"database.name": "my-app"}).startswith(
+            "fastapi-fargate:database.name = my-app:"
+        )
+
+    def test_production_needs_backups(self):
+        message = only_problem(
+            {
+                "production": True,
+                "https.domain": "api.example.com",
+                "https.hostedZone": "example.com",
+                "database.backupRetentionDays": 0,
+            }
+        )
+        assert message.startswith("fastapi-fargate:database.backupRetentionDays = 0:")
+
+    def test_a_managed_database_in_an_existing_vpc_needs_private_subnets(self):
+        message = only_problem(
+            {
+                "network.vpcId": "vpc-0123456789abcdef0",
+                "network.publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+                "network.nat": "none",
+            }
+        )
+        assert message.startswith("fastapi-fargate:network.privateSubnetIds = []:")
+        assert "database.mode" in message
+
+    def test_the_container_variables_of_the_database_are_reserved(self):
+        message = only_problem({"service.environment": ["DATABASE_URL=postgresql://x"]})
+        assert "DATABASE_URL" in message and "reserved" in message
+        parse_settings({"service.environment": '["DB_HOST=x"]', "database.mode": "off"})
+
+    @pytest.mark.parametrize(
+        "overrides",
+        [
+            {"database.mode": "external", "database.host": "db.example.com"},
+            {"database.engineVersion": "13"},
+            {"database.allocatedStorage": 10},
+        ],
+    )
+    def test_bad_database_settings_register_no_resource(self, overrides):
+        mocks = AwsMocks()
+        with pytest.raises(SettingsError):
+            render(overrides, mocks=mocks)
+        assert mocks.registered == []
