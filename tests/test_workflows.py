@@ -1,0 +1,296 @@
+"""What the GitHub Actions workflows promise, read from the YAML itself.
+
+Every workflow: actions pinned to full commit SHAs with a version comment, nothing granted by
+default, no credentials left in the checkout, no ``${{ }}`` inside shell scripts, no
+``pull_request_target``. Then each workflow's own contract: tests on every pull request and push
+(with zizmor), previews per pull request that skip forks, deploys per stack that never overlap.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$")
+VERSION_COMMENT = re.compile(r"^\s+#\s*v\d+(\.\d+){0,2}\s*$")
+
+
+def load(name: str) -> dict[str, Any]:
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the key `on` as the boolean True.
+    workflow["on"] = workflow.pop(True)
+    return workflow
+
+
+def all_workflows() -> list[str]:
+    return sorted(p.name for p in WORKFLOWS.glob("*.y*ml"))
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for job in workflow["jobs"].values() for s in job.get("steps", [])]
+
+
+def uses_of(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in job.get("steps", []) if s.get("uses", "").startswith(f"{action}@")]
+
+
+def test_the_three_workflows_exist():
+    assert all_workflows() == ["deploy.yml", "preview.yml", "test.yml"]
+
+
+# --- Every workflow ----------------------------------------------------------------------------
+
+
+def unpinned_uses(text: str) -> list[str]:
+    """Each `uses:` line that is not owner/repo@<40 hex> followed by a `# vX.Y.Z` comment."""
+    bad = []
+    for line in text.splitlines():
+        match = USES_LINE.match(line)
+        if match and not (
+            PINNED.match(match["ref"].strip("'\"")) and VERSION_COMMENT.match(match["rest"])
+        ):
+            bad.append(line.strip())
+    return bad
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version(name):
+    text = (WORKFLOWS / name).read_text()
+    assert unpinned_uses(text) == []
+    # The line scan saw every `uses:` the YAML holds (none hidden in a flow mapping), and
+    # reusable workflows (job-level `uses:`) would count too.
+    scanned = [line for line in text.splitlines() if USES_LINE.match(line)]
+    in_yaml = [s["uses"] for s in steps(load(name)) if "uses" in s] + [
+        job["uses"] for job in load(name)["jobs"].values() if "uses" in job
+    ]
+    assert len(scanned) == len(in_yaml) > 0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "      - uses: actions/checkout@v6",
+        "      - uses: actions/checkout@v6.0.2 # v6.0.2",
+        "      - uses: actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd",
+        "      - uses: actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83d # v6.0.2",
+        "        uses: pulumi/actions@main # v7.0.0",
+        "        uses: ./.github/actions/local",
+    ],
+)
+def test_the_pin_check_rejects_tags_branches_short_shas_and_missing_comments(line):
+    assert unpinned_uses(line) == [line.strip()]
+
+
+def test_the_pin_check_accepts_a_sha_with_a_version_comment():
+    line = "      - uses: actions/checkout@de0fac2e4500dabe0009e67214ff5f5447ce83dd # v6.0.2"
+    assert unpinned_uses(line) == []
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_nothing_is_granted_by_default(name):
+    assert load(name)["permissions"] == {}
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_every_checkout_leaves_no_credentials_behind(name):
+    checkouts = [s for s in steps(load(name)) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    assert all(s.get("with", {}).get("persist-credentials") is False for s in checkouts)
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_no_expression_inside_a_shell_script(name):
+    # ${{ }} in `run:` is pasted into the script before it runs: template injection.
+    scripts = [s["run"] for s in steps(load(name)) if "run" in s]
+    assert [s for s in scripts if "${{" in s] == []
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_never_pull_request_target(name):
+    assert "pull_request_target" not in load(name)["on"]
+    # Nor anywhere else outside comments (the preview's comment explains why not).
+    code = [
+        line
+        for line in (WORKFLOWS / name).read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    assert not [line for line in code if "pull_request_target" in line]
+
+
+@pytest.mark.parametrize("name", all_workflows())
+def test_only_preview_and_deploy_jobs_may_request_an_oidc_token(name):
+    grants = {job_id: job.get("permissions") for job_id, job in load(name)["jobs"].items()}
+    for job_id, permissions in grants.items():
+        # Every job states its permissions; none inherits or takes write-all.
+        assert isinstance(permissions, dict), job_id
+        token = permissions.get("id-token")
+        if (name, job_id) in {("preview.yml", "preview"), ("deploy.yml", "deploy")}:
+            assert token == "write"
+        else:
+            assert token is None, f"{name}:{job_id} must not get an OIDC token"
+
+
+# --- test.yml ----------------------------------------------------------------------------------
+
+
+def test_tests_run_on_every_pull_request_and_push():
+    on = load("test.yml")["on"]
+    assert set(on) == {"pull_request", "push"}
+    # No branch filters: every pull request, every push.
+    assert on["pull_request"] is None and on["push"] is None
+
+
+def test_tests_read_the_repository_and_nothing_else():
+    for job in load("test.yml")["jobs"].values():
+        assert job["permissions"] == {"contents": "read"}
+
+
+def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
+    job = load("test.yml")["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python-version"][0] == "3.11"
+    setup = uses_of(job, "actions/setup-python")
+    assert setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
+    scripts = [s["run"] for s in job["steps"] if "run" in s]
+    assert scripts == [
+        "python -m pip install -r requirements-dev.txt",
+        "ruff check .",
+        "python -m pytest",
+    ]
+
+
+def test_the_database_tests_get_a_postgres_service():
+    job = load("test.yml")["jobs"]["test"]
+    postgres = job["services"]["postgres"]
+    assert postgres["image"].startswith("postgres:")
+    assert postgres["ports"] == ["5432:5432"]
+    assert postgres["env"]["POSTGRES_DB"] == "test"
+    assert job["env"]["TEST_DATABASE_URL"] == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_zizmor_audits_the_workflows_at_an_exact_version():
+    job = load("test.yml")["jobs"]["zizmor"]
+    scripts = [s["run"] for s in job["steps"] if "run" in s]
+    assert any(re.fullmatch(r"python -m pip install zizmor==\d+\.\d+\.\d+", s) for s in scripts)
+    assert any(s.startswith("zizmor ") and s.rstrip().endswith(".github/") for s in scripts)
+
+
+# --- preview.yml -------------------------------------------------------------------------------
+
+
+def preview_job() -> dict[str, Any]:
+    return load("preview.yml")["jobs"]["preview"]
+
+
+def test_preview_runs_on_pull_requests_only():
+    assert set(load("preview.yml")["on"]) == {"pull_request"}
+
+
+def test_preview_skips_pull_requests_from_forks():
+    assert (
+        preview_job()["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    )
+
+
+def test_preview_gets_read_access_an_oidc_token_and_the_right_to_comment():
+    assert preview_job()["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+
+
+def test_a_new_push_to_a_pull_request_cancels_its_running_preview():
+    assert preview_job()["concurrency"] == {
+        "group": "preview-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+
+
+def test_preview_assumes_the_preview_role_through_oidc():
+    (aws,) = uses_of(preview_job(), "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    assert aws["with"]["aws-region"] == "${{ vars.AWS_REGION }}"
+    # OIDC only: no access keys anywhere.
+    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
+
+
+def test_preview_installs_dependencies_then_previews_with_a_diff_comment():
+    job = preview_job()
+    names = [s.get("run") or s.get("uses", "").split("@")[0] for s in job["steps"]]
+    assert names.index("pulumi install") < len(names) - 1
+    assert names[-1] == "pulumi/actions"
+    install_cli, run = uses_of(job, "pulumi/actions")
+    assert "with" not in install_cli  # no command: installs the CLI only
+    assert names.index("pulumi install") > job["steps"].index(install_cli)
+    assert run["with"]["command"] == "preview"
+    assert run["with"]["comment-on-pr"] is True
+    assert run["with"]["diff"] is True
+    assert run["with"]["comment-on-summary"] is True
+    assert "upsert" not in run["with"]  # a preview never creates a stack
+
+
+# --- deploy.yml --------------------------------------------------------------------------------
+
+
+def deploy_job() -> dict[str, Any]:
+    return load("deploy.yml")["jobs"]["deploy"]
+
+
+def test_deploy_runs_on_push_to_main_and_by_hand_for_a_chosen_stack():
+    on = load("deploy.yml")["on"]
+    assert on["push"] == {"branches": ["main"]}
+    stack = on["workflow_dispatch"]["inputs"]["stack"]
+    assert stack["type"] == "choice"
+    assert stack["options"] == ["dev", "prod"]
+
+
+def test_each_stack_deploys_in_its_own_github_environment():
+    assert deploy_job()["environment"] == "${{ inputs.stack || 'dev' }}"
+
+
+def test_deploys_of_one_stack_queue_and_are_never_cancelled():
+    assert deploy_job()["concurrency"] == {
+        "group": "deploy-${{ inputs.stack || 'dev' }}",
+        "cancel-in-progress": False,
+    }
+
+
+def test_deploy_gets_read_access_and_an_oidc_token_only():
+    assert deploy_job()["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_deploy_assumes_the_deploy_role_through_oidc():
+    (aws,) = uses_of(deploy_job(), "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
+
+
+def test_deploy_sets_up_buildx_and_runs_pulumi_up():
+    job = deploy_job()
+    assert uses_of(job, "docker/setup-buildx-action")
+    _, run = uses_of(job, "pulumi/actions")
+    assert run["with"]["command"] == "up"
+    assert "pulumi install" in [s.get("run") for s in job["steps"]]
+
+
+def test_the_deploy_job_uses_no_cache():
+    text = yaml.safe_dump(deploy_job()["steps"])
+    assert "cache" not in text
+    assert not any(s.get("uses", "").startswith("actions/cache") for s in deploy_job()["steps"])
+
+
+# --- Backend choice by variables ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "job"), [("preview.yml", "preview"), ("deploy.yml", "deploy")])
+def test_the_backend_is_chosen_by_variables_not_by_editing_yaml(name, job):
+    _, run = uses_of(load(name)["jobs"][job], "pulumi/actions")
+    # Set: that s3:// backend. Empty: Pulumi Cloud with the token.
+    assert run["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert run["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
