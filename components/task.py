@@ -35,24 +35,25 @@ HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "api.healthcheck"]
 ARCHITECTURES = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}
 
 
-def assume_role_policy(account_id: str, region: str) -> str:
-    """Trust ECS tasks of this account and region only (confused-deputy protection)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account_id},
-                        "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account_id}:*"},
-                    },
-                }
-            ],
+def assume_role_policy(account_id: str, region: str | None = None) -> str:
+    """Trust ECS tasks; with a region, only tasks of this account and region.
+
+    The task role carries the confused-deputy conditions AWS documents for task roles. The
+    execution role keeps the plain trust of AWS's own ecsTaskExecutionRole: ECS assumes it to
+    pull the image before the task exists, and a condition it does not send would stop every
+    task from starting.
+    """
+    statement: dict = {
+        "Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    if region is not None:
+        statement["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:{region}:{account_id}:*"},
         }
-    )
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def secret_resource_arn(value_from: str) -> str:
@@ -181,7 +182,6 @@ class AppTask(pulumi.ComponentResource):
         super().__init__("fastapi-fargate:task:AppTask", name, None, opts)
         settings, service = args.settings, args.settings.service
         child = pulumi.ResourceOptions(parent=self)
-        trust = assume_role_policy(args.account_id, args.region)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -191,7 +191,7 @@ class AppTask(pulumi.ComponentResource):
         execution_role = aws.iam.Role(
             f"{name}-execution",
             aws.iam.RoleArgs(
-                assume_role_policy=trust,
+                assume_role_policy=assume_role_policy(args.account_id),
                 description="Lets ECS pull the image, write logs and read the app's secrets.",
             ),
             child,
@@ -219,7 +219,7 @@ class AppTask(pulumi.ComponentResource):
         task_role = aws.iam.Role(
             f"{name}-task",
             aws.iam.RoleArgs(
-                assume_role_policy=trust,
+                assume_role_policy=assume_role_policy(args.account_id, args.region),
                 description="The app's own AWS permissions: none unless service.taskPolicyArns.",
             ),
             child,

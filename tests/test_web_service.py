@@ -223,11 +223,20 @@ class TestRoles:
         ]  # fmt: skip
         assert [a["policyArn"] for a in task_attachments] == [arn]
 
-    def test_roles_trust_only_ecs_tasks_of_this_account(self, dev):
+    def test_roles_trust_only_ecs_tasks(self, dev):
         for role in dev.all("aws:iam/role:Role"):
             (statement,) = json.loads(role["assumeRolePolicy"])["Statement"]
             assert statement["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
-            assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+            assert statement["Action"] == "sts:AssumeRole"
+
+    def test_the_task_role_trusts_only_tasks_of_this_account_and_region(self, dev):
+        (statement,) = json.loads(dev.one("aws:iam/role:Role", "app-task")["assumeRolePolicy"])[
+            "Statement"
+        ]
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT}:*"},
+        }
 
     def test_no_policy_document_allows_a_wildcard_action(self):
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:x-AbCdEf"
