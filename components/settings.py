@@ -100,7 +100,13 @@ APP_SECRETS_NAMESPACE = "app-secrets"
 
 # Variables the stack sets in the container itself; settings may not set them again.
 STACK_ENV_NAMES = frozenset(
-    {"WEB_CONCURRENCY", "PORT", "GRACEFUL_SHUTDOWN_TIMEOUT", "KEEP_ALIVE_TIMEOUT"}
+    {
+        "WEB_CONCURRENCY",
+        "PORT",
+        "GRACEFUL_SHUTDOWN_TIMEOUT",
+        "KEEP_ALIVE_TIMEOUT",
+        "HEALTH_CHECK_PATH",
+    }
 )
 # The database wiring (components/database.py). DATABASE_URL is reserved too because the app
 # prefers it to the DB_* variables (app/api/settings.py): set, it would bypass the database.
