@@ -294,3 +294,34 @@ def test_the_backend_is_chosen_by_variables_not_by_editing_yaml(name, job):
     # Set: that s3:// backend. Empty: Pulumi Cloud with the token.
     assert run["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert run["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+
+
+# --- The policy pack ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "job", "config"),
+    [
+        ("preview.yml", "preview", "policy/config.dev.json"),
+        ("deploy.yml", "deploy", "policy/config.${{ env.STACK }}.json"),
+    ],
+)
+def test_preview_and_deploy_run_the_policy_pack_with_the_stacks_policy_config(name, job, config):
+    steps_ = load(name)["jobs"][job]["steps"]
+    _, run = uses_of(load(name)["jobs"][job], "pulumi/actions")
+    assert run["with"]["policyPacks"] == "policy"
+    assert run["with"]["policyPackConfigs"] == config
+    # The CLI runs the pack in policy/venv but does not create it.
+    install = [
+        i
+        for i, s in enumerate(steps_)
+        if s.get("run") == "pulumi install" and s.get("working-directory") == "policy"
+    ]
+    assert install and install[0] < steps_.index(run)
+
+
+def test_every_stack_the_deploy_offers_has_its_stack_file_and_policy_config():
+    root = WORKFLOWS.parent.parent
+    for stack in load("deploy.yml")["on"]["workflow_dispatch"]["inputs"]["stack"]["options"]:
+        assert (root / f"Pulumi.{stack}.yaml").is_file()
+        assert (root / "policy" / f"config.{stack}.json").is_file()

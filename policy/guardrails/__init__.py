@@ -1,0 +1,24 @@
+"""The fastapi-fargate guardrails: Pulumi policies for the deployment concepts of this project.
+
+Importable without starting anything, so tests call each policy's ``validate`` directly; the
+pack's ``__main__.py`` only hands ``POLICIES`` to ``PolicyPack``. One module per concern:
+``edge`` (HTTPS and the load balancer), ``network`` (who reaches what), ``service`` (rollouts,
+containers, memory, secrets), ``platform`` (logs, images, IAM) and ``production``; ``props``
+reads resources as the engine passes them.
+"""
+
+from __future__ import annotations
+
+from pulumi_policy import Policy
+
+from . import edge, network, platform, production, service
+
+PACK_NAME = "fastapi-fargate-guardrails"
+
+POLICIES: list[Policy] = [
+    *edge.POLICIES,
+    *network.POLICIES,
+    *service.POLICIES,
+    *platform.POLICIES,
+    *production.POLICIES,
+]

@@ -1,0 +1,161 @@
+"""Guardrails for production stacks only: redundancy, protection and no shortcuts.
+
+A stack is production when its ``fastapi-fargate:production`` setting is true, or when it is
+named prod or production (``props.is_production``). On other stacks these policies pass.
+
+* ``production-high-availability``: every ECS service runs at least 2 tasks in at least 2
+  subnets (one per availability zone in this project), so one failed task or zone is no outage;
+* ``production-deletion-protection``: load balancers and RDS instances refuse deletion;
+* ``production-private-tasks``: tasks get no public IP (``network.nat`` none puts them in public
+  subnets; production uses NAT and private subnets);
+* ``production-real-domain`` (stack): the load balancer serves HTTPS on a real domain, and no
+  plain-HTTP listener forwards to the app. ``alb-serves-https-only`` and
+  ``http-listener-redirects-to-https`` say the same for every stack; this one holds even if a
+  stack's config waives them (a first try without a domain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from . import props as stack
+from .edge import https_problems, is_https_redirect, listener_protocol
+from .props import (
+    ECS_SERVICE,
+    LISTENER_TYPES,
+    LOAD_BALANCER_TYPES,
+    RDS_INSTANCE,
+    items,
+    label,
+    number,
+    of_type,
+    shown,
+)
+
+MIN_TASKS = 2
+MIN_SUBNETS = 2
+
+
+def check_high_availability(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != ECS_SERVICE or not stack.is_production():
+        return
+    name = label(args.resource_type, args.name)
+    desired = number(args.props.get("desiredCount"))
+    if desired is None or desired < MIN_TASKS:
+        report(
+            f"{name} runs {shown(desired)} task(s) on a production stack; one failure takes the "
+            f"app down. Fix: run at least {MIN_TASKS} (service.desiredCount and scaling.minCount "
+            f"2 or more).",
+            None,
+        )
+    network = args.props.get("networkConfiguration")
+    subnets = items(network.get("subnets")) if isinstance(network, Mapping) else []
+    if len(subnets) < MIN_SUBNETS:
+        report(
+            f"{name} places its tasks in {len(subnets)} subnet(s) on a production stack, so one "
+            f"availability zone's outage stops them all. Fix: give it subnets in at least "
+            f"{MIN_SUBNETS} zones (network.availabilityZones 2 or 3, or 2+ network.privateSubnetIds).",
+            None,
+        )
+
+
+production_high_availability = ResourceValidationPolicy(
+    name="production-high-availability",
+    description="On production stacks, ECS services run 2+ tasks across 2+ availability zones.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=check_high_availability,
+)
+
+
+def check_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    protectable = args.resource_type in LOAD_BALANCER_TYPES or args.resource_type == RDS_INSTANCE
+    if not protectable or not stack.is_production():
+        return
+    name = label(args.resource_type, args.name)
+    if args.resource_type in LOAD_BALANCER_TYPES:
+        if args.props.get("enableDeletionProtection") is not True:
+            report(
+                f"{name} can be deleted on a production stack, taking the public endpoint and its "
+                f"DNS name with it. Fix: set enable_deletion_protection=True (in this project "
+                f"`pulumi config set loadBalancer.deletionProtection true`).",
+                None,
+            )
+    elif args.resource_type == RDS_INSTANCE and args.props.get("deletionProtection") is not True:
+        report(
+            f"{name} can be deleted on a production stack, and its data with it. Fix: set "
+            f"deletion_protection=True (this project does so for production = true).",
+            None,
+        )
+
+
+production_deletion_protection = ResourceValidationPolicy(
+    name="production-deletion-protection",
+    description="On production stacks, load balancers and databases refuse deletion.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=check_deletion_protection,
+)
+
+
+def check_private_tasks(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != ECS_SERVICE or not stack.is_production():
+        return
+    network = args.props.get("networkConfiguration")
+    if isinstance(network, Mapping) and network.get("assignPublicIp") is True:
+        report(
+            f"{label(args.resource_type, args.name)} gives its tasks public IPs on a production "
+            f"stack: they run in public subnets, one security group rule away from the internet. "
+            f"Fix: run them in private subnets behind NAT (`pulumi config set network.nat per-az`) "
+            f"and set assign_public_ip=False.",
+            None,
+        )
+
+
+production_private_tasks = ResourceValidationPolicy(
+    name="production-private-tasks",
+    description="On production stacks, tasks run in private subnets without public IPs.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=check_private_tasks,
+)
+
+
+def check_real_domain(args: StackValidationArgs, report: ReportViolation) -> None:
+    if not stack.is_production():
+        return
+    resources = list(args.resources)
+    for message, urn in https_problems(resources):
+        report(f"On a production stack: {message}", urn)
+    for listener in of_type(resources, LISTENER_TYPES):
+        if listener_protocol(listener.props) != "HTTP":
+            continue
+        if all(is_https_redirect(a) for a in items(listener.props.get("defaultActions"))):
+            continue
+        report(
+            f"On a production stack: {label(listener.resource_type, listener.name)} serves the app "
+            f"over plain HTTP. Fix: set https.domain and https.hostedZone, so this listener only "
+            f"redirects to HTTPS.",
+            listener.urn,
+        )
+
+
+production_real_domain = StackValidationPolicy(
+    name="production-real-domain",
+    description="On production stacks, the app is served over HTTPS on a real domain only.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=check_real_domain,
+)
+
+POLICIES = [
+    production_high_availability,
+    production_deletion_protection,
+    production_private_tasks,
+    production_real_domain,
+]
