@@ -31,6 +31,7 @@ edge = build_edge(settings)
 # both as environment and as secret references, never as secret values.
 environment: dict[str, pulumi.Input[str]] = {}
 secrets: dict[str, pulumi.Input[str]] = {}
+task_secret_arns: list[pulumi.Input[str]] = []
 database = None
 if settings.database.enabled:
     database = Database(
@@ -45,6 +46,7 @@ if settings.database.enabled:
     wiring = database.container_wiring
     environment |= wiring.environment
     secrets |= wiring.secrets
+    task_secret_arns += wiring.task_secret_arns
 if settings.app_secret_names:
     app_secrets = AppSecrets(
         "app-secrets",
@@ -63,6 +65,7 @@ task = AppTask(
         region=region,
         environment=environment,
         secrets=secrets,
+        task_secret_arns=task_secret_arns,
     ),
 )
 cluster = Cluster("app", ClusterArgs(settings=settings.service))

@@ -14,9 +14,11 @@
   Multi-AZ, deletion protection, a final snapshot and changes held for the maintenance window.
 
 With ``database.mode = external`` it creates nothing and passes the settings on. Either way,
-``container_wiring`` says what the container gets: host, port, name and sslmode as plain
-variables, user name and password only as ECS secrets read from the credentials secret's JSON
-keys. With ``database.mode = off`` the program does not build a ``Database`` at all.
+``container_wiring`` says what the container gets: host, port, name, sslmode and the credentials
+secret's ARN as plain variables, user name and password only as ECS secrets read from the
+secret's JSON keys; and that the task role may read that one secret, so the app can fetch the
+credentials again after a rotation. With ``database.mode = off`` the program does not build a
+``Database`` at all.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ class ContainerWiring:
     """What the app container gets from the database."""
 
     environment: Mapping[str, pulumi.Input[str]]
-    """Plain variables: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE."""
+    """Plain variables: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_SECRET_ARN."""
     secrets: Mapping[str, pulumi.Input[str]]
     """ECS secrets, name -> valueFrom: DB_USER and DB_PASSWORD from the secret's JSON keys."""
+    task_secret_arns: Sequence[pulumi.Input[str]]
+    """Secrets the app reads itself while it runs (the task role's permission): the
+    credentials secret, read again when the database refuses the credentials ECS injected."""
 
 
 def container_wiring(
@@ -63,6 +68,10 @@ def container_wiring(
             # RDS accepts TLS on every connection; require it so credentials never cross the
             # network in clear.
             "DB_SSLMODE": "require",
+            # ECS resolves DB_USER/DB_PASSWORD only when a task starts; RDS rotates the password
+            # every 7 days. With the ARN the app re-reads them when the database refuses the
+            # old ones (app/api/credentials.py). An ARN names the secret; it is not one.
+            "DB_SECRET_ARN": secret,
         },
         # <secret ARN>:<JSON key>:<version stage>:<version id>; empty stage and id mean
         # AWSCURRENT, read by ECS when a task starts.
@@ -70,6 +79,7 @@ def container_wiring(
             "DB_USER": secret.apply(lambda arn: f"{arn}:username::"),
             "DB_PASSWORD": secret.apply(lambda arn: f"{arn}:password::"),
         },
+        task_secret_arns=[secret],
     )
 
 

@@ -111,7 +111,16 @@ STACK_ENV_NAMES = frozenset(
 # The database wiring (components/database.py). DATABASE_URL is reserved too because the app
 # prefers it to the DB_* variables (app/api/settings.py): set, it would bypass the database.
 DATABASE_ENV_NAMES = frozenset(
-    {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSLMODE", "DATABASE_URL"}
+    {
+        "DB_HOST",
+        "DB_PORT",
+        "DB_NAME",
+        "DB_USER",
+        "DB_PASSWORD",
+        "DB_SSLMODE",
+        "DB_SECRET_ARN",
+        "DATABASE_URL",
+    }
 )
 
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")

@@ -2,7 +2,8 @@
 
 Creates a CloudWatch log group (with retention), an execution role (the AWS managed
 task-execution policy, plus reading exactly the secrets the container gets), a task role (no
-permissions unless settings name policies), and a Fargate task definition with one container.
+permissions unless settings name policies or the app reads a secret itself, like the database
+credentials after a rotation), and a Fargate task definition with one container.
 The web service and the migration run both use this task definition, so the migration runs the
 very image, environment and secrets that are about to serve.
 
@@ -14,7 +15,7 @@ credentials, the app secrets), each secret only as a reference that ECS resolves
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +167,9 @@ class AppTaskArgs:
     secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secret variables from other components: name -> ``valueFrom`` (an ARN, or an ARN with
     a JSON key). The execution role may read exactly these and ``service.secrets``."""
+    task_secret_arns: Sequence[pulumi.Input[str]] = field(default_factory=list)
+    """Secrets Manager secrets the app reads itself while it runs (the database credentials
+    after a rotation). The task role may read exactly these; none, no task role policy."""
 
 
 class AppTask(pulumi.ComponentResource):
@@ -220,10 +224,29 @@ class AppTask(pulumi.ComponentResource):
             f"{name}-task",
             aws.iam.RoleArgs(
                 assume_role_policy=assume_role_policy(args.account_id, args.region),
-                description="The app's own AWS permissions: none unless service.taskPolicyArns.",
+                description=(
+                    "The app's own AWS permissions: reading the secrets it fetches itself, "
+                    "plus service.taskPolicyArns."
+                    if args.task_secret_arns
+                    else "The app's own AWS permissions: none unless service.taskPolicyArns."
+                ),
             ),
             child,
         )
+        task_secrets_policy = None
+        if args.task_secret_arns:
+            # Not on the execution role: that one is ECS's, used before the app runs; what the
+            # app's code calls goes through the task role.
+            task_secrets_policy = aws.iam.RolePolicy(
+                f"{name}-task-secrets",
+                aws.iam.RolePolicyArgs(
+                    role=task_role.name,
+                    policy=pulumi.Output.all(*args.task_secret_arns).apply(
+                        lambda arns: secrets_read_policy(list(arns))
+                    ),
+                ),
+                child,
+            )
         for index, policy_arn in enumerate(service.task_policy_arns):
             aws.iam.RolePolicyAttachment(
                 f"{name}-task-policy-{index}",
@@ -256,7 +279,8 @@ class AppTask(pulumi.ComponentResource):
             ),
             # The secrets must be readable before a task of this revision can start.
             pulumi.ResourceOptions(
-                parent=self, depends_on=[secrets_policy] if secrets_policy else []
+                parent=self,
+                depends_on=[p for p in (secrets_policy, task_secrets_policy) if p is not None],
             ),
         )
         self.task_definition_arn = task_definition.arn

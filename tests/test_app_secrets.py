@@ -111,7 +111,9 @@ class TestContainer:
         assert not names & {"STRIPE_KEY", "WEBHOOK_SECRET"}
 
     def test_the_execution_role_reads_exactly_the_database_and_app_secrets(self, dev):
-        (statement,) = json.loads(dev.one(ROLE_POLICY)["policy"])["Statement"]
+        (statement,) = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])[
+            "Statement"
+        ]
         database = secret_refs(dev)["DB_PASSWORD"].removesuffix(":password::")
         assert sorted(statement["Resource"]) == sorted(
             [database, secret_arn("STRIPE_KEY"), secret_arn("WEBHOOK_SECRET")]

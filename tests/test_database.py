@@ -62,9 +62,13 @@ def secrets(rendered: Rendered) -> dict[str, str]:
     return {s["name"]: s["valueFrom"] for s in container(rendered)["secrets"]}
 
 
-def policy_resources(rendered: Rendered) -> list[str]:
-    policy = json.loads(rendered.one(ROLE_POLICY)["policy"])
+def policy_resources(rendered: Rendered, name: str = "app-execution-secrets") -> list[str]:
+    policy = json.loads(rendered.one(ROLE_POLICY, name)["policy"])
     return [arn for statement in policy["Statement"] for arn in statement["Resource"]]
+
+
+def database_secret_arn(rendered: Rendered) -> str:
+    return secrets(rendered)["DB_PASSWORD"].removesuffix(":password::")
 
 
 def database_group_id(rendered: Rendered) -> str:
@@ -167,10 +171,33 @@ class TestCredentials:
         assert refs["DB_PASSWORD"] == f"{secret_arn}:password::"
 
     def test_the_execution_role_may_read_exactly_the_database_secret(self, dev):
-        secret_arn = secrets(dev)["DB_PASSWORD"].removesuffix(":password::")
-        assert policy_resources(dev) == [secret_arn]
-        policy = json.loads(dev.one(ROLE_POLICY)["policy"])
+        assert policy_resources(dev) == [database_secret_arn(dev)]
+        policy = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])
         assert [s["Action"] for s in policy["Statement"]] == [["secretsmanager:GetSecretValue"]]
+        assert dev.one(ROLE_POLICY, "app-execution-secrets")["role"] == "app-execution"
+
+    def test_the_app_is_told_which_secret_holds_its_credentials(self, dev):
+        # After a rotation the app reads the new credentials itself (app/api/credentials.py).
+        assert environment(dev)["DB_SECRET_ARN"] == database_secret_arn(dev)
+
+    def test_the_task_role_may_read_exactly_the_database_secret_and_nothing_else(self, dev):
+        task_policy = dev.one(ROLE_POLICY, "app-task-secrets")
+        assert task_policy["role"] == "app-task"
+        assert json.loads(task_policy["policy"])["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [database_secret_arn(dev)],
+            }
+        ]
+        # The settings' secrets stay the execution role's: ECS injects them, the app never
+        # reads them itself.
+        api_key = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-key-AbCdEf"
+        rendered = render({"service.secrets": [f"API_KEY={api_key}"]})
+        assert policy_resources(rendered, "app-task-secrets") == [database_secret_arn(rendered)]
+
+    def test_no_task_starts_before_the_task_role_may_read_the_secret(self, dev):
+        assert dev.depends_on(dev.one(TASK_DEFINITION), dev.one(ROLE_POLICY, "app-task-secrets"))
 
     def test_the_policy_adds_the_database_secret_to_the_settings_secrets(self):
         api_key = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-key-AbCdEf"
@@ -246,6 +273,7 @@ class TestModes:
         names = set(environment(rendered)) | set(secrets(rendered))
         assert not {n for n in names if n.startswith("DB_")}
         assert "database" not in rendered.outputs
+        # Neither role gets an inline policy: nothing to read, the task role keeps no permission.
         assert not rendered.all(ROLE_POLICY)
 
     def test_external_creates_no_database_and_wires_the_settings(self):
@@ -263,7 +291,9 @@ class TestModes:
             "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
             "DB_USER": f"{EXTERNAL_ARN}:username::",
         }
+        assert env["DB_SECRET_ARN"] == EXTERNAL_ARN
         assert policy_resources(rendered) == [EXTERNAL_ARN]
+        assert policy_resources(rendered, "app-task-secrets") == [EXTERNAL_ARN]
 
 
 def only_problem(raw: dict) -> str:
@@ -340,6 +370,8 @@ class TestBadInput:
     def test_the_container_variables_of_the_database_are_reserved(self):
         message = only_problem({"service.environment": ["DATABASE_URL=postgresql://x"]})
         assert "DATABASE_URL" in message and "reserved" in message
+        message = only_problem({"service.environment": ["DB_SECRET_ARN=arn:aws:x"]})
+        assert "DB_SECRET_ARN" in message and "reserved" in message
         parse_settings({"service.environment": '["DB_HOST=x"]', "database.mode": "off"})
 
     @pytest.mark.parametrize(

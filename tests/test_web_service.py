@@ -242,7 +242,8 @@ class TestRoles:
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:x-AbCdEf"
         rendered = render({"service.secrets": [f"X={arn}"]})
         documents = policy_documents(rendered)
-        assert len(documents) == 3
+        # Two trust policies, the execution role's secrets, the task role's database secret.
+        assert len(documents) == 4
         for document in documents:
             assert document["Version"] == "2012-10-17"
             for statement in document["Statement"]:

@@ -6,11 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import Request
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, pool
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.credentials import refresh_on_authentication_failure
 
-def create_db_engine(url: URL) -> Engine:
+
+def create_db_engine(url: URL, credentials_secret_arn: str | None = None) -> Engine:
+    """The app's pooled engine.
+
+    With ``credentials_secret_arn`` (``DB_SECRET_ARN``), a connection refused for its
+    credentials re-reads them from that secret and retries (see ``api.credentials``).
+    """
     backend = url.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -27,7 +34,7 @@ def create_db_engine(url: URL) -> Engine:
     if backend == "postgresql":
         # Fail fast instead of hanging a request (or /readyz) on an unreachable database.
         connect_args = {"connect_timeout": 5, "application_name": "notes-api"}
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,  # drop connections the database (or a failover) closed
         pool_recycle=1800,
@@ -36,6 +43,22 @@ def create_db_engine(url: URL) -> Engine:
         pool_timeout=10,
         connect_args=connect_args,
     )
+    if credentials_secret_arn:
+        refresh_on_authentication_failure(engine, credentials_secret_arn)
+    return engine
+
+
+def create_migration_engine(url: URL, credentials_secret_arn: str | None = None) -> Engine:
+    """A pool-less engine for one-off work (the migration lock, Alembic), same credentials rule.
+
+    No pool: each use is a short run, and a longer connect timeout than the app's because a
+    release task has no request waiting on it.
+    """
+    connect_args = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    if credentials_secret_arn:
+        refresh_on_authentication_failure(engine, credentials_secret_arn)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -21,7 +21,7 @@ def create_app() -> FastAPI:
         url = settings.database_url()
         # Creating the engine does not connect: the process starts (and /healthz answers)
         # even while the database is unreachable; /readyz reports that case.
-        engine = create_db_engine(url)
+        engine = create_db_engine(url, settings.credentials_secret_arn())
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         logger.info("database: %s", settings.safe_url(url))

@@ -24,9 +24,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, create_engine, pool, text
+from sqlalchemy import URL, text
 
-from api.settings import database_url, safe_url
+from api.db import create_migration_engine
+from api.settings import credentials_secret_arn, database_url, safe_url
 
 APP_DIR = Path(__file__).resolve().parent.parent
 # Fixed, arbitrary 64-bit key shared by every run against the same database ("notes-mg").
@@ -43,8 +44,9 @@ def alembic_config() -> Config:
 
 
 def _engine(url: URL):
-    connect_args = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
-    return create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    # The same factory as migrations/env.py: after a password rotation the release task, too,
+    # reads the credentials from DB_SECRET_ARN instead of failing.
+    return create_migration_engine(url, credentials_secret_arn())
 
 
 def _lock_timeout_seconds() -> int:

@@ -7,6 +7,8 @@ Database selection, first match wins:
    ``DB_SSLMODE``): the cloud setup. The infrastructure injects the password as a secret and
    never assembles a URL containing it; we build the URL here with ``URL.create`` so special
    characters are escaped, and SQLAlchemy's ``repr``/``str`` of a URL masks the password.
+   ``DB_SECRET_ARN`` names the Secrets Manager secret they came from, so the app can read
+   them again after a rotation (``credentials_secret_arn``).
 3. Neither: a local SQLite file, so a bare local run needs nothing else.
 """
 
@@ -40,6 +42,17 @@ def database_url(environ: os._Environ[str] | dict[str, str] | None = None) -> UR
             query=query,
         )
     return make_url(DEFAULT_SQLITE_URL)
+
+
+def credentials_secret_arn(environ: os._Environ[str] | dict[str, str] | None = None) -> str | None:
+    """``DB_SECRET_ARN``, when the URL comes from the ``DB_*`` variables; otherwise None.
+
+    A ``DATABASE_URL`` carries its own credentials: the secret never overrides those.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("DATABASE_URL", "").strip() or not env.get("DB_HOST", "").strip():
+        return None
+    return env.get("DB_SECRET_ARN", "").strip() or None
 
 
 def safe_url(url: URL) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import create_engine, pool
 
+from api.db import create_migration_engine
 from api.models import Base
-from api.settings import database_url
+from api.settings import credentials_secret_arn, database_url
 
 config = context.config
 
@@ -38,9 +38,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
-    url = database_url()
-    connect_args = {"connect_timeout": 10} if url.get_backend_name() == "postgresql" else {}
-    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
+    engine = create_migration_engine(database_url(), credentials_secret_arn())
     try:
         with engine.connect() as connection:
             _run_with(connection)

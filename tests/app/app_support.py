@@ -38,6 +38,7 @@ _APP_ENV_VARS = (
     "DB_USER",
     "DB_PASSWORD",
     "DB_SSLMODE",
+    "DB_SECRET_ARN",
     "PORT",
     "HOST",
     "WEB_CONCURRENCY",
