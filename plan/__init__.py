@@ -1,0 +1,17 @@
+"""The offline plan: render, describe, diff and cost a stack without cloud credentials.
+
+``python -m plan STACK`` runs ``__main__.py`` under the Pulumi SDK's mocks with the config of
+``Pulumi.STACK.yaml`` and prints what the program would create, with every value AWS would
+compute shown as "known after apply". See ``plan.cli`` for the command line; each module does
+one part:
+
+* ``render``: the mock monitor and mock AWS answers (shared with the tests);
+* ``stackfile``: reading ``Pulumi.yaml`` and a stack file, encrypted values included;
+* ``placeholders``: mocks that remember their made-up values, and the swap for labels;
+* ``document``: the plan as a plain, ordered, JSON-ready document, secrets masked;
+* ``describe``: the plan as text and Markdown;
+* ``diff``: what changed between two plans, as text, Markdown or JSON;
+* ``cost``: an estimated monthly cost from the dated price table ``prices.json``;
+* ``mermaid``: the components and what waits for what, as a Mermaid flowchart;
+* ``base``: the plan of the program at another git revision, in a temporary worktree.
+"""

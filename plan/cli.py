@@ -1,0 +1,167 @@
+"""The command line of the offline plan: ``python -m plan STACK [options]``.
+
+Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``), optionally
+with its estimated cost (``--cost``), or the diff against another stack (``--against``), a
+saved JSON plan (``--against-file``) or the program at a git revision (``--base``). Bad input
+(an unknown stack, invalid settings, an unreadable file, a bad git ref) prints one clear
+message and exits with status 2; a diff exits 0 whether or not something changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from plan import cost, describe, diff, mermaid
+from plan.base import plan_at_revision
+from plan.document import Plan, build_plan, check_plan
+from plan.errors import PlanError
+from plan.render import ROOT
+from plan.stackfile import load_stack
+
+EXIT_BAD_INPUT = 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m plan",
+        description="Render, describe, diff and cost a stack offline: no AWS credentials, no "
+        "Pulumi CLI, no state.",
+    )
+    p.add_argument("stack", nargs="?", help="the stack to plan: reads Pulumi.STACK.yaml")
+    p.add_argument(
+        "--stack-file",
+        type=Path,
+        metavar="PATH",
+        help="read the stack's config from this file instead (the stack name defaults to "
+        "the X of Pulumi.X.yaml)",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        metavar="DIR",
+        help="the project directory to plan (default: this checkout)",
+    )
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON (stable key order)")
+    output.add_argument(
+        "--markdown", action="store_true", help="print Markdown, as for a pull request comment"
+    )
+    output.add_argument("--mermaid", action="store_true", help="print only the Mermaid chart")
+    p.add_argument("--cost", action="store_true", help="add the estimated monthly cost")
+    against = p.add_mutually_exclusive_group()
+    against.add_argument("--against", metavar="STACK", help="diff against another stack's plan")
+    against.add_argument(
+        "--against-file", type=Path, metavar="PLAN.json", help="diff against a saved --json plan"
+    )
+    against.add_argument(
+        "--base",
+        metavar="GIT_REF",
+        help="diff against the program at this git revision (like origin/main)",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        output = run(args)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sys.stdout.write(output)
+    return 0
+
+
+def run(args: argparse.Namespace) -> str:
+    """The text the command prints for these arguments; ``PlanError`` for bad input."""
+    root: Path = args.root.resolve()
+    stack = load_stack(root, args.stack, args.stack_file)
+    current = build_plan(stack, root)
+    if args.against or args.against_file or args.base:
+        before, label = _before(args, root, stack.stack)
+        after_label = f"stack {stack.stack}"
+        if args.stack_file:
+            after_label += f" ({args.stack_file})"
+        if args.base:
+            after_label += " (this revision)"
+        return _diff_output(
+            args, diff.diff_plans(before, current, label, after_label), before, current
+        )
+    return _plan_output(args, current)
+
+
+def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
+    if args.mermaid:
+        return mermaid.flowchart(plan)
+    if args.json:
+        document: dict[str, Any] = dict(plan)
+        if args.cost:
+            document["cost"] = cost.estimate(plan).as_dict()
+        return _json(document)
+    if args.markdown:
+        return "\n".join(
+            [
+                describe.describe_markdown(plan),
+                "```mermaid",
+                mermaid.flowchart(plan).rstrip("\n"),
+                "```",
+                "",
+                cost.format_markdown(cost.estimate(plan)),
+            ]
+        )
+    text = describe.describe_text(plan)
+    if args.cost:
+        text += "\n" + cost.format_text(cost.estimate(plan))
+    return text
+
+
+def _diff_output(
+    args: argparse.Namespace, changes: diff.PlanDiff, before: Plan, after: Plan
+) -> str:
+    if args.mermaid:
+        return mermaid.flowchart(after, diff.touched_components(changes, after))
+    if args.json:
+        document = changes.as_dict()
+        if args.cost:
+            document["cost"] = {
+                "before": cost.estimate(before).as_dict(),
+                "after": cost.estimate(after).as_dict(),
+            }
+        return _json(document)
+    if args.markdown:
+        return diff.format_markdown(changes, after, cost.estimate(after), cost.estimate(before))
+    text = diff.format_text(changes)
+    if args.cost:
+        old, new = cost.estimate(before), cost.estimate(after)
+        text += (
+            f"\nEstimated monthly cost: {old.total:.2f} -> {new.total:.2f} USD "
+            f"({new.total - old.total:+.2f}).\n\n" + cost.format_text(new)
+        )
+    return text
+
+
+def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str]:
+    if args.against:
+        return build_plan(load_stack(root, args.against), root), f"stack {args.against}"
+    if args.against_file:
+        path: Path = args.against_file
+        try:
+            document = json.loads(path.read_text())
+        except OSError as exc:
+            raise PlanError(f"--against-file {path}: cannot be read: {exc.strerror}") from None
+        except ValueError as exc:
+            raise PlanError(f"--against-file {path}: is not JSON: {exc}") from None
+        return check_plan(document, f"--against-file {path}"), f"{path.name}"
+    return plan_at_revision(
+        root, args.base, stack, args.stack_file
+    ), f"stack {stack} at {args.base}"
+
+
+def _json(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"

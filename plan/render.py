@@ -1,0 +1,387 @@
+"""Run a Pulumi program under the SDK's mocks and record everything it registers.
+
+The offline plan (``python -m plan``) and the tests both go through ``render``: it runs a
+function (by default a project's ``__main__.py``) against a recording mock monitor with
+``preview=False``, so every ``apply`` runs and every value is known, and returns each registered
+resource with its type, name, inputs, parent, dependencies and options, plus the stack outputs.
+``AwsMocks`` answers like AWS would, with ids, ARNs and DNS names made up from the resources'
+names; ``plan.placeholders`` swaps those made-up values for "known after apply" labels.
+
+A library module: no test framework here, and nothing runs at import time (setting up mocks
+at import breaks on newer Pythons).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "fastapi-fargate"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+ZONE_ID = "Z0123456789ABCDEFGHIJ"
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    ignore_changes: list[str]
+    secret_inputs: set[str]
+    delete_before_replace: bool
+    protect: bool
+
+    def __getitem__(self, key: str) -> Any:
+        return self.inputs[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.inputs.get(key, default)
+
+
+@dataclass
+class Rendered:
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def all(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        found = [r for r in self.all(type_) if name is None or r.name == name]
+        assert len(found) == 1, (
+            f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+        )
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def depends_on(self, resource: Resource, other: Resource) -> bool:
+        """Whether ``resource`` waits for ``other`` (directly or through a parent component)."""
+        seen: set[str] = set()
+        todo = list(resource.dependencies)
+        while todo:
+            urn = todo.pop()
+            if urn == other.urn:
+                return True
+            if urn in seen:
+                continue
+            seen.add(urn)
+            # A dependency on a component covers its children.
+            todo.extend(r.urn for r in self.resources if r.parent == urn)
+            todo.extend(self._deps(urn))
+        return False
+
+    def _deps(self, urn: str) -> list[str]:
+        return next((r.dependencies for r in self.resources if r.urn == urn), [])
+
+    def children(self, parent: Resource) -> list[Resource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping what MockResourceArgs leaves out: parent, deps, options."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.records: list[Resource] = []
+        self.stack_urn = ""
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        inputs = rpc.deserialize_properties(request.object)
+        self.records.append(
+            Resource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                inputs=_unwrap(inputs),
+                parent=request.parent,
+                dependencies=list(request.dependencies),
+                property_dependencies={
+                    k: list(v.urns) for k, v in request.propertyDependencies.items()
+                },
+                ignore_changes=list(request.ignoreChanges),
+                secret_inputs={k for k, v in inputs.items() if _holds_secret(v)},
+                delete_before_replace=request.deleteBeforeReplace,
+                protect=request.protect,
+            )
+        )
+        return response
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _holds_secret(value: Any) -> bool:
+    if _is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
+
+
+def _unwrap(value: Any) -> Any:
+    if _is_secret(value):
+        return _unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+class AwsMocks(pulumi_mocks.Mocks):
+    """Answers like AWS would: ids, ARNs and the computed attributes the program reads."""
+
+    def __init__(self, account: str = ACCOUNT, region: str = REGION) -> None:
+        self.account = account
+        self.region = region
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        # "type::name" of every resource registered (the root stack is not one).
+        self.registered: list[str] = []
+        self.zones: dict[str, str] = {"example.com": ZONE_ID}
+        self.subnet_azs: dict[str, str] = {}
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        name, inputs = args.name, dict(args.inputs)
+        self.registered.append(f"{args.typ}::{name}")
+        digest = hashlib.sha256(f"{args.typ}/{name}".encode()).hexdigest()
+        rid = f"{name}-{digest[:8]}"
+        state: dict[str, Any] = {**inputs}
+        typ = args.typ
+        if typ == "aws:ec2/vpc:Vpc":
+            rid = f"vpc-{digest[:17]}"
+        elif typ == "aws:ec2/subnet:Subnet":
+            rid = f"subnet-{digest[:17]}"
+        elif typ == "aws:ec2/securityGroup:SecurityGroup":
+            rid = f"sg-{digest[:17]}"
+        elif typ == "aws:lb/loadBalancer:LoadBalancer":
+            state |= {
+                "arn": self._arn("elasticloadbalancing", f"loadbalancer/app/{name}/{digest[:16]}"),
+                "arnSuffix": f"app/{name}/{digest[:16]}",
+                "dnsName": f"{name}-{digest[:10]}.{self.region}.elb.amazonaws.com",
+                "zoneId": "Z35SXDOTRQ7X7K",
+            }
+        elif typ == "aws:lb/targetGroup:TargetGroup":
+            state |= {
+                "arn": self._arn("elasticloadbalancing", f"targetgroup/{name}/{digest[:16]}"),
+                "arnSuffix": f"targetgroup/{name}/{digest[:16]}",
+            }
+        elif typ == "aws:acm/certificate:Certificate":
+            names = [inputs["domainName"], *inputs.get("subjectAlternativeNames", [])]
+            # AWS does not promise the order of these; reversed, so matching by position fails.
+            state["domainValidationOptions"] = [
+                {
+                    "domainName": n,
+                    "resourceRecordName": f"_{hashlib.md5(n.encode()).hexdigest()}.{n}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{hashlib.sha1(n.encode()).hexdigest()}.acm-validations.aws.",
+                }
+                for n in reversed(names)
+            ]
+            state["arn"] = self._arn("acm", f"certificate/{digest[:32]}")
+        elif typ == "aws:ecr/repository:Repository":
+            state["repositoryUrl"] = f"{self.account}.dkr.ecr.{self.region}.amazonaws.com/{name}"
+        elif typ == "docker:index/image:Image":
+            repo = inputs.get("imageName", name).split(":")[0]
+            state["repoDigest"] = (
+                f"{repo}@sha256:{hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()}"
+            )
+        elif typ == "aws:ecs/taskDefinition:TaskDefinition":
+            state |= {
+                "arn": self._arn("ecs", f"task-definition/{inputs['family']}:7"),
+                "arnWithoutRevision": self._arn("ecs", f"task-definition/{inputs['family']}"),
+                "revision": 7,
+            }
+        elif typ == "aws:ecs/cluster:Cluster":
+            state |= {"arn": self._arn("ecs", f"cluster/{inputs.get('name', name)}")}
+        elif typ == "aws:iam/role:Role":
+            state |= {
+                "arn": f"arn:aws:iam::{self.account}:role/{name}",
+                "name": inputs.get("name", name),
+            }
+        elif typ == "aws:route53/record:Record":
+            state["fqdn"] = inputs.get("name")
+        elif typ == "aws:rds/instance:Instance":
+            address = f"{name}.{digest[:12]}.{self.region}.rds.amazonaws.com"
+            port = inputs.get("port", 5432)
+            state |= {
+                "address": address,
+                "port": port,
+                "endpoint": f"{address}:{port}",
+                "arn": self._arn("rds", f"db:{name}"),
+            }
+            if inputs.get("manageMasterUserPassword"):
+                # RDS keeps the password in a secret it creates; the state holds only its ARN.
+                state["masterUserSecrets"] = [
+                    {
+                        "secretArn": self._arn(
+                            "secretsmanager", f"secret:rds!db-{digest[:8]}-AbCdEf"
+                        ),
+                        "secretStatus": "active",
+                        "kmsKeyId": self._arn("kms", f"key/{digest[:8]}"),
+                    }
+                ]
+        elif typ == "aws:secretsmanager/secret:Secret":
+            state["arn"] = self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
+        state.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))
+        state.setdefault("name", inputs.get("name", name))
+        return rid, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        self.invokes.append((args.token, dict(args.args)))
+        token, a = args.token, args.args
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{s}" for s in "abcdef"]
+            zone_ids = [f"{self.region}-az{i}" for i in range(1, 7)]
+            return {"names": names, "zoneIds": zone_ids, "id": self.region}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account,
+                "arn": f"arn:aws:iam::{self.account}:user/test",
+                "userId": "AIDA",
+                "id": self.account,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
+                "description": self.region,
+            }
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "QVdTOnNlY3JldA==",
+                "userName": "AWS",
+                "password": "ecr-password-not-for-state",
+                "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": self.region,
+            }
+        if token == "aws:route53/getZone:getZone":
+            zone_id = a.get("zoneId")
+            if zone_id:
+                name = next((n for n, i in self.zones.items() if i == zone_id), None)
+            else:
+                name = str(a.get("name", "")).rstrip(".")
+                zone_id = self.zones.get(name)
+            if name is None or zone_id is None:
+                # As a failure, like the engine reports a data source's error: the program can
+                # catch it. Raising here would be an RPC crash that no `except` can stop.
+                return {}, [("name", "no matching Route 53 Hosted Zone found")]
+            return {"zoneId": zone_id, "name": name, "id": zone_id, "privateZone": False}
+        if token == "aws:ec2/getSubnet:getSubnet":
+            sid = a.get("id")
+            return {
+                "id": sid,
+                "availabilityZone": self.subnet_azs.get(sid, f"{self.region}a"),
+                "vpcId": "vpc-0123456789abcdef0",
+                "cidrBlock": "10.0.0.0/24",
+            }
+        if token == "aws:elb/getServiceAccount:getServiceAccount":
+            return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
+        return {}
+
+
+def stack_config(stack: str = "dev", root: Path = ROOT) -> dict[str, Any]:
+    """The config block of Pulumi.<stack>.yaml, as it is committed."""
+    return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def _as_cli_value(value: Any) -> str:
+    # The CLI hands the program every value as a string; lists and maps as JSON.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def render(
+    settings_overrides: Mapping[str, Any] | None = None,
+    *,
+    program: Callable[[], Any] | None = None,
+    stack: str = "dev",
+    base: Mapping[str, Any] | None = None,
+    mocks: AwsMocks | None = None,
+    secret_keys: Iterable[str] = (),
+    project: str = PROJECT,
+    root: Path = ROOT,
+) -> Rendered:
+    """Run ``program`` (default: ``__main__.py``) under mocks with the stack's config.
+
+    ``base`` is the stack's config (default: Pulumi.<stack>.yaml); ``settings_overrides`` are
+    project settings without the namespace (``{"service.cpu": 512}``) or full keys of another
+    namespace (``app-secrets:API_KEY``); a value of None removes the key. ``secret_keys`` are
+    full keys the CLI would hand over as secrets (set with ``pulumi config set --secret``).
+    ``project`` is the Pulumi project the program runs as (bootstrap/ is its own project); it
+    also namespaces ``settings_overrides``. ``root`` is the project directory whose
+    ``__main__.py`` and stack files are used (a git worktree of another revision, say); its
+    packages must be the importable ones.
+    """
+    mocks = mocks or AwsMocks()
+    config = dict(stack_config(stack, root) if base is None else base)
+    for key, value in (settings_overrides or {}).items():
+        full = key if ":" in key else f"{project}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+
+    monitor = RecordingMonitor(mocks)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {k: _as_cli_value(v) for k, v in config.items()}, list(secret_keys)
+    )
+    settings.SETTINGS.rpc_manager.clear()
+
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+
+    def run() -> Any:
+        if program is None:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+        else:
+            program()
+        exported = settings.get_root_resource().outputs  # type: ignore[union-attr]
+
+        async def resolve() -> None:
+            for name, value in exported.items():
+                out = pulumi.Output.from_input(value)
+                outputs[name] = await out.future()
+                if await out.is_secret():
+                    secret_outputs.add(name)
+
+        return resolve()
+
+    _sync_await(run_pulumi_func(run))
+    return Rendered(monitor.records, outputs, secret_outputs, mocks.invokes)

@@ -1,0 +1,129 @@
+"""Read a project's ``Pulumi.yaml`` and a stack's ``Pulumi.<stack>.yaml`` as the CLI would hand them over.
+
+Values the stack file holds encrypted (``secure: v1:...``, written by ``pulumi config set
+--secret``) cannot be decrypted without the stack's secrets provider, so the plan treats those
+keys as secrets with a placeholder value and says so. Defaults of settings the stack file does
+not set come from the program's own settings model, as in a real run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from plan.errors import PlanError
+
+ENCRYPTED_PLACEHOLDER = "(secret: encrypted in the stack file, not decrypted offline)"
+REGION_KEY = "aws:region"
+_STACK_FILE_NAME = re.compile(r"^Pulumi\.(?P<stack>[^/]+)\.ya?ml$")
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """A stack's config, ready for the renderer: full keys, CLI-shaped values."""
+
+    project: str
+    stack: str
+    path: Path
+    config: dict[str, Any]
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+    """Keys whose values Pulumi holds as secrets; their values are never shown."""
+    encrypted_keys: frozenset[str] = field(default_factory=frozenset)
+    """Keys whose encrypted values were replaced by ``ENCRYPTED_PLACEHOLDER``."""
+
+    @property
+    def region(self) -> str:
+        return str(self.config[REGION_KEY])
+
+
+def project_name(root: Path) -> str:
+    """The ``name`` of the project in ``root/Pulumi.yaml``."""
+    path = root / "Pulumi.yaml"
+    document = _read_yaml(path)
+    name = document.get("name") if isinstance(document, dict) else None
+    if not isinstance(name, str) or not name:
+        raise PlanError(f"{path}: has no project `name`; is {root} a Pulumi project?")
+    return name
+
+
+def stack_names(root: Path) -> list[str]:
+    """The stacks that have a stack file in ``root``."""
+    found = (_STACK_FILE_NAME.match(p.name) for p in root.glob("Pulumi.*.y*ml"))
+    return sorted(m["stack"] for m in found if m)
+
+
+def stack_from_path(path: Path) -> str:
+    """The stack a file is for: ``Pulumi.dev.yaml`` is ``dev``; any other name, its stem."""
+    match = _STACK_FILE_NAME.match(path.name)
+    return match["stack"] if match else path.stem
+
+
+def load_stack(root: Path, stack: str | None, path: Path | None = None) -> StackFile:
+    """Read the stack's config from ``path`` (default: ``root/Pulumi.<stack>.yaml``).
+
+    Raises ``PlanError`` for a missing or unreadable file and for a stack without a region.
+    """
+    if stack is None and path is None:
+        raise PlanError("name a stack (like `python -m plan dev`) or give --stack-file PATH")
+    project = project_name(root)
+    if path is None:
+        path = root / f"Pulumi.{stack}.yaml"
+        if not path.is_file():
+            known = ", ".join(stack_names(root)) or "none"
+            raise PlanError(
+                f"no stack {stack!r}: {path.name} does not exist in {root}. Stacks here: {known}."
+            )
+    elif not path.is_file():
+        raise PlanError(f"--stack-file {path}: no such file")
+    stack = stack or stack_from_path(path)
+
+    document = _read_yaml(path)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise PlanError(f"{path}: is not a stack file (a YAML mapping with a `config` block)")
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise PlanError(f"{path}: `config` must be a mapping of keys to values")
+
+    config: dict[str, Any] = {}
+    encrypted: set[str] = set()
+    for key, value in raw.items():
+        # The CLI reads a key without a namespace as one of the project's own.
+        full = str(key) if ":" in str(key) else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            encrypted.add(full)
+            value = ENCRYPTED_PLACEHOLDER
+        config[full] = value
+
+    if REGION_KEY not in config:
+        # Like the AWS provider: the environment's region when the stack sets none.
+        env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not env_region:
+            raise PlanError(
+                f"{path}: sets no {REGION_KEY}, and neither AWS_REGION nor AWS_DEFAULT_REGION "
+                f"is set. Fix: `pulumi config set {REGION_KEY} us-east-1` (or your region)."
+            )
+        config[REGION_KEY] = env_region
+    return StackFile(
+        project=project,
+        stack=stack,
+        path=path,
+        config=config,
+        secret_keys=frozenset(encrypted),
+        encrypted_keys=frozenset(encrypted),
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise PlanError(f"{path}: no such file") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"{path}: cannot be read as YAML: {exc}") from None

@@ -1,0 +1,343 @@
+"""The offline plan (`python -m plan`): what it shows, how it diffs, what it costs, what it hides.
+
+Plans are rendered from Pulumi.dev.yaml, or from a copy of it with some settings changed in a
+temporary stack file, exactly as the command line reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from plan.cli import main
+from plan.cost import Estimate, capacity_split, estimate
+from plan.describe import describe_markdown, describe_text
+from plan.diff import diff_plans, format_markdown
+from plan.document import build_plan
+from plan.mermaid import flowchart
+from plan.placeholders import PLAN_ACCOUNT
+from plan.stackfile import StackFile, load_stack
+from pulumi_harness import PROJECT, ROOT, stack_config
+
+STRIPE = "sk_live_51PlanValueThatMustNeverLeak"
+
+
+def stack_file(tmp_path: Path, name: str = "dev", **settings: Any) -> Path:
+    """A copy of Pulumi.dev.yaml with these project settings changed (None removes one)."""
+    config = dict(stack_config("dev"))
+    for key, value in settings.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if value is None:
+            config.pop(full, None)
+        else:
+            config[full] = value
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def plan_of(tmp_path: Path, **settings: Any) -> dict[str, Any]:
+    return build_plan(load_stack(ROOT, None, stack_file(tmp_path, **settings)))
+
+
+def section(text: str, header: str) -> str:
+    """The lines of one resource in the text plan: its header line and its indented facts."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == header)
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    body = [lines[start]]
+    for line in lines[start + 1 :]:
+        if len(line) - len(line.lstrip()) <= indent:
+            break
+        body.append(line)
+    return "\n".join(body)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def worktree_paths() -> list[str]:
+    listing = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "list", "--porcelain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in listing.splitlines() if line.startswith("worktree ")]
+
+
+def cost_of(plan: dict[str, Any], item_prefix: str) -> float:
+    return sum(
+        line.monthly or 0.0 for line in estimate(plan).lines if line.item.startswith(item_prefix)
+    )
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict[str, Any]:
+    return build_plan(load_stack(ROOT, "dev"))
+
+
+@pytest.fixture(scope="module")
+def dev_text(dev: dict[str, Any]) -> str:
+    return describe_text(dev)
+
+
+class TestThePlanOfTheDevStack:
+    def test_it_lists_every_component_under_its_kind(self, dev_text):
+        for header in (
+            "edge  [Network, 14 resources]",
+            "edge  [Certificate, 3 resources]",
+            "edge  [LoadBalancer, 14 resources]",
+            "app  [AppImage, 3 resources]",
+            "app  [Cluster, 2 resources]",
+            "migration-run  [MigrationRun]",
+        ):
+            assert header in dev_text.splitlines()
+        for kind in ("Database", "AppTask", "WebService", "Autoscaling"):
+            assert re.search(rf"^\S+  \[{kind}, \d+ resources\]$", dev_text, re.M), kind
+
+    def test_every_resource_appears_with_its_type_and_parent_group(self, dev):
+        rendered = {(r["type"], r["name"]) for r in dev["resources"]}
+        assert ("aws:ecs/service:Service", "web") in rendered
+        service = next(r for r in dev["resources"] if r["key"] == "aws:ecs/service:Service::web")
+        assert service["parent"] == "fastapi-fargate:service:WebService::web"
+        assert all(r["component"] for r in dev["resources"])
+
+    def test_http_redirects_with_301_and_https_uses_the_tls_policy(self, dev_text):
+        assert "action: redirect 301 to HTTPS:443" in section(dev_text, "edge-http  [lb.Listener]")
+        https = section(dev_text, "edge-https  [lb.Listener]")
+        assert "TLS policy: ELBSecurityPolicy-TLS13-1-2-2021-06" in https
+        assert "action: forward to target group edge-tg" in https
+
+    def test_the_service_shows_its_count_and_waits_for_the_migration_listener_and_capacity(
+        self, dev_text
+    ):
+        service = section(dev_text, "web  [ecs.Service]")
+        assert "desired count: 1, capacity: FARGATE_SPOT weight 1" in service
+        assert "waits for: app-capacity, edge-https, migration-run" in service
+
+    def test_the_container_shows_variable_and_secret_names_but_no_values(self, dev_text):
+        task = section(dev_text, "app-definition  [ecs.TaskDefinition]")
+        assert 'command: ["python", "-m", "api.serve"]' in task
+        assert re.search(r"environment \(names\): .*\bPORT\b.*\bWEB_CONCURRENCY\b", task)
+        assert "secrets (names): DB_PASSWORD, DB_USER" in task
+        assert "8000" not in task.split("environment (names)")[1].split("\n")[0]
+
+    def test_the_migration_command_and_the_scaling_range(self, dev_text):
+        migration = section(dev_text, "migration-run  [MigrationRun]")
+        assert 'runs ["python", "-m", "api.migrate"]' in migration
+        assert "ecs:service:DesiredCount: 1..2" in dev_text
+
+    def test_values_aws_computes_are_labelled_never_made_up(self, dev):
+        document = json.dumps(dev)
+        assert PLAN_ACCOUNT not in document
+        assert ".elb.amazonaws.com" not in document
+        assert "@sha256:" not in document
+        assert dev["outputs"]["load_balancer_dns_name"].startswith(
+            "(known after apply: edge-alb.dnsName"
+        )
+        assert "(looked up in AWS: account id)" in document
+
+    def test_paths_are_relative_to_the_project(self, dev):
+        assert str(ROOT) not in json.dumps(dev)
+
+    def test_the_same_stack_always_gives_the_same_plan(self, dev):
+        again = build_plan(load_stack(ROOT, "dev"))
+        assert json.dumps(again, sort_keys=True) == json.dumps(dev, sort_keys=True)
+        assert describe_text(again) == describe_text(dev)
+
+
+class TestTheCommandLine:
+    def test_json_round_trips_and_a_saved_plan_shows_no_changes(self, capsys, tmp_path, dev):
+        code, out, _ = run_cli(capsys, "dev", "--json")
+        assert code == 0
+        assert json.loads(out) == json.loads(json.dumps(dev))
+        saved = tmp_path / "dev.json"
+        saved.write_text(out)
+        code, out, _ = run_cli(capsys, "dev", "--against-file", str(saved))
+        assert (code, out) == (0, "No changes from dev.json to stack dev.\n")
+
+    def test_one_changed_setting_shows_exactly_the_properties_it_changes(self, capsys, tmp_path):
+        path = stack_file(tmp_path, **{"service.cpu": 512, "service.memory": 1024})
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--against", "dev", "--json")
+        assert code == 0
+        changes = json.loads(out)
+        assert [c["path"] for c in changes["settings"]] == [
+            f"{PROJECT}:service.cpu",
+            f"{PROJECT}:service.memory",
+        ]
+        assert [(r["name"], r["change"]) for r in changes["resources"]] == [
+            ("app-definition", "change")
+        ]
+        assert changes["resources"][0]["properties"] == [
+            {"path": "cpu", "before": "256", "after": "512"},
+            {"path": "memory", "before": "512", "after": "1024"},
+        ]
+
+    def test_the_markdown_diff_has_a_summary_a_table_details_and_the_chart(self, tmp_path, dev):
+        after = plan_of(tmp_path, **{"service.desiredCount": 2, "scaling.minCount": 2})
+        text = format_markdown(
+            diff_plans(dev, after, "stack dev", "stack dev (changed)"),
+            after,
+            estimate(after),
+            estimate(dev),
+        )
+        assert text.startswith("### Offline plan: stack dev -> stack dev (changed)\n")
+        assert "**0 to add, 0 to remove, 2 to change.**" in text
+        assert "| ~ change | `web` | `ecs.Service` | `desiredCount` |" in text
+        assert "<details><summary>change <code>web-scaling-target</code>" in text
+        assert "```mermaid\nflowchart LR" in text
+        assert "  class Autoscaling_web_scaling,WebService_web changed\n" in text
+
+    def test_an_unknown_stack_is_named_with_the_stacks_there_are(self, capsys):
+        code, out, err = run_cli(capsys, "nosuchstack")
+        assert code == 2 and out == ""
+        assert err.startswith("error: no stack 'nosuchstack': Pulumi.nosuchstack.yaml")
+        assert "dev" in err
+
+    def test_invalid_settings_exit_2_with_the_settings_message_and_no_traceback(self, tmp_path):
+        path = stack_file(tmp_path, **{"service.cpu": 300})
+        result = subprocess.run(
+            [sys.executable, "-m", "plan", "--stack-file", str(path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: The stack settings have 1 problem")
+        assert f"{PROJECT}:service.cpu = 300: is not a Fargate CPU size" in result.stderr
+        assert "Traceback" not in result.stderr
+
+    def test_base_renders_the_committed_program_in_a_worktree_it_removes(self, capsys):
+        before = worktree_paths()
+        code, out, err = run_cli(capsys, "dev", "--base", "HEAD", "--json")
+        assert (code, err) == (0, "")
+        assert json.loads(out)["before"] == "stack dev at HEAD"
+        assert worktree_paths() == before
+
+    def test_a_bad_git_ref_is_a_clear_error(self, capsys):
+        code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
+        assert code == 2
+        assert err.startswith("error: --base no-such-ref-anywhere: git worktree add failed")
+
+
+class TestSecrets:
+    def test_an_app_secret_value_never_appears_in_text_json_or_markdown(self):
+        config = {**stack_config("dev"), "app-secrets:STRIPE_KEY": STRIPE}
+        stack = StackFile(
+            project=PROJECT,
+            stack="dev",
+            path=ROOT / "Pulumi.dev.yaml",
+            config=config,
+            secret_keys=frozenset({"app-secrets:STRIPE_KEY"}),
+        )
+        plan = build_plan(stack)
+        (version,) = [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
+        assert version["inputs"]["secretString"] == "(secret)"
+        assert plan["config"]["app-secrets:STRIPE_KEY"] == "(secret)"
+        for output in (json.dumps(plan), describe_text(plan), describe_markdown(plan)):
+            assert STRIPE not in output
+        assert "STRIPE_KEY" in describe_text(plan)
+
+    def test_encrypted_values_are_secrets_with_a_placeholder_and_the_plan_says_so(
+        self, capsys, tmp_path
+    ):
+        path = stack_file(tmp_path, **{"app-secrets:STRIPE_KEY": {"secure": "v1:AAAA:BBBB"}})
+        code, out, _ = run_cli(capsys, "--stack-file", str(path))
+        assert code == 0
+        notice = "Encrypted in the stack file, so not decrypted offline (shown as secrets): "
+        assert notice + "app-secrets:STRIPE_KEY." in out
+        assert "app-secrets:STRIPE_KEY = (secret)" in out
+        assert "v1:AAAA:BBBB" not in out
+
+
+class TestCost:
+    def test_the_dev_stack_costs_the_sum_of_its_lines(self, dev):
+        cost = estimate(dev)
+        assert cost.total == round(sum(line.monthly or 0 for line in cost.lines), 2)
+        assert cost.total > 0
+
+    def test_dev_fargate_spot_and_load_balancer_against_hand_computed_figures(self, dev):
+        lines = {(line.resource, line.item): line.monthly for line in estimate(dev).lines}
+        # 1 task x (0.25 vCPU x 0.04048 + 0.5 GB x 0.004445) x 730 h x (1 - 0.70)
+        assert lines[("web", "Fargate Spot")] == 2.70
+        assert lines[("edge-alb", "Load balancer hours")] == 16.43  # 0.0225 x 730
+        assert lines[("edge-alb", "Public IPv4 addresses of the load balancer")] == 7.30
+        assert lines[("data-postgres", "RDS postgres db.t4g.micro")] == 11.68  # 0.016 x 730
+        assert lines[("zone example.com", "Route 53 hosted zone")] == 0.50
+
+    def test_an_on_demand_arm_service_against_hand_computed_figures(self, tmp_path):
+        plan = plan_of(
+            tmp_path,
+            **{
+                "service.fargateSpotPercent": 0,
+                "image.platform": "linux/arm64",
+                "service.desiredCount": 2,
+                "scaling.minCount": 2,
+            },
+        )
+        lines = {(line.resource, line.item): line.monthly for line in estimate(plan).lines}
+        # 2 tasks x (0.25 x 0.03238 + 0.5 x 0.00356) x 730 h
+        assert lines[("web", "Fargate on demand")] == round(2 * 0.009875 * 730, 2) == 14.42
+        assert ("web", "Fargate Spot") not in lines
+
+    def test_a_spot_share_lowers_the_fargate_cost(self, tmp_path, dev):
+        on_demand = plan_of(tmp_path, **{"service.fargateSpotPercent": 0})
+        assert cost_of(dev, "Fargate") < cost_of(on_demand, "Fargate")
+
+    def test_a_mixed_strategy_keeps_the_base_task_on_demand(self):
+        strategy = [
+            {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+            {"capacityProvider": "FARGATE_SPOT", "weight": 1},
+        ]
+        assert capacity_split(strategy, 3) == (2.0, 1.0)
+        assert capacity_split([], 3) == (3.0, 0.0)
+
+    def test_multi_az_doubles_the_database(self, dev):
+        multi = json.loads(json.dumps(dev))
+        instance = next(r for r in multi["resources"] if r["type"] == "aws:rds/instance:Instance")
+        instance["inputs"]["multiAz"] = True
+        single, double = estimate(dev), estimate(multi)
+
+        def rds(cost: Estimate) -> float:
+            return sum(
+                line.monthly or 0 for line in cost.lines if line.item.startswith("RDS postgres")
+            )
+
+        assert rds(double) == 2 * rds(single)
+        assert cost_of(multi, "RDS storage") == 2 * cost_of(dev, "RDS storage")
+
+    def test_an_unknown_instance_class_is_not_priced_and_says_why(self, tmp_path):
+        plan = plan_of(tmp_path, **{"database.instanceClass": "db.r8g.large"})
+        (line,) = [line for line in estimate(plan).lines if "db.r8g.large" in line.item]
+        assert line.monthly is None
+        assert line.note == "not priced: db.r8g.large is not in plan/prices.json"
+
+    def test_a_region_without_its_own_prices_says_how_they_were_derived(self, tmp_path):
+        plan = plan_of(tmp_path, **{"aws:region": "eu-central-1"})
+        cost = estimate(plan)
+        assert any("x 1.15" in a for a in cost.assumptions)
+        assert any("approximate" in a for a in cost.assumptions)
+
+
+class TestTheChart:
+    def test_image_task_migration_and_service_wait_for_each_other_in_order(self, dev):
+        chart = flowchart(dev)
+        assert chart.startswith("flowchart LR\n")
+        assert "  AppImage_app --> AppTask_app\n" in chart
+        assert "  AppTask_app --> MigrationRun_migration_run\n" in chart
+        assert "  MigrationRun_migration_run ==>|waits for| WebService_web\n" in chart
+        assert "  LoadBalancer_edge ==>|waits for| WebService_web\n" in chart
+        assert "  Database_data --> AppTask_app\n" in chart
