@@ -12,6 +12,7 @@ one part:
 * ``describe``: the plan as text and Markdown;
 * ``diff``: what changed between two plans, as text, Markdown or JSON;
 * ``cost``: an estimated monthly cost from the dated price table ``prices.json``;
+* ``rollout``: how long a rollout takes, step by step, next to AWS's defaults;
 * ``mermaid``: the components and what waits for what, as a Mermaid flowchart;
 * ``base``: the plan of the program at another git revision, in a temporary worktree.
 """

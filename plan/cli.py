@@ -1,10 +1,12 @@
 """The command line of the offline plan: ``python -m plan STACK [options]``.
 
 Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``), optionally
-with its estimated cost (``--cost``), or the diff against another stack (``--against``), a
-saved JSON plan (``--against-file``) or the program at a git revision (``--base``). Bad input
-(an unknown stack, invalid settings, an unreadable file, a bad git ref) prints one clear
-message and exits with status 2; a diff exits 0 whether or not something changed.
+with its estimated cost (``--cost``) and its rollout time step by step (``--rollout``; the text
+summary and Markdown always give the total), or the diff against another stack
+(``--against``), a saved JSON plan (``--against-file``) or the program at a git revision
+(``--base``). Bad input (an unknown stack, invalid settings, an unreadable file, a bad git ref)
+prints one clear message and exits with status 2; a diff exits 0 whether or not something
+changed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plan import cost, describe, diff, mermaid
+from plan import cost, describe, diff, mermaid, rollout
 from plan.base import plan_at_revision
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
@@ -54,6 +56,12 @@ def parser() -> argparse.ArgumentParser:
     )
     output.add_argument("--mermaid", action="store_true", help="print only the Mermaid chart")
     p.add_argument("--cost", action="store_true", help="add the estimated monthly cost")
+    p.add_argument(
+        "--rollout",
+        action="store_true",
+        help="add how long a rollout takes, step by step, next to AWS's defaults (the text "
+        "summary and --markdown always show the total)",
+    )
     against = p.add_mutually_exclusive_group()
     against.add_argument("--against", metavar="STACK", help="diff against another stack's plan")
     against.add_argument(
@@ -103,6 +111,8 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
         document: dict[str, Any] = dict(plan)
         if args.cost:
             document["cost"] = cost.estimate(plan).as_dict()
+        if args.rollout:
+            document["rollout"] = [r.as_dict() for r in rollout.estimate(plan)]
         return _json(document)
     if args.markdown:
         return "\n".join(
@@ -112,10 +122,13 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
                 mermaid.flowchart(plan).rstrip("\n"),
                 "```",
                 "",
+                rollout.format_markdown(rollout.estimate(plan)),
                 cost.format_markdown(cost.estimate(plan)),
             ]
         )
     text = describe.describe_text(plan)
+    if args.rollout:
+        text += "\n" + rollout.format_text(rollout.estimate(plan))
     if args.cost:
         text += "\n" + cost.format_text(cost.estimate(plan))
     return text
@@ -133,10 +146,26 @@ def _diff_output(
                 "before": cost.estimate(before).as_dict(),
                 "after": cost.estimate(after).as_dict(),
             }
+        if args.rollout:
+            document["rollout"] = {
+                "before": [r.as_dict() for r in rollout.estimate(before)],
+                "after": [r.as_dict() for r in rollout.estimate(after)],
+            }
         return _json(document)
     if args.markdown:
-        return diff.format_markdown(changes, after, cost.estimate(after), cost.estimate(before))
+        return diff.format_markdown(
+            changes,
+            after,
+            cost.estimate(after),
+            cost.estimate(before),
+            rollout_after=rollout.estimate(after),
+            rollout_before=rollout.estimate(before),
+        )
     text = diff.format_text(changes)
+    if args.rollout:
+        new = rollout.estimate(after)
+        text += "\n" + rollout.format_change(rollout.estimate(before), new)
+        text += "\n" + rollout.format_text(new)
     if args.cost:
         old, new = cost.estimate(before), cost.estimate(after)
         text += (

@@ -5,6 +5,8 @@ creates, a describer picks what a reviewer checks (ports, policies, counts, size
 checks, listener actions, scaling targets, the container's command and the names of its
 variables and secrets, never their values); any other type shows its plain inputs. Every
 resource that waits for others (``depends_on``) says so: "waits for: migration-run, ...".
+The text starts with a summary: the resource count and each service's estimated rollout time
+(``plan.rollout``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from plan import rollout
 from plan.document import Plan, top_level
 from plan.types import reference, short_type
 
@@ -21,12 +24,14 @@ _INDENT = "    "
 
 
 def describe_text(plan: Plan) -> str:
-    """The whole plan as text: header, notes, then every component and its resources."""
+    """The whole plan as text: header and rollout time, notes, then every component."""
     resources = plan["resources"]
     components = top_level(plan)
     lines = [
         f"Offline plan of stack {plan['stack']} ({plan['project']}, {plan['region']}): "
         f"{len(resources)} resources in {len(components)} groups.",
+        # How long `pulumi up` will take is part of the summary: tuning it is a review item.
+        *rollout.summary_lines(rollout.estimate(plan)),
         "",
         "Settings:",
         *(f"  {key} = {_value(value)}" for key, value in plan["config"].items()),

@@ -8,14 +8,14 @@ shifting every later index. Lists of plain values compare as a whole. A resource
 sides: a changed secret value is not visible offline.
 
 The result reads as text, as JSON, or as Markdown for a pull request comment (summary line,
-table of changes, details per resource, the Mermaid chart with the touched groups marked, and
-the cost before and after).
+table of changes, details per resource, the Mermaid chart with the touched groups marked, the
+rollout time before and after, and the cost before and after).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from plan import cost
 from plan.cost import Estimate
 from plan.document import Plan, resources_by_key
 from plan.mermaid import flowchart
+from plan.rollout import Rollout
+from plan.rollout import format_markdown as rollout_markdown
 from plan.types import short_type
 
 _ABSENT = object()
@@ -175,8 +177,11 @@ def format_markdown(
     after: Plan,
     cost_after: Estimate | None = None,
     cost_before: Estimate | None = None,
+    *,
+    rollout_after: Sequence[Rollout] | None = None,
+    rollout_before: Sequence[Rollout] = (),
 ) -> str:
-    """The diff as a pull request comment."""
+    """The diff as a pull request comment; with ``rollout_after``, the rollout time too."""
     title = f"### Offline plan: {diff.before} -> {diff.after}"
     summary = f"**{diff.summary()}.**" if not diff.empty else "**No changes.**"
     if cost_after is not None and cost_before is not None:
@@ -229,6 +234,8 @@ def format_markdown(
         "```",
         "",
     ]
+    if rollout_after is not None:
+        parts.append(rollout_markdown(rollout_after, rollout_before))
     if cost_after is not None:
         parts += [
             "<details><summary>Estimated monthly cost</summary>",

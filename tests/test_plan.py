@@ -1,12 +1,16 @@
 """The offline plan (`python -m plan`): what it shows, how it diffs, what it costs, what it hides.
 
 Plans are rendered from Pulumi.dev.yaml, or from a copy of it with some settings changed in a
-temporary stack file, exactly as the command line reads them.
+temporary stack file, exactly as the command line reads them. The whole text plan of the dev
+stack is also kept in tests/golden/plan-dev.txt: `UPDATE_GOLDEN=1 python -m pytest
+tests/test_plan.py -k golden` rewrites it after an intended change.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.image import context_hash
 from plan.cli import main
 from plan.cost import Estimate, capacity_split, estimate
 from plan.describe import describe_markdown, describe_text
@@ -23,10 +28,14 @@ from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
+from plan.rollout import Rollout, waves
+from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
 from pulumi_harness import PROJECT, ROOT, stack_config
 
 STRIPE = "sk_live_51PlanValueThatMustNeverLeak"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "plan-dev.txt"
+APP_TAG = "<hash of app/>"
 
 
 def stack_file(tmp_path: Path, name: str = "dev", **settings: Any) -> Path:
@@ -341,3 +350,176 @@ class TestTheChart:
         assert "  MigrationRun_migration_run ==>|waits for| WebService_web\n" in chart
         assert "  LoadBalancer_edge ==>|waits for| WebService_web\n" in chart
         assert "  Database_data --> AppTask_app\n" in chart
+
+
+def steps_of(rollout: Rollout) -> dict[str, tuple[int, int]]:
+    """Step name -> (seconds with this stack, seconds with AWS's defaults)."""
+    return {s.name: (s.seconds, s.defaults) for s in rollout.steps}
+
+
+def with_service(plan: dict[str, Any], **inputs: Any) -> dict[str, Any]:
+    """A copy of the plan whose ECS service has these inputs changed (the program fixes some)."""
+    copy = json.loads(json.dumps(plan))
+    service = next(r for r in copy["resources"] if r["type"] == "aws:ecs/service:Service")
+    service["inputs"].update(inputs)
+    return copy
+
+
+class TestRolloutTime:
+    # AWS's defaults for the same stack: 60 + 60 + 5 x 30 + 300 + 30 (no graceful window).
+    AWS_DEFAULTS_TOTAL = 600
+
+    def test_the_dev_stack_against_hand_computed_steps_and_aws_defaults(self, dev):
+        (web,) = rollout_of(dev)
+        assert web.service == "web"
+        assert steps_of(web) == {
+            "migration task starts": (60, 60),
+            "new tasks start": (60, 60),
+            # 2 checks 10 s apart (the container's own first check at 15 s is sooner);
+            # AWS: 5 checks 30 s apart.
+            "new tasks turn healthy": (20, 150),
+            "old tasks drain": (30, 300),
+            # GRACEFUL_SHUTDOWN_TIMEOUT = stopTimeout 30 - 10; AWS: the whole stopTimeout.
+            "old tasks stop": (20, 30),
+        }
+        assert (web.waves, web.total, web.defaults_total) == (1, 190, self.AWS_DEFAULTS_TOTAL)
+        assert web.migration
+
+    def test_the_text_summary_gives_the_total_and_only_rollout_gives_the_steps(self, capsys):
+        _, plain, _ = run_cli(capsys, "dev")
+        assert plain.splitlines()[1] == (
+            "Estimated rollout of service web: 3 min 10 s (AWS's defaults: 10 min), "
+            "plus the migration's own time."
+        )
+        assert "old tasks drain" not in plain
+        _, detailed, _ = run_cli(capsys, "dev", "--rollout")
+        assert detailed.startswith(plain)
+        table = detailed[len(plain) :]
+        assert re.search(r"^  old tasks drain +30 s +300 s  deregistration delay", table, re.M)
+        assert re.search(r"^  total +3 min 10 s +10 min$", table, re.M)
+
+    def test_a_tuned_stack_against_hand_computed_figures(self, capsys, tmp_path):
+        path = stack_file(
+            tmp_path, **{"loadBalancer.deregistrationDelay": 120, "service.stopTimeout": 60}
+        )
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--json", "--rollout")
+        assert code == 0
+        (web,) = json.loads(out)["rollout"]
+        seconds = {s["step"]: s["seconds"] for s in web["steps"]}
+        assert seconds["old tasks drain"] == 120
+        assert seconds["old tasks stop"] == 50  # the graceful window: stopTimeout 60 - 10
+        # 60 migration task + 60 start + 20 healthy + 120 drain + 50 stop
+        assert web["total_seconds"] == 310
+        assert web["aws_defaults_total_seconds"] == self.AWS_DEFAULTS_TOTAL
+
+    def test_without_a_migration_the_rollout_is_the_task_steps_alone(self, tmp_path):
+        plan = plan_of(tmp_path, **{"migration.enabled": False})
+        (web,) = rollout_of(plan)
+        assert not web.migration
+        assert "migration task starts" not in steps_of(web)
+        assert web.total == 60 + 20 + 30 + 20
+        assert describe_text(plan).splitlines()[1] == (
+            "Estimated rollout of service web: 2 min 10 s (AWS's defaults: 9 min)."
+        )
+
+    def test_without_a_graceful_window_the_stop_takes_up_to_stop_timeout(self, dev):
+        copy = json.loads(json.dumps(dev))
+        task = next(r for r in copy["resources"] if r["name"] == "app-definition")
+        (container,) = task["inputs"]["containerDefinitions"]
+        container["environment"] = [
+            e for e in container["environment"] if e["name"] != "GRACEFUL_SHUTDOWN_TIMEOUT"
+        ]
+        (web,) = rollout_of(copy)
+        assert steps_of(web)["old tasks stop"] == (30, 30)
+        assert web.total == 200
+
+    @pytest.mark.parametrize(
+        ("tasks", "minimum", "maximum", "expected"),
+        [
+            (1, 100, 200, 1),
+            (10, 100, 200, 1),  # 200 %: every task replaced at once
+            (4, 100, 150, 2),  # 2 extra tasks at a time
+            (4, 50, 100, 2),  # 2 stopped first, then 2 more
+            (5, 100, 150, 3),  # floor(7.5) - 5 = 2 at a time
+            (3, 100, 100, None),  # neither room above nor below: ECS cannot proceed
+            (0, 100, 200, 0),
+        ],
+    )
+    def test_waves_follow_the_deployment_percentages(self, tasks, minimum, maximum, expected):
+        assert waves(tasks, minimum, maximum) == expected
+
+    def test_every_wave_repeats_the_task_steps_but_not_the_migration(self, dev):
+        plan = with_service(dev, desiredCount=4, deploymentMaximumPercent=150)
+        (web,) = rollout_of(plan)
+        assert web.waves == 2
+        # The migration once, then 2 x (60 start + 20 healthy + 30 drain + 20 stop).
+        assert web.total == 60 + 2 * 130 == 320
+        assert web.defaults_total == self.AWS_DEFAULTS_TOTAL  # 200 %: one wave
+
+    def test_a_deployment_that_cannot_proceed_says_so(self, dev):
+        plan = with_service(dev, deploymentMaximumPercent=100)
+        (web,) = rollout_of(plan)
+        assert web.total is None
+        assert "never finishes" in describe_text(plan).splitlines()[1]
+
+    def test_markdown_always_shows_the_rollout_and_a_diff_its_change(self, capsys, tmp_path, dev):
+        _, plan_markdown, _ = run_cli(capsys, "dev", "--markdown")
+        assert "**Estimated rollout of `web`: 3 min 10 s** (AWS's defaults: 10 min)" in (
+            plan_markdown
+        )
+        assert "| old tasks drain | 30 s | 300 s |" in plan_markdown
+        after = plan_of(tmp_path, **{"loadBalancer.deregistrationDelay": 120})
+        text = format_markdown(
+            diff_plans(dev, after, "stack dev", "stack dev (changed)"),
+            after,
+            rollout_after=rollout_of(after),
+            rollout_before=rollout_of(dev),
+        )
+        assert (
+            "**Estimated rollout of `web`: 4 min 40 s** (before: 3 min 10 s, +90 s; "
+            "AWS's defaults: 10 min), plus the migration's own time." in text
+        )
+
+
+class TestTheGoldenPlan:
+    """The whole text plan of the dev stack, kept in a file so any change to it shows in review."""
+
+    @staticmethod
+    def normalized(text: str) -> str:
+        # The image tag is a hash of app/'s files: an edit to the app changes it, and the golden
+        # file is about what the program and the plan tool print, not about the app's code.
+        return text.replace(context_hash()[:16], APP_TAG)
+
+    def test_the_text_plan_of_the_dev_stack_matches_the_golden_file(self, capsys):
+        code, out, err = run_cli(capsys, "dev")
+        assert (code, err) == (0, "")
+        actual = self.normalized(out)
+        if os.environ.get("UPDATE_GOLDEN") == "1":
+            GOLDEN.parent.mkdir(exist_ok=True)
+            GOLDEN.write_text(actual, newline="\n")
+            pytest.skip(f"UPDATE_GOLDEN=1: wrote {GOLDEN.relative_to(ROOT)}, compared nothing")
+        expected = GOLDEN.read_text() if GOLDEN.is_file() else ""
+        if actual != expected:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    expected.splitlines(),
+                    actual.splitlines(),
+                    "tests/golden/plan-dev.txt",
+                    "python -m plan dev",
+                    lineterm="",
+                )
+            )
+            pytest.fail(
+                "The text plan of the dev stack differs from tests/golden/plan-dev.txt:\n"
+                f"{diff}\n\nIf the change is intended, regenerate the file and review its diff:\n"
+                "  UPDATE_GOLDEN=1 python -m pytest tests/test_plan.py -k golden",
+                pytrace=False,
+            )
+
+    def test_the_golden_file_hides_only_the_app_hash_and_no_machine_detail(self):
+        golden = GOLDEN.read_text()
+        assert golden.count(APP_TAG) == 1
+        assert f"(known after apply: app-repository.repositoryUrl):{APP_TAG}" in golden
+        # Nothing that differs between machines: paths, users, times.
+        assert str(ROOT) not in golden and str(Path.home()) not in golden
+        assert not re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", golden)

@@ -3,12 +3,19 @@
 Every workflow: actions pinned to full commit SHAs with a version comment, nothing granted by
 default, no credentials left in the checkout, no ``${{ }}`` inside shell scripts, no
 ``pull_request_target``. Then each workflow's own contract: tests on every pull request and push
-(with zizmor), previews per pull request that skip forks, deploys per stack that never overlap.
+(with zizmor), previews per pull request that skip forks, offline plans for every pull request
+(forks too) with a comment only where the token may write, deploys per stack that never overlap.
+The plan workflow's shell scripts also run here, against stand-ins for ``python`` and ``gh``.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +47,8 @@ def uses_of(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if s.get("uses", "").startswith(f"{action}@")]
 
 
-def test_the_three_workflows_exist():
-    assert all_workflows() == ["deploy.yml", "preview.yml", "test.yml"]
+def test_the_four_workflows_exist():
+    assert all_workflows() == ["deploy.yml", "plan.yml", "preview.yml", "test.yml"]
 
 
 # --- Every workflow ----------------------------------------------------------------------------
@@ -233,6 +240,245 @@ def test_preview_installs_dependencies_then_previews_with_a_diff_comment():
     assert run["with"]["diff"] is True
     assert run["with"]["comment-on-summary"] is True
     assert "upsert" not in run["with"]  # a preview never creates a stack
+
+
+# --- plan.yml ----------------------------------------------------------------------------------
+
+FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def plan_jobs() -> tuple[dict[str, Any], dict[str, Any]]:
+    jobs = load("plan.yml")["jobs"]
+    return jobs["plan"], jobs["comment"]
+
+
+def step_named(job: dict[str, Any], name: str) -> dict[str, Any]:
+    (step,) = [s for s in job["steps"] if s.get("name") == name]
+    return step
+
+
+def test_plan_runs_on_every_pull_request_forks_included():
+    workflow = load("plan.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    assert workflow["on"]["pull_request"] is None  # no branch or path filter
+    plan, _ = plan_jobs()
+    assert "if" not in plan  # a fork's pull request is planned too
+
+
+def test_plan_needs_no_cloud_credentials_and_no_secrets():
+    code = "\n".join(
+        line
+        for line in (WORKFLOWS / "plan.yml").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    assert "secrets." not in code
+    assert "configure-aws-credentials" not in code
+    assert "AWS_" not in code and "PULUMI_" not in code
+    for job in load("plan.yml")["jobs"].values():
+        assert "id-token" not in job["permissions"]
+
+
+def test_the_job_that_runs_the_pull_requests_code_can_only_read():
+    plan, _ = plan_jobs()
+    assert plan["permissions"] == {"contents": "read"}
+    (checkout,) = uses_of(plan, "actions/checkout")
+    # Every branch, so the base branch is there to plan against.
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+
+
+def test_plan_installs_the_requirements_on_python_3_11():
+    plan, _ = plan_jobs()
+    (setup,) = uses_of(plan, "actions/setup-python")
+    assert setup["with"]["python-version"] == "3.11"
+    assert step_named(plan, "Install the program's dependencies")["run"] == (
+        "python -m pip install -r requirements.txt"
+    )
+
+
+def test_plan_diffs_against_the_base_branch_given_through_the_environment():
+    step = step_named(plan_jobs()[0], "Plan against the base branch")
+    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert 'python -m plan dev --markdown --cost --base "origin/$BASE_REF"' in step["run"]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in step["run"]
+
+
+def test_only_a_same_repository_pull_request_gets_a_comment_and_no_code_runs_there():
+    plan, comment = plan_jobs()
+    assert comment["if"] == FORK_GUARD
+    assert comment["needs"] == "plan"
+    assert comment["permissions"] == {"pull-requests": "write"}
+    # The writing job never checks out or runs the pull request's code.
+    assert [s for s in comment["steps"] if "uses" in s] == []
+    assert plan["outputs"] == {"comment": "${{ steps.plan.outputs.comment }}"}
+    step = step_named(comment, "Create or update the plan comment")
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert step["env"]["BODY"] == "${{ needs.plan.outputs.comment }}"
+
+
+def test_a_new_push_to_a_pull_request_cancels_its_running_plan():
+    assert load("plan.yml")["concurrency"] == {
+        "group": "plan-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+
+
+def github_outputs(path: Path) -> dict[str, str]:
+    """Parse $GITHUB_OUTPUT as the runner does: name=value, or name<<DELIMITER ... DELIMITER."""
+    outputs: dict[str, str] = {}
+    lines = iter(path.read_text().splitlines())
+    for line in lines:
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            else:
+                raise AssertionError(f"output {name}: no closing {delimiter}")
+            outputs[name] = "\n".join(body)
+        else:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+def run_script(script: str, tmp_path: Path, env: dict[str, str], stubs: dict[str, str]) -> None:
+    """Run a workflow step's script under bash -e, as the runner does, with stub commands."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in stubs.items():
+        stub = bin_dir / name
+        stub.write_text(f"#!{sys.executable}\n{body}")
+        stub.chmod(0o755)
+    for name in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+        (tmp_path / name).touch()
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-e", "-c", script],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "GITHUB_STEP_SUMMARY"),
+            "GITHUB_OUTPUT": str(tmp_path / "GITHUB_OUTPUT"),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": "owner/repo",
+            "GITHUB_RUN_ID": "42",
+            "STUB_LOG": str(tmp_path / "calls.jsonl"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def stub_calls(tmp_path: Path) -> list[list[str]]:
+    log = tmp_path / "calls.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+# A stand-in for `python -m plan`: logs its arguments, prints the plan in $STUB_PLAN.
+FAKE_PYTHON = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.stdout.write(open(os.environ["STUB_PLAN"]).read())
+"""
+
+
+@pytest.mark.parametrize("size", ["short", "too long for a comment"])
+def test_the_plan_step_writes_the_summary_and_hands_the_comment_on(tmp_path, size):
+    plan = "### Offline plan\n\nEOF\ncomment<<EOF\n$(touch pwned) `x`\n"
+    if size != "short":
+        plan += "x" * 70_000 + "\n"
+    (tmp_path / "plan.in").write_text(plan)
+    step = step_named(plan_jobs()[0], "Plan against the base branch")
+    run_script(
+        step["run"],
+        tmp_path,
+        {"BASE_REF": "main", "STUB_PLAN": str(tmp_path / "plan.in")},
+        {"python": FAKE_PYTHON},
+    )
+    assert stub_calls(tmp_path) == [
+        ["-m", "plan", "dev", "--markdown", "--cost", "--base", "origin/main"]
+    ]
+    assert (tmp_path / "GITHUB_STEP_SUMMARY").read_text() == plan
+    comment = github_outputs(tmp_path / "GITHUB_OUTPUT")["comment"]
+    if size == "short":
+        # Whole, whatever lines it holds: a line "EOF" does not end the output.
+        assert comment == plan.rstrip("\n")
+    else:
+        assert len(comment) < 1000
+        assert "https://github.com/owner/repo/actions/runs/42" in comment
+    assert not (tmp_path / "pwned").exists()
+
+
+# A stand-in for `gh api`: answers the listing with $STUB_COMMENTS through the real jq (as gh's
+# --jq does), logs every call with the JSON body it would send.
+FAKE_GH = """import json, os, subprocess, sys
+args = sys.argv[1:]
+call = list(args)
+if "--input" in args:
+    call.append(json.load(open(args[args.index("--input") + 1])))
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(call) + "\\n")
+if "--jq" in args:
+    page = open(os.environ["STUB_COMMENTS"]).read()
+    jq = subprocess.run(["jq", "-r", args[args.index("--jq") + 1]], input=page, text=True,
+                        capture_output=True, check=True)
+    sys.stdout.write(jq.stdout)
+"""
+MARKER = "<!-- offline-plan: dev -->"
+BODY = '### Offline plan\n\n**0 to add.** `$(whoami)` "quoted" \\ backslash'
+
+
+def run_comment_step(tmp_path: Path, comments: list[dict[str, Any]]) -> list[list[Any]]:
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (GitHub's runners have it)")
+    (tmp_path / "comments.json").write_text(json.dumps(comments))
+    step = step_named(plan_jobs()[1], "Create or update the plan comment")
+    run_script(
+        step["run"],
+        tmp_path,
+        {
+            "GH_TOKEN": "token",
+            "GH_REPO": "owner/repo",
+            "PR_NUMBER": "7",
+            "BODY": BODY,
+            "STUB_COMMENTS": str(tmp_path / "comments.json"),
+        },
+        {"gh": FAKE_GH},
+    )
+    return stub_calls(tmp_path)
+
+
+def bot(comment_id: int, body: str) -> dict[str, Any]:
+    return {"id": comment_id, "user": {"login": "github-actions[bot]"}, "body": body}
+
+
+def test_the_first_plan_comment_is_created_with_the_marker_and_the_exact_body(tmp_path):
+    # The Pulumi preview's comment is the bot's last one: it must not be touched.
+    calls = run_comment_step(tmp_path, [bot(5, "#### :tropical_drink: `preview` on dev")])
+    assert [c[:3] for c in calls[1:]] == [["api", "--method", "POST"]]
+    assert calls[1][3] == "repos/owner/repo/issues/7/comments"
+    assert calls[1][-1] == {"body": f"{MARKER}\n{BODY}\n"}
+
+
+def test_a_later_plan_edits_the_bots_own_marked_comment_in_place(tmp_path):
+    calls = run_comment_step(
+        tmp_path,
+        [
+            bot(11, f"{MARKER}\nthe last plan"),
+            bot(12, "#### :tropical_drink: `preview` on dev"),
+            # Someone quoting the marker: not the bot's comment, never edited.
+            {"id": 13, "user": {"login": "someone"}, "body": f"{MARKER}\nquoted"},
+        ],
+    )
+    assert [c[:4] for c in calls[1:]] == [
+        ["api", "--method", "PATCH", "repos/owner/repo/issues/comments/11"]
+    ]
+    assert calls[1][-1] == {"body": f"{MARKER}\n{BODY}\n"}
 
 
 # --- deploy.yml --------------------------------------------------------------------------------
