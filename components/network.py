@@ -104,7 +104,7 @@ def check_existing_network(settings: NetworkSettings) -> None:
             f"{PROJECT}:network.publicSubnetIds = {json.dumps(settings.public_subnet_ids)}: all in "
             f"{', '.join(sorted(zones))}; an Application Load Balancer needs subnets in at least 2 "
             f"distinct availability zones. Fix: add a public subnet of another zone, like "
-            f"`pulumi config set --path 'network.publicSubnetIds[{len(settings.public_subnet_ids)}]' "
+            f"`pulumi config set --path '[\"network.publicSubnetIds\"][{len(settings.public_subnet_ids)}]' "
             f"subnet-...`."
         )
     if problems:

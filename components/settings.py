@@ -377,7 +377,7 @@ class ServiceSettings(_Group):
     )
     fargate_spot_percent: int = Field(
         0, ge=0, le=100,
-        description="Share of tasks on FARGATE_SPOT (about 70% cheaper, can be interrupted); x86 only.",
+        description="Share of tasks on FARGATE_SPOT (about 70% cheaper, can be interrupted).",
     )  # fmt: skip
     environment: list[str] = Field(
         default_factory=list,
@@ -732,7 +732,7 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
         except json.JSONDecodeError:
             return None, (
                 f"{_key(name)} = {value}: must be a list; fix: write it as a YAML list in "
-                f"Pulumi.<stack>.yaml or `pulumi config set --path '{name}[0]' VALUE`"
+                f"Pulumi.<stack>.yaml or `pulumi config set --path '[\"{name}\"][0]' VALUE`"
             )
     if not isinstance(value, list):
         return None, f"{_key(name)} = {_shown(value)}: must be a list of strings"
@@ -759,7 +759,7 @@ def _field_problems(error: ValidationError, secret_keys: set[str]) -> list[str]:
         value = "[secret]" if key in secret_keys else _shown(item.get("input"))
         message = item["msg"].removeprefix("Value error, ")
         if isinstance(item.get("input"), list):
-            fix = f"`pulumi config set --path '{key}[0]' <value>`, one entry per index"
+            fix = f"`pulumi config set --path '[\"{key}\"][0]' <value>`, one entry per index"
         else:
             fix = f"`pulumi config set {key} <value>`"
         problems.append(f"{_key(*loc)} = {value}: {message}. Fix: {fix}.")
@@ -798,12 +798,6 @@ def _combination_problems(s: Settings) -> list[str]:
                 f"scaling.maxCount = {scaling.min_count}..{scaling.max_count}. Fix: set "
                 f"service.desiredCount within that range, or widen it."
             )
-    if s.image.platform == "linux/arm64" and svc.fargate_spot_percent > 0:
-        problems.append(
-            f"{_key('service.fargateSpotPercent')} = {svc.fargate_spot_percent}: Fargate Spot runs "
-            f"only linux/amd64 tasks, and image.platform is linux/arm64. Fix: set "
-            f"service.fargateSpotPercent to 0, or image.platform to linux/amd64."
-        )
     if https.enabled:
         if https.hosted_zone is None and https.hosted_zone_id is None:
             problems.append(
@@ -856,7 +850,7 @@ def _combination_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('network.publicSubnetIds')} = {_shown(net.public_subnet_ids)}: an existing "
                 f"VPC needs at least 2 public subnets in distinct availability zones for the load "
-                f"balancer. Fix: `pulumi config set --path 'network.publicSubnetIds[0]' subnet-...`."
+                f"balancer. Fix: `pulumi config set --path '[\"network.publicSubnetIds\"][0]' subnet-...`."
             )
         if net.nat != "none" and not net.private_subnet_ids:
             problems.append(

@@ -167,10 +167,16 @@ class TestServiceValues:
             "fastapi-fargate:service.logRetentionDays = 10:"
         )
 
-    def test_fargate_spot_with_arm64(self):
-        message = only_problem({"image.platform": "linux/arm64", "service.fargateSpotPercent": 50})
-        assert message.startswith("fastapi-fargate:service.fargateSpotPercent = 50:")
-        assert "linux/amd64" in message
+    def test_fargate_spot_runs_arm64_too(self):
+        # ECS API reference (CapacityProviderStrategyItem): FARGATE_SPOT supports ARM64 tasks
+        # on platform version 1.4.0 or later, which LATEST is.
+        s = parse_settings({"image.platform": "linux/arm64", "service.fargateSpotPercent": "50"})
+        assert (s.image.platform, s.service.fargate_spot_percent) == ("linux/arm64", 50)
+
+    def test_a_list_setting_fix_quotes_the_dotted_key_for_path(self):
+        # With --path a dot nests; the flat key must be quoted to stay one key.
+        message = only_problem({"service.environment": "LOG_LEVEL=info"})
+        assert """--path '["service.environment"][0]'""" in message
 
     def test_an_unsupported_platform(self):
         assert only_problem({"image.platform": "linux/386"}).startswith(

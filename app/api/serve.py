@@ -1,6 +1,7 @@
 """Production server launcher: ``python -m api.serve`` (the container's exec-form CMD).
 
-This process is PID 1 in the container. It runs uvicorn's multiprocess supervisor even for
+This process is the container's main process (exec-form CMD, no shell in between; on ECS an
+init process is PID 1 and forwards signals to it). It runs uvicorn's multiprocess supervisor even for
 a single worker, so that:
 
 * SIGTERM from ECS reaches the supervisor, which forwards it to every worker; each worker
