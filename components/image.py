@@ -38,6 +38,12 @@ def context_hash(context: Path = APP_DIR) -> str:
     return digest.hexdigest()
 
 
+def image_tag(platform: str) -> str:
+    """The build's tag: the same files built for another platform are another image, and
+    the repository's immutable tags would refuse it under the old tag."""
+    return hashlib.sha256(f"{context_hash()}|{platform}".encode()).hexdigest()[:16]
+
+
 def _dockerignore(context: Path) -> list[str]:
     ignore_file = context / ".dockerignore"
     if not ignore_file.exists():
@@ -105,13 +111,12 @@ class AppImage(pulumi.ComponentResource):
             ),
             child,
         )
+        tag = image_tag(settings.platform)
         credentials = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
         image = docker.Image(
             f"{name}-image",
             docker.ImageArgs(
-                image_name=repository.repository_url.apply(
-                    lambda url: f"{url}:{context_hash()[:16]}"
-                ),
+                image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
                 build=docker.DockerBuildArgs(
                     context=str(APP_DIR),
                     dockerfile=str(APP_DIR / "Dockerfile"),

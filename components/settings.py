@@ -978,7 +978,16 @@ def parse_settings(
     the values themselves never come here. Raises SettingsError listing every problem found;
     values of ``secret_keys`` are never shown.
     """
-    data, problems = _parse_raw(raw)
+    data, problems = _parse_raw({k: v for k, v in raw.items() if k not in secret_keys})
+    # Project settings reach resource inputs as plain values: a secret among them would lose
+    # its secrecy on the way, so secrets belong under app-secrets: only.
+    problems += [
+        f"{_key(k)} = [secret]: project settings are not secret and would reach the task "
+        f"definition in plain text. Fix: `pulumi config rm {k}` and set the value with "
+        f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:NAME ...`."
+        for k in sorted(secret_keys)
+        if k in raw
+    ]
     app_secrets = app_secrets or {}
     problems += _app_secret_problems(app_secrets)
     data["app_secret_names"] = tuple(sorted(app_secrets))

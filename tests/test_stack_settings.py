@@ -317,6 +317,14 @@ class TestReporting:
         assert "s3cr3t" not in str(caught.value)
         assert "[secret]" in str(caught.value)
 
+    def test_a_project_setting_set_as_a_secret_is_refused_without_showing_it(self):
+        with pytest.raises(SettingsError) as caught:
+            parse_settings({"service.environment": '["API_KEY=hunter2"]'}, {"service.environment"})
+        assert "hunter2" not in str(caught.value)
+        (problem,) = caught.value.problems
+        assert problem.startswith("fastapi-fargate:service.environment = [secret]:")
+        assert "app-secrets:" in problem
+
 
 class TestProgram:
     def test_an_invalid_setting_registers_no_resource_at_all(self):

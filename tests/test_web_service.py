@@ -86,11 +86,14 @@ class TestImage:
         assert "registry" in image.secret_inputs
         assert image["registry"]["server"].endswith(".amazonaws.com/app-repository")
 
-    def test_the_tag_is_the_build_context_hash(self, dev):
-        from components.image import context_hash
+    def test_the_tag_changes_with_the_platform(self):
+        def tag(platform: str) -> str:
+            rendered = render({"image.platform": platform, "service.fargateSpotPercent": 0})
+            return rendered.one("docker:index/image:Image")["imageName"].rsplit(":", 1)[1]
 
-        tag = dev.one("docker:index/image:Image")["imageName"].rsplit(":", 1)[1]
-        assert tag == context_hash()[:16]
+        # Immutable tags: the same files built for arm64 must not reuse the amd64 tag.
+        assert tag("linux/amd64") != tag("linux/arm64")
+        assert tag("linux/amd64") == tag("linux/amd64")
 
     def test_the_task_definition_references_the_pushed_image_by_digest(self, dev):
         image = container(dev)["image"]
