@@ -21,7 +21,8 @@ from components.task import AppTask, AppTaskArgs
 settings = load_settings()
 account_id = aws.get_caller_identity().account_id
 region = aws.get_region().region
-# The release phase and the rollout check call AWS themselves: same account, same region.
+# The release phase and the rollout check call AWS themselves, in the stack's region with the
+# stack's profile (an assumed role in the AWS provider config is not applied to them).
 profile = pulumi.Config("aws").get("profile")
 
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import PROJECT, HttpsSettings, SettingsError
+from components.settings import PROJECT, HttpsSettings, SettingsError, inside_zone
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,6 @@ class HostedZone:
 
     id: str
     name: str
-
-
-def _inside(name: str, zone: str) -> bool:
-    return name == zone or name.endswith("." + zone)
 
 
 def resolve_hosted_zone(https: HttpsSettings) -> HostedZone:
@@ -75,7 +71,7 @@ def resolve_hosted_zone(https: HttpsSettings) -> HostedZone:
             f"{https.hosted_zone}. Fix: set only one of the two, or make them agree."
         )
     for field, name in [("domain", https.domain)] + [("extraNames", n) for n in https.extra_names]:
-        if name is not None and not _inside(name, zone.name):
+        if name is not None and not inside_zone(name, zone.name):
             problems.append(
                 f"{PROJECT}:https.{field} = {name}: is not inside the hosted zone {zone.name} "
                 f"({key} = {given}), so no record can be made for it. Fix: use a name ending in "

@@ -1,8 +1,8 @@
 """The ECS cluster the service and the migration task run in.
 
 Creates the cluster (Container Insights as a setting) and its Fargate capacity providers, with
-a default strategy that puts the configured share of tasks on FARGATE_SPOT. The strategy is
-computed here once, so the service uses the very same one.
+a default strategy that puts the configured share of tasks on FARGATE_SPOT. ``capacity_strategy``
+is the one place that share becomes weights: the service's own strategy comes from it too.
 """
 
 from __future__ import annotations

@@ -809,7 +809,7 @@ def _combination_problems(s: Settings) -> list[str]:
             for field, name in [("domain", https.domain)] + [
                 ("extraNames", n) for n in https.extra_names
             ]:
-                if not _inside(name, https.hosted_zone):  # type: ignore[arg-type]
+                if not inside_zone(name, https.hosted_zone):  # type: ignore[arg-type]
                     problems.append(
                         f"{_key('https.' + field)} = {name}: is not inside the hosted zone "
                         f"https.hostedZone = {https.hosted_zone}, so no record can be made for it. "
@@ -963,7 +963,8 @@ def _parent(name: str | None) -> str:
     return (name or "example.com").split(".", 1)[-1]
 
 
-def _inside(name: str, zone: str) -> bool:
+def inside_zone(name: str, zone: str) -> bool:
+    """Whether a DNS name is the zone's apex or a name under it."""
     return name == zone or name.endswith("." + zone)
 
 
