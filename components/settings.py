@@ -28,6 +28,7 @@ No resource is created here.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
 import re
@@ -753,6 +754,10 @@ def _parse_raw(
         group, dot, field = name.partition(".")
         if dot and group in GROUPS and field in _aliases(GROUPS[group]):
             flat = True
+            annotation = GROUPS[group].model_fields[_aliases(GROUPS[group])[field]].annotation
+            if _is_list(annotation) and isinstance(value, str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    value = json.loads(value)
             problems.append(
                 f"{_key(name)} = {_shown(value)}: a flat key, which Pulumi never reads as the "
                 f"setting {name}: Pulumi.yaml declares {name} as the member {field} of the "
@@ -829,7 +834,7 @@ def _unknown(name: str, remove: str) -> str:
     known = [f"{g}.{a}" for g, m in GROUPS.items() for a in _aliases(m)] + ["production"]
     close = [
         k for k in known if k.lower() == name.lower() or k.split(".")[-1] == name.split(".")[-1]
-    ]
+    ] + difflib.get_close_matches(name, known, n=1, cutoff=0.8)
     hint = f" Did you mean {_key(close[0])}?" if close else ""
     return (
         f"{_key(name)}: is not a setting of this project.{hint} "

@@ -1148,18 +1148,21 @@ def program_config(
     *,
     edits: Mapping[str, Any] | None = None,
     decrypter: Decrypter = BLINDING,
+    validate: bool = True,
 ) -> ProgramConfig:
     """The one way a stack file becomes the program's config, as before ``pulumi up``.
 
     ``stack_config`` is the stack file's ``config:`` block as YAML holds it. ``edits`` are
     applied first, as ``pulumi config set --path`` / ``rm --path`` (None) would write them into
     the stack file (``cli_edit``). Then the project's declarations are merged and checked
-    (``merge_config``); ``ConfigError`` carries the CLI's message.
+    (``merge_config``); ``ConfigError`` carries the CLI's message. ``validate=False`` is
+    ``pulumi up --skip-config-validation`` (``ApplyProjectConfig``): defaults merged, nothing
+    checked.
     """
     config = stack_config_from_document(stack_config, project.name)
     if edits:
         cli_edit(config, edits, project.name)
-    merge_config(stack, project, config, decrypter)
+    merge_config(stack, project, config, decrypter, validate)
     decrypted = map_decrypt(config, decrypter)
     return ProgramConfig(
         config={str(k): decrypted[k] for k in sorted(config)},
