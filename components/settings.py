@@ -33,7 +33,8 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -704,8 +705,10 @@ def _wants_text(annotation: Any) -> bool:
         return True
     if get_origin(annotation) is Literal:
         return all(isinstance(a, str) for a in get_args(annotation))
-    inner = _optional_inner(annotation)
-    return inner is not None and inner is not annotation and _wants_text(inner)
+    if get_origin(annotation) in (Union, UnionType):
+        inner = _optional_inner(annotation)
+        return inner is not None and _wants_text(inner)
+    return False
 
 
 def _cli_text(value: Any) -> Any:
@@ -849,7 +852,11 @@ def _field_problems(error: ValidationError, secret_keys: set[str]) -> list[str]:
         key = ".".join(loc)
         value = "[secret]" if loc[0] in secret_keys else _shown(item.get("input"))
         message = item["msg"].removeprefix("Value error, ")
-        fix = _set_command(key, [] if isinstance(item.get("input"), list) else None)
+        index = next((p for p in item["loc"] if isinstance(p, int)), None)
+        if index is not None:  # one entry of a list
+            fix = f"`pulumi config set --path '{key}[{index}]' <value>`"
+        else:
+            fix = _set_command(key, [] if isinstance(item.get("input"), list) else None)
         problems.append(f"{_key(*loc)} = {value}: {message}. Fix: {fix}.")
     return problems
 
