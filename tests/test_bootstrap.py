@@ -64,6 +64,7 @@ def run_bootstrap(**config: Any) -> tuple[Rendered, BootstrapMocks]:
             settings,
             base={"aws:region": "us-east-1"},
             project=PROJECT,
+            root=BOOTSTRAP,
             mocks=mocks,
             program=lambda: runpy.run_path(str(BOOTSTRAP / "__main__.py"), run_name="__main__"),
         )
@@ -299,6 +300,7 @@ def test_a_bad_repository_fails_naming_the_key_before_anything_is_created(reposi
                 {"githubRepository": repository},
                 base={},
                 project=PROJECT,
+                root=BOOTSTRAP,
                 mocks=mocks,
                 program=lambda: runpy.run_path(str(BOOTSTRAP / "__main__.py"), run_name="__main__"),
             )

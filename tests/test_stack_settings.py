@@ -24,36 +24,8 @@ from components.settings import (
     SettingsError,
     parse_settings,
 )
-from plan.engine_config import (
-    BLINDING,
-    Base64Crypter,
-    ConfigError,
-    Decrypter,
-    load_project,
-    program_config,
-)
-from pulumi_harness import ROOT, AwsMocks, render, stack_config
-
-DECLARED = load_project(ROOT / "Pulumi.yaml")
-
-
-def handed_over(
-    edits: dict | None = None,
-    *,
-    stack: dict | None = None,
-    validate: bool = True,
-    decrypter: Decrypter = BLINDING,
-) -> tuple[dict[str, str], set[str]]:
-    """The project's config as the program gets it, without the namespace, and its secret keys:
-    the stack file's ``config`` block ``stack`` (default: empty), changed by ``pulumi config set
-    --path KEY VALUE`` for each of ``edits``, merged by the CLI (``validate=False``: as with
-    ``pulumi up --skip-config-validation``, which skips the CLI's type check)."""
-    result = program_config(
-        DECLARED, "dev", stack or {}, edits=edits, validate=validate, decrypter=decrypter
-    )
-    prefix = f"{PROJECT}:"
-    config = {k.removeprefix(prefix): v for k, v in result.config.items() if k.startswith(prefix)}
-    return config, {k.removeprefix(prefix) for k in result.secret_keys if k.startswith(prefix)}
+from plan.engine_config import Base64Crypter, ConfigError
+from pulumi_harness import ROOT, AwsMocks, handed_over, render, stack_config
 
 
 def settings_of(edits: dict | None = None, **kwargs) -> Settings:
