@@ -37,6 +37,13 @@ _ENTRY = re.compile(r"^(?P<indent> *)(?P<key>[^\s#'\"{}\[\]][^\s]*?):(?:\s+(?P<r
 _FLAT_NAME = re.compile(r"^(?P<group>[A-Za-z0-9_-]+)\.(?P<member>[A-Za-z0-9_-]+)$")
 
 
+_BY_HAND = (
+    "the file's layout is not one this command can rewrite line by line (is the config block "
+    "in flow style?); convert by hand: for each flat key, `pulumi config rm KEY` and `pulumi "
+    "config set --path KEY VALUE`."
+)
+
+
 class ConvertError(Exception):
     """The file cannot be rewritten safely; the message says why and what to do instead."""
 
@@ -52,11 +59,18 @@ class _Entry:
 
 def convert_text(text: str, project: str) -> tuple[str, int]:
     """The stack file ``text`` with its flat keys grouped; and how many keys moved."""
-    lines = text.splitlines()
     try:
-        start = next(i for i, line in enumerate(lines) if re.match(r"^config:\s*(#.*)?$", line))
-    except StopIteration:
+        parsed = (load_yaml(text) or {}).get("config") or {}
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise ConvertError(
+            f"is not a stack file (a YAML mapping with a `config` block): {exc}"
+        ) from None
+    if not any(_flat(str(key), project) for key in parsed):
         return text, 0
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"^config:\s*(#.*)?$", line)), None)
+    if start is None:
+        raise ConvertError(_BY_HAND)
     end = next(
         (
             i
@@ -176,11 +190,7 @@ def _check_same_settings(old: str, new: str, project: str) -> None:
         else:
             expected[str(key)] = value
     if after != expected:
-        raise ConvertError(
-            "the file's layout is not one this command can rewrite line by line (is the config "
-            "block in flow style?); convert by hand: for each flat key, `pulumi config rm KEY` "
-            "and `pulumi config set --path KEY VALUE`."
-        )
+        raise ConvertError(_BY_HAND)
 
 
 def convert_file(path: Path, project: str | None = None) -> int:
