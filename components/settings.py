@@ -835,6 +835,7 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
 
 def _unknown(name: str, remove: str) -> str:
     known = [f"{g}.{a}" for g, m in GROUPS.items() for a in _aliases(m)] + ["production"]
+    known += list(GROUPS) if "." not in name and "[" not in name else []
     close = [
         k for k in known if k.lower() == name.lower() or k.split(".")[-1] == name.split(".")[-1]
     ] + difflib.get_close_matches(name, known, n=1, cutoff=0.8)
@@ -870,8 +871,8 @@ def _combination_problems(s: Settings) -> list[str]:
     if svc.memory not in allowed:
         problems.append(
             f"{_key('service.memory')} = {svc.memory}: Fargate does not offer {svc.memory} MiB "
-            f"with service.cpu = {svc.cpu}. Fix: set service.memory to one of "
-            f"{_ranges(allowed)}, or change service.cpu."
+            f"with service.cpu = {svc.cpu}. Fix: `pulumi config set --path service.memory <one "
+            f"of {_ranges(allowed)}>`, or change service.cpu."
         )
     budget = svc.worker_count * svc.memory_per_worker + TASK_MEMORY_OVERHEAD_MIB
     if budget > svc.memory:
