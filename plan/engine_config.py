@@ -93,8 +93,16 @@ _UINT64_MAX = 2**64 - 1
 _PLAIN = "tag:pulumi-port:plain"
 
 
+_DECIMAL = re.compile(r"[+-]?[0-9]+")
+
+
 def _go_parse_int(text: str, base: int, *, signed: bool = True) -> int | None:
     """Go's ``strconv.ParseInt(text, base, 64)`` (``ParseUint`` when not ``signed``)."""
+    if base == 10 and signed:
+        if not _DECIMAL.fullmatch(text):
+            return None
+        value = int(text)
+        return value if _INT64[0] <= value <= _INT64[1] else None
     s = text
     negative = False
     if signed and s[:1] in ("+", "-"):
@@ -327,6 +335,12 @@ def property_path_str(path: Iterable[PathElement]) -> str:
 
 def _parse_key_path(key: ConfigKey) -> tuple[list[PathElement], ConfigKey]:
     """``config/map.go`` ``parseKeyPath``: the path in a key's name, and the key of its root."""
+    path, root = _parse_key_path_cached(key)
+    return list(path), root
+
+
+@lru_cache(maxsize=4096)
+def _parse_key_path_cached(key: ConfigKey) -> tuple[tuple[PathElement, ...], ConfigKey]:
     try:
         path = parse_property_path(key.name, strict=True)
     except ConfigError as exc:
@@ -338,7 +352,7 @@ def _parse_key_path(key: ConfigKey) -> tuple[list[PathElement], ConfigKey]:
         raise ConfigError("first path segement of config key must be a string")  # sic
     if first == "":
         raise ConfigError("config key is empty")
-    return path, ConfigKey(key.namespace, first)
+    return tuple(path), ConfigKey(key.namespace, first)
 
 
 # --- Config values -----------------------------------------------------------------------------
@@ -465,7 +479,12 @@ _GO_HTML_ESCAPES = {
 }
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\<>&\u2028\u2029]')
+
+
 def _go_string(text: str) -> str:
+    if not _NEEDS_ESCAPE.search(text):
+        return f'"{text}"'
     quoted = json.dumps(text, ensure_ascii=False)
     for char, escape in _GO_HTML_ESCAPES.items():
         quoted = quoted.replace(char, escape)
