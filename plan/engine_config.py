@@ -441,12 +441,16 @@ def _parse_json(text: str) -> Any:
         value = _go_parse_int(literal, 10)
         return float(literal) if value is None else value
 
+    def secure(mapping: dict[str, Any]) -> Any:
+        if len(mapping) == 1 and isinstance(mapping.get("secure"), str):
+            return Ciphertext(mapping["secure"])
+        return mapping
+
     try:
-        raw = json.loads(text, parse_int=number, parse_float=number)
+        return json.loads(text, parse_int=number, parse_float=number, object_hook=secure)
     except json.JSONDecodeError as exc:
         where = text[exc.pos : exc.pos + 1]
         raise ConfigError(f"invalid character '{where}' looking for beginning of value") from None
-    return _obj_from_raw(raw)
 
 
 def _go_float(value: float) -> str:
