@@ -227,3 +227,22 @@ config:
         )
         assert code.returncode == 2 and "convert by hand" in code.stderr
         assert path.read_text() == flow
+
+
+class TestReadAsTheCliReadsYaml:
+    def test_off_in_a_stack_file_is_the_word_off_not_false(self, capsys, tmp_path):
+        # yaml.v3 (the CLI's parser) reads a plain `off` as a string; YAML 1.1 parsers as false.
+        path = tmp_path / "Pulumi.dev.yaml"
+        path.write_text(
+            (ROOT / "Pulumi.dev.yaml").read_text().replace("mode: managed", "mode: off")
+        )
+        code, out, err = plan(capsys, "--stack-file", str(path), "--json")
+        assert (code, err) == (0, "")
+        assert not [r for r in json.loads(out)["resources"] if r["type"] == RDS]
+
+    def test_a_stack_with_an_esc_environment_is_refused_offline(self, capsys, tmp_path):
+        path = tmp_path / "Pulumi.dev.yaml"
+        path.write_text("environment:\n  - shared/aws\n" + (ROOT / "Pulumi.dev.yaml").read_text())
+        code, out, err = plan(capsys, "--stack-file", str(path))
+        assert (code, out) == (2, "")
+        assert "Pulumi ESC environment" in err
