@@ -65,7 +65,7 @@ def no_domain_warning() -> str:
     return (
         "HTTP only: https.domain is not set, so the load balancer serves plain HTTP on its own "
         "DNS name, without TLS. This is for a first try, never for real traffic. To serve HTTPS: "
-        "`pulumi config set https.domain api.example.com` and `pulumi config set "
+        "`pulumi config set --path https.domain api.example.com` and `pulumi config set --path "
         "https.hostedZone example.com` (a Route 53 public hosted zone you own), then `pulumi up`."
     )
 

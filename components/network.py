@@ -61,7 +61,7 @@ def availability_zones(settings: NetworkSettings) -> list[str]:
             [
                 f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: this "
                 f"region has only {len(names)} available zones ({', '.join(names)}). Fix: "
-                f"`pulumi config set network.availabilityZones {len(names)}`, or another region."
+                f"`pulumi config set --path network.availabilityZones {len(names)}`, or another region."
             ]
         )
     return names[: settings.availability_zones]
@@ -104,7 +104,7 @@ def check_existing_network(settings: NetworkSettings) -> None:
             f"{PROJECT}:network.publicSubnetIds = {json.dumps(settings.public_subnet_ids)}: all in "
             f"{', '.join(sorted(zones))}; an Application Load Balancer needs subnets in at least 2 "
             f"distinct availability zones. Fix: add a public subnet of another zone, like "
-            f"`pulumi config set --path '[\"network.publicSubnetIds\"][{len(settings.public_subnet_ids)}]' "
+            f"`pulumi config set --path 'network.publicSubnetIds[{len(settings.public_subnet_ids)}]' "
             f"subnet-...`."
         )
     if problems:

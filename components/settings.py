@@ -1,29 +1,40 @@
 """The stack's settings: one typed, validated model read from Pulumi config.
 
-Every setting is a flat config key in the project's namespace, grouped by concept with a
-dotted prefix (``fastapi-fargate:service.memory``), because Pulumi's project-level config
-schema in ``Pulumi.yaml`` declares only strings, integers, booleans and arrays: flat keys let
-``Pulumi.yaml`` declare every setting with its type, default and description, and let the
-Pulumi CLI reject an undeclared key. ``load_settings`` checks everything again in Python (the
-CLI's checks do not run under test mocks and know nothing of combinations) and reports every
-problem at once, each naming the full key, the bad value and the fix, before the program
-registers a single resource.
+Settings are grouped by concept, and each group is ONE structured config object in the
+project's namespace (``fastapi-fargate:service: {cpu: 256, memory: 512}``), set member by member
+with ``pulumi config set --path service.memory 1024``; ``production`` stays a top-level key.
+``Pulumi.yaml`` declares every member as a property path (``service.memory``, with its type,
+default and description): before every ``preview``/``up`` the Pulumi CLI merges those defaults
+into the stack's objects and checks the types (``pkg/workspace/config.go`` ``mergeConfig``;
+``plan/engine_config.py`` is a tested port). So the program always receives every group object,
+filled with the declared defaults; a declared default like ``"16"`` arrives as the number 16
+(the CLI coerces strings inside objects), which a string setting accepts.
 
-App secrets live in a second namespace, ``app-secrets:NAME``: the project's namespace is checked
-against ``Pulumi.yaml``'s declarations and cannot declare a map, while any name is allowed in
-another namespace. ``Settings`` holds only their names; ``app_secret_values`` hands out the
-values as Pulumi secrets, so no model, repr or error message ever holds one.
+The CLI passes undeclared keys through without a word, so ``load_settings`` checks everything
+again in Python: unknown keys and unknown members of a group (with a "did you mean" hint), a
+flat dotted key (``fastapi-fargate:service.memory``, what ``pulumi config set service.memory``
+writes without ``--path``, which the CLI never merges into the object), each value, and the
+rules that span settings. It reports every problem at once, each naming the setting, the bad
+value and the ``pulumi config set --path`` command that fixes it, before the program registers a
+single resource.
+
+App secrets live in a second namespace, ``app-secrets:NAME``: any name is allowed there, and
+``Settings`` holds only their names; ``app_secret_values`` hands out the values as Pulumi
+secrets, so no model, repr or error message ever holds one.
 
 No resource is created here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -166,6 +177,13 @@ class _Group(BaseModel):
         field = cls.model_fields[info.field_name]
         if value == "" and field.default is None:
             return None
+        # Inside an object the CLI turns "16" into 16 and "true" into true (object.go, coerce),
+        # for declared defaults and for `pulumi config set --path` alike. Only digits without a
+        # leading zero and true/false are turned, so the text comes back exactly.
+        if _wants_text(field.annotation):
+            return _cli_text(value)
+        if _is_list(field.annotation) and isinstance(value, list):
+            return [_cli_text(item) for item in value]
         return value
 
 
@@ -681,39 +699,115 @@ def _is_list(annotation: Any) -> bool:
     return get_origin(annotation) is list or annotation is list
 
 
+def _wants_text(annotation: Any) -> bool:
+    """A string setting: ``str``, ``str | None`` or a ``Literal`` of strings."""
+    if annotation is str:
+        return True
+    if get_origin(annotation) is Literal:
+        return all(isinstance(a, str) for a in get_args(annotation))
+    if get_origin(annotation) in (Union, UnionType):
+        inner = _optional_inner(annotation)
+        return inner is not None and _wants_text(inner)
+    return False
+
+
+def _cli_text(value: Any) -> Any:
+    """The text the CLI coerced into a number or boolean; anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _member_path(group: str, member: str) -> str:
+    """How ``pulumi config set --path`` names a member: ``service.memory``, or
+    ``service["odd.name"]`` for a name that is not a plain word."""
+    if re.fullmatch(r"[A-Za-z0-9_]+", member):
+        return f"{group}.{member}"
+    return f'{group}["{member}"]'
+
+
+def _set_command(path: str, value: Any = None) -> str:
+    """The command that sets ``path`` (a property path), for a list one entry per index."""
+    if isinstance(value, list):
+        return f"`pulumi config set --path '{path}[0]' <value>`, one index per entry"
+    shown = "<value>" if value is None else _shown(value)
+    return f"`pulumi config set --path {path} {shown}`"
+
+
 def _parse_raw(
     raw: Mapping[str, Any],
+    stack_file: str = "Pulumi.<stack>.yaml",
 ) -> tuple[dict[str, Any], list[str]]:
-    """Sort raw config (``service.cpu -> "256"``) into groups, refusing unknown keys."""
+    """Sort raw config into groups: each group's object (as JSON text, as the CLI hands it over,
+    or already parsed), ``production``; refuse unknown keys and members, and flat dotted keys."""
     data: dict[str, Any] = {}
     problems: list[str] = []
+    flat = False
     for name, value in sorted(raw.items()):
+        if name == "production":
+            data[name] = value
+            continue
+        if name in GROUPS:
+            members, group_problems = _parse_group(name, value)
+            problems += group_problems
+            data[name] = members
+            continue
         group, dot, field = name.partition(".")
-        if not dot:
-            if name in GROUPS:
-                problems.append(
-                    f"{_key(name)}: settings are flat keys like {_key(name, '...')}; fix: "
-                    f"`pulumi config rm {name}` and set each key on its own, like "
-                    f"`pulumi config set {name}.{next(iter(_aliases(GROUPS[name])))} ...`."
-                )
-            elif name == "production":
-                data[name] = value
-            else:
-                problems.append(_unknown(name))
+        if dot and group in GROUPS and field in _aliases(GROUPS[group]):
+            flat = True
+            annotation = GROUPS[group].model_fields[_aliases(GROUPS[group])[field]].annotation
+            if _is_list(annotation) and isinstance(value, str):
+                with contextlib.suppress(json.JSONDecodeError):
+                    value = json.loads(value)
+            problems.append(
+                f"{_key(name)} = {_shown(value)}: a flat key, which Pulumi never reads as the "
+                f"setting {name}: Pulumi.yaml declares {name} as the member {field} of the "
+                f"object {_key(group)}, so this value would be ignored. Fix: `pulumi config rm "
+                f"{name}`, then {_set_command(name, value)}."
+            )
             continue
-        model = GROUPS.get(group)
-        aliases = _aliases(model) if model else {}
-        if field not in aliases:
-            problems.append(_unknown(name))
+        problems.append(_unknown(name, "pulumi config rm"))
+    if flat:
+        problems.append(
+            f"Settings are structured config objects now (one per group, like {_key('service')}"
+            f" with members cpu and memory). Fix all flat keys at once: `python -m "
+            f"plan.convert_stack {stack_file}` rewrites the stack file in that form, keeping "
+            f"its comments."
+        )
+    return data, problems
+
+
+def _parse_group(group: str, value: Any) -> tuple[dict[str, Any], list[str]]:
+    """A group's members from its object; unknown members refused, lists parsed."""
+    model = GROUPS[group]
+    first = next(iter(_aliases(model)))
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            value = json.loads(value)
+    if not isinstance(value, Mapping):
+        return {}, [
+            f"{_key(group)} = {_shown(value)}: must be an object of settings (like "
+            f"{group}: {{{first}: ...}} in the stack file). Fix: `pulumi config rm {group}`, then "
+            f"set each one with `pulumi config set --path {group}.{first} <value>`."
+        ]
+    aliases = _aliases(model)
+    members: dict[str, Any] = {}
+    problems: list[str] = []
+    for member, inner in value.items():
+        member = str(member)
+        if member not in aliases:
+            problems.append(_unknown(_member_path(group, member), "pulumi config rm --path"))
             continue
-        annotation = model.model_fields[aliases[field]].annotation  # type: ignore[union-attr]
+        annotation = model.model_fields[aliases[member]].annotation
         if _is_list(annotation) or _is_list(_optional_inner(annotation)):
-            value, problem = _parse_list(name, value)
+            inner, problem = _parse_list(_member_path(group, member), inner)
             if problem:
                 problems.append(problem)
                 continue
-        data.setdefault(group, {})[field] = value
-    return data, problems
+        members[member] = inner
+    return members, problems
 
 
 def _optional_inner(annotation: Any) -> Any:
@@ -732,22 +826,23 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
         except json.JSONDecodeError:
             return None, (
                 f"{_key(name)} = {value}: must be a list; fix: write it as a YAML list in "
-                f"Pulumi.<stack>.yaml or `pulumi config set --path '[\"{name}\"][0]' VALUE`"
+                f"the stack file or {_set_command(name, [])}"
             )
     if not isinstance(value, list):
         return None, f"{_key(name)} = {_shown(value)}: must be a list of strings"
     return value, None
 
 
-def _unknown(name: str) -> str:
+def _unknown(name: str, remove: str) -> str:
     known = [f"{g}.{a}" for g, m in GROUPS.items() for a in _aliases(m)] + ["production"]
+    known += list(GROUPS) if "." not in name and "[" not in name else []
     close = [
         k for k in known if k.lower() == name.lower() or k.split(".")[-1] == name.split(".")[-1]
-    ]
+    ] + difflib.get_close_matches(name, known, n=1, cutoff=0.8)
     hint = f" Did you mean {_key(close[0])}?" if close else ""
     return (
         f"{_key(name)}: is not a setting of this project.{hint} "
-        f"Fix: `pulumi config rm {name}`; the README lists every setting."
+        f"Fix: `{remove} {name}`; the README lists every setting."
     )
 
 
@@ -756,12 +851,13 @@ def _field_problems(error: ValidationError, secret_keys: set[str]) -> list[str]:
     for item in error.errors():
         loc = [str(p) for p in item["loc"] if not isinstance(p, int)][:2]
         key = ".".join(loc)
-        value = "[secret]" if key in secret_keys else _shown(item.get("input"))
+        value = "[secret]" if loc[0] in secret_keys else _shown(item.get("input"))
         message = item["msg"].removeprefix("Value error, ")
-        if isinstance(item.get("input"), list):
-            fix = f"`pulumi config set --path '[\"{key}\"][0]' <value>`, one entry per index"
+        index = next((p for p in item["loc"] if isinstance(p, int)), None)
+        if index is not None:  # one entry of a list
+            fix = f"`pulumi config set --path '{key}[{index}]' <value>`"
         else:
-            fix = f"`pulumi config set {key} <value>`"
+            fix = _set_command(key, [] if isinstance(item.get("input"), list) else None)
         problems.append(f"{_key(*loc)} = {value}: {message}. Fix: {fix}.")
     return problems
 
@@ -775,8 +871,8 @@ def _combination_problems(s: Settings) -> list[str]:
     if svc.memory not in allowed:
         problems.append(
             f"{_key('service.memory')} = {svc.memory}: Fargate does not offer {svc.memory} MiB "
-            f"with service.cpu = {svc.cpu}. Fix: set service.memory to one of "
-            f"{_ranges(allowed)}, or change service.cpu."
+            f"with service.cpu = {svc.cpu}. Fix: `pulumi config set --path service.memory <one "
+            f"of {_ranges(allowed)}>`, or change service.cpu."
         )
     budget = svc.worker_count * svc.memory_per_worker + TASK_MEMORY_OVERHEAD_MIB
     if budget > svc.memory:
@@ -803,7 +899,7 @@ def _combination_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('https.hostedZone')}: is required with https.domain = {https.domain}, for "
                 f"the certificate's validation records and the alias record. Fix: `pulumi config "
-                f"set https.hostedZone <zone name, like {_parent(https.domain)}>`."
+                f"set --path https.hostedZone <zone name, like {_parent(https.domain)}>`."
             )
         if https.hosted_zone is not None:
             for field, name in [("domain", https.domain)] + [
@@ -830,13 +926,14 @@ def _combination_problems(s: Settings) -> list[str]:
             if value is not None:
                 problems.append(
                     f"{_key('https.' + field)} = {_shown(value)}: needs https.domain. Fix: "
-                    f"`pulumi config set https.domain <name>` or remove https.{field}."
+                    f"`pulumi config set --path https.domain <name>` or `pulumi config rm --path "
+                    f"https.{field}`."
                 )
         if s.production:
             problems.append(
                 f"{_key('https.domain')}: is required on a production stack (production = true); "
-                f"the HTTP-only mode is for a first try. Fix: `pulumi config set https.domain "
-                f"<name>` and https.hostedZone."
+                f"the HTTP-only mode is for a first try. Fix: `pulumi config set --path "
+                f"https.domain <name>` and https.hostedZone."
             )
 
     if net.existing:
@@ -850,7 +947,7 @@ def _combination_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('network.publicSubnetIds')} = {_shown(net.public_subnet_ids)}: an existing "
                 f"VPC needs at least 2 public subnets in distinct availability zones for the load "
-                f"balancer. Fix: `pulumi config set --path '[\"network.publicSubnetIds\"][0]' subnet-...`."
+                f"balancer. Fix: `pulumi config set --path 'network.publicSubnetIds[0]' subnet-...`."
             )
         if net.nat != "none" and not net.private_subnet_ids:
             problems.append(
@@ -915,20 +1012,20 @@ def _database_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('database.backupRetentionDays')} = 0: a production database needs automated "
                 f"backups (and point-in-time recovery). Fix: `pulumi config set "
-                f"database.backupRetentionDays 7` (1 to 35)."
+                f"--path database.backupRetentionDays 7` (1 to 35)."
             )
     elif db.mode == "external":
         if db.host is None:
             problems.append(
                 f"{_key('database.host')}: is required with database.mode = external. Fix: "
-                f"`pulumi config set database.host <host name of the database>`."
+                f"`pulumi config set --path database.host <host name of the database>`."
             )
         if db.secret_arn is None:
             problems.append(
                 f"{_key('database.secretArn')}: is required with database.mode = external: the "
                 f"tasks read the user name and password from it, never from config. Fix: store "
                 f'{{"username": ..., "password": ...}} in a Secrets Manager secret and `pulumi config '
-                f"set database.secretArn <its full ARN>`."
+                f"set --path database.secretArn <its full ARN>`."
             )
     return problems
 
@@ -972,19 +1069,24 @@ def parse_settings(
     raw: Mapping[str, Any],
     secret_keys: set[str] = frozenset(),
     app_secrets: Mapping[str, bool] | None = None,
+    stack_file: str = "Pulumi.<stack>.yaml",
 ) -> Settings:
-    """Validate raw settings (flat dotted keys, values as the CLI stores them).
+    """Validate raw settings: keys without the project's namespace (``service``,
+    ``production``), values as the CLI hands them over (a group's object as JSON text) or
+    already parsed.
 
     ``app_secrets`` maps each name under ``app-secrets:`` to whether Pulumi holds it as a secret;
     the values themselves never come here. Raises SettingsError listing every problem found;
-    values of ``secret_keys`` are never shown.
+    values of ``secret_keys`` are never shown. ``stack_file`` names the file in messages.
     """
-    data, problems = _parse_raw({k: v for k, v in raw.items() if k not in secret_keys})
+    data, problems = _parse_raw({k: v for k, v in raw.items() if k not in secret_keys}, stack_file)
     # Project settings reach resource inputs as plain values: a secret among them would lose
     # its secrecy on the way, so secrets belong under app-secrets: only.
     problems += [
-        f"{_key(k)} = [secret]: project settings are not secret and would reach the task "
-        f"definition in plain text. Fix: `pulumi config rm {k}` and set the value with "
+        f"{_key(k)} = [secret]: holds a value set with --secret (`secure:` in {stack_file}), "
+        f"but project settings are not secret and would reach the task definition in plain "
+        f"text. Fix: `pulumi config rm --path {k}` (or only the member marked `secure:`, "
+        f"like `pulumi config rm --path {k}.<member>`) and set the value with "
         f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:NAME ...`."
         for k in sorted(secret_keys)
         if k in raw
@@ -1023,7 +1125,7 @@ def load_settings() -> Settings:
         for k in merged
         if k.startswith(app_prefix)
     }
-    return parse_settings(raw, secret, app_secrets)
+    return parse_settings(raw, secret, app_secrets, f"Pulumi.{pulumi.get_stack()}.yaml")
 
 
 def app_secret_values(settings: Settings) -> dict[str, pulumi.Output[str]]:

@@ -1,12 +1,14 @@
 """The offline plan: render, describe, diff and cost a stack without cloud credentials.
 
 ``python -m plan STACK`` runs ``__main__.py`` under the Pulumi SDK's mocks with the config of
-``Pulumi.STACK.yaml`` and prints what the program would create, with every value AWS would
+``Pulumi.STACK.yaml`` (merged with ``Pulumi.yaml`` as the Pulumi CLI merges it) and prints what the program would create, with every value AWS would
 compute shown as "known after apply". See ``plan.cli`` for the command line; each module does
 one part:
 
 * ``render``: the mock monitor and mock AWS answers (shared with the tests);
 * ``stackfile``: reading ``Pulumi.yaml`` and a stack file, encrypted values included;
+* ``engine_config``: the Pulumi CLI's config merge, ported: what the program gets from a stack;
+* ``convert_stack``: rewrites an old stack file's flat settings into structured objects;
 * ``placeholders``: mocks that remember their made-up values, and the swap for labels;
 * ``document``: the plan as a plain, ordered, JSON-ready document, secrets masked;
 * ``describe``: the plan as text and Markdown;

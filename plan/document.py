@@ -29,6 +29,7 @@ from typing import Any
 
 import pulumi
 
+from plan.engine_config import ConfigError
 from plan.errors import PlanError
 from plan.placeholders import Placeholders, PlanMocks
 from plan.render import ROOT, Rendered, Resource, render
@@ -57,11 +58,12 @@ def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
     ``pulumi.RunError``: the errors Pulumi prints without a traceback).
     """
     namespace = f"{stack.project}:"
+    settings = stack.settings()
     mocks = PlanMocks(
         region=stack.region,
-        hosted_zone=_text(stack.config.get(f"{namespace}https.hostedZone")),
-        domain=_text(stack.config.get(f"{namespace}https.domain")),
-        vpc_id=_text(stack.config.get(f"{namespace}network.vpcId")),
+        hosted_zone=_text(settings.get(f"{namespace}https.hostedZone")),
+        domain=_text(settings.get(f"{namespace}https.domain")),
+        vpc_id=_text(settings.get(f"{namespace}network.vpcId")),
     )
     with _importable(root), _captured_warnings() as warnings:
         try:
@@ -74,6 +76,8 @@ def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
                 root=root,
             )
         except pulumi.RunError as exc:
+            raise PlanError(str(exc)) from None
+        except ConfigError as exc:  # the CLI's own refusal, before the program runs
             raise PlanError(str(exc)) from None
 
     secrets = sorted(
@@ -103,7 +107,7 @@ def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
         "region": stack.region,
         "config": {
             key: SECRET if key in stack.secret_keys else clean.value(value)
-            for key, value in sorted(stack.config.items())
+            for key, value in sorted(settings.items())
         },
         "notes": notes,
         "warnings": [clean.value(w) for w in warnings],

@@ -5,7 +5,9 @@ function (by default a project's ``__main__.py``) against a recording mock monit
 ``preview=False``, so every ``apply`` runs and every value is known, and returns each registered
 resource with its type, name, inputs, parent, dependencies and options, plus the stack outputs.
 ``AwsMocks`` answers like AWS would, with ids, ARNs and DNS names made up from the resources'
-names; ``plan.placeholders`` swaps those made-up values for "known after apply" labels.
+names; ``plan.placeholders`` swaps those made-up values for "known after apply" labels. The
+program gets its config exactly as the Pulumi CLI would pass it: the stack file merged with
+Pulumi.yaml's declarations by ``plan.engine_config`` (nothing renders a stack file any other way).
 
 A library module: no test framework here, and nothing runs at import time (setting up mocks
 at import breaks on newer Pythons).
@@ -22,13 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from plan.engine_config import BlindingDecrypter, load_project, load_yaml, program_config
+
 ROOT = Path(__file__).resolve().parent.parent
+# What the program gets for a value the stack file holds encrypted: offline there is no secrets
+# provider to decrypt it with.
+ENCRYPTED_PLACEHOLDER = "(secret: encrypted in the stack file, not decrypted offline)"
+OFFLINE_DECRYPTER = BlindingDecrypter(ENCRYPTED_PLACEHOLDER)
 PROJECT = "fastapi-fargate"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -316,13 +323,10 @@ class AwsMocks(pulumi_mocks.Mocks):
 
 
 def stack_config(stack: str = "dev", root: Path = ROOT) -> dict[str, Any]:
-    """The config block of Pulumi.<stack>.yaml, as it is committed."""
-    return yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text())["config"]
-
-
-def _as_cli_value(value: Any) -> str:
-    # The CLI hands the program every value as a string; lists and maps as JSON.
-    return value if isinstance(value, str) else json.dumps(value)
+    """The ``config:`` block of Pulumi.<stack>.yaml as it is committed (read as the CLI reads
+    YAML): the stack's own settings, before the CLI merges in Pulumi.yaml's defaults."""
+    document = load_yaml((root / f"Pulumi.{stack}.yaml").read_text())
+    return dict((document or {}).get("config") or {})
 
 
 def render(
@@ -333,35 +337,42 @@ def render(
     base: Mapping[str, Any] | None = None,
     mocks: AwsMocks | None = None,
     secret_keys: Iterable[str] = (),
-    project: str = PROJECT,
+    project: str | None = None,
     root: Path = ROOT,
 ) -> Rendered:
-    """Run ``program`` (default: ``__main__.py``) under mocks with the stack's config.
+    """Run ``program`` (default: ``__main__.py``) under mocks with the config the CLI would pass.
 
-    ``base`` is the stack's config (default: Pulumi.<stack>.yaml); ``settings_overrides`` are
-    project settings without the namespace (``{"service.cpu": 512}``) or full keys of another
-    namespace (``app-secrets:API_KEY``); a value of None removes the key. ``secret_keys`` are
-    full keys the CLI would hand over as secrets (set with ``pulumi config set --secret``).
-    ``project`` is the Pulumi project the program runs as (bootstrap/ is its own project); it
-    also namespaces ``settings_overrides``. ``root`` is the project directory whose
-    ``__main__.py`` and stack files are used (a git worktree of another revision, say); its
-    packages must be the importable ones.
+    ``base`` is the stack file's ``config:`` block (default: that of Pulumi.<stack>.yaml).
+    ``settings_overrides`` change it first as ``pulumi config set --path KEY VALUE`` would
+    (``{"service.cpu": 512}`` sets the member ``cpu`` of the object ``<project>:service``;
+    a value of None is ``pulumi config rm --path KEY``); keys of another namespace are given in
+    full (``app-secrets:API_KEY``). Then the CLI's merge of ``root/Pulumi.yaml``'s declarations
+    runs (``plan.engine_config.program_config``): defaults filled in, types checked (a
+    ``ConfigError`` with the CLI's message), values handed over as strings and JSON.
+    ``secret_keys`` are full keys the CLI would hand over as secrets (set with ``pulumi config
+    set --secret``) besides those the stack file encrypts. ``root`` is the project directory
+    whose Pulumi.yaml, stack files and ``__main__.py`` are used (bootstrap/, or a git worktree
+    of another revision); its packages must be the importable ones. ``project``, if given, must
+    be the name in its Pulumi.yaml.
     """
     mocks = mocks or AwsMocks()
-    config = dict(stack_config(stack, root) if base is None else base)
-    for key, value in (settings_overrides or {}).items():
-        full = key if ":" in key else f"{project}:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
+    declared = load_project(root / "Pulumi.yaml")
+    if project is not None and project != declared.name:
+        raise ValueError(f"{root / 'Pulumi.yaml'} is project {declared.name}, not {project}")
+    engine = program_config(
+        declared,
+        stack,
+        stack_config(stack, root) if base is None else base,
+        edits=settings_overrides,
+        decrypter=OFFLINE_DECRYPTER,
+    )
 
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(
-        {k: _as_cli_value(v) for k, v in config.items()}, list(secret_keys)
+    pulumi.runtime.set_mocks(
+        mocks, project=declared.name, stack=stack, preview=False, monitor=monitor
     )
+    pulumi.runtime.set_all_config(engine.config, sorted(engine.secret_keys | set(secret_keys)))
     settings.SETTINGS.rpc_manager.clear()
 
     outputs: dict[str, Any] = {}

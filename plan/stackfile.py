@@ -1,9 +1,14 @@
 """Read a project's ``Pulumi.yaml`` and a stack's ``Pulumi.<stack>.yaml`` as the CLI would hand them over.
 
+A stack file is read as the Pulumi CLI reads it, and checked the way the CLI checks it before
+``pulumi preview``: ``plan.engine_config`` merges ``Pulumi.yaml``'s declared defaults into the
+stack's config (a setting like ``service.memory`` is the member ``memory`` of the object
+``fastapi-fargate:service``) and refuses values of the wrong type with the CLI's own message.
+The renderer runs the same merge again when it hands the config to the program.
+
 Values the stack file holds encrypted (``secure: v1:...``, written by ``pulumi config set
 --secret``) cannot be decrypted without the stack's secrets provider, so the plan treats those
-keys as secrets with a placeholder value and says so. Defaults of settings the stack file does
-not set come from the program's own settings model, as in a real run.
+keys as secrets with a placeholder value and says so.
 """
 
 from __future__ import annotations
@@ -16,16 +21,25 @@ from typing import Any
 
 import yaml
 
+from plan.engine_config import (
+    ConfigError,
+    ProgramConfig,
+    load_project,
+    load_yaml,
+    program_config,
+    property_path_str,
+)
 from plan.errors import PlanError
+from plan.render import ENCRYPTED_PLACEHOLDER, OFFLINE_DECRYPTER  # noqa: F401 (re-exported)
 
-ENCRYPTED_PLACEHOLDER = "(secret: encrypted in the stack file, not decrypted offline)"
 REGION_KEY = "aws:region"
 _STACK_FILE_NAME = re.compile(r"^Pulumi\.(?P<stack>[^/]+)\.ya?ml$")
 
 
 @dataclass(frozen=True)
 class StackFile:
-    """A stack's config, ready for the renderer: full keys, CLI-shaped values."""
+    """A stack's config, ready for the renderer: the stack file's ``config:`` block as YAML
+    holds it (full keys; a group of settings is one object), plus the region the plan uses."""
 
     project: str
     stack: str
@@ -34,11 +48,32 @@ class StackFile:
     secret_keys: frozenset[str] = field(default_factory=frozenset)
     """Keys whose values Pulumi holds as secrets; their values are never shown."""
     encrypted_keys: frozenset[str] = field(default_factory=frozenset)
-    """Keys whose encrypted values were replaced by ``ENCRYPTED_PLACEHOLDER``."""
+    """Keys holding encrypted values; the program gets ``ENCRYPTED_PLACEHOLDER`` for them."""
 
     @property
     def region(self) -> str:
         return str(self.config[REGION_KEY])
+
+    def settings(self) -> dict[str, Any]:
+        """What the stack file sets, one entry per setting: the members of an object as property
+        paths (``fastapi-fargate:service.memory``, as ``pulumi config set --path`` names them),
+        anything else under its key; a secret key whole, never opened."""
+        shown: dict[str, Any] = {}
+
+        def walk(key: str, value: Any) -> None:
+            if isinstance(value, dict) and value and key not in self.secret_keys:
+                if set(value) == {"secure"}:
+                    shown[key] = value
+                    return
+                for member, inner in value.items():
+                    # ".memory", or '["a.b"]' for a member name that needs quoting.
+                    walk(key + property_path_str(["", str(member)]), inner)
+            else:
+                shown[key] = value
+
+        for key, value in self.config.items():
+            walk(key, value)
+        return shown
 
 
 def project_name(root: Path) -> str:
@@ -48,6 +83,10 @@ def project_name(root: Path) -> str:
     name = document.get("name") if isinstance(document, dict) else None
     if not isinstance(name, str) or not name:
         raise PlanError(f"{path}: has no project `name`; is {root} a Pulumi project?")
+    try:
+        load_project(path)
+    except ConfigError as exc:
+        raise PlanError(str(exc)) from None
     return name
 
 
@@ -87,19 +126,17 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         document = {}
     if not isinstance(document, dict):
         raise PlanError(f"{path}: is not a stack file (a YAML mapping with a `config` block)")
+    if document.get("environment"):
+        raise PlanError(
+            f"{path}: imports a Pulumi ESC environment (`environment:`), which the offline "
+            "plan cannot open; plan a copy without it, or use `pulumi preview`."
+        )
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise PlanError(f"{path}: `config` must be a mapping of keys to values")
 
-    config: dict[str, Any] = {}
-    encrypted: set[str] = set()
-    for key, value in raw.items():
-        # The CLI reads a key without a namespace as one of the project's own.
-        full = str(key) if ":" in str(key) else f"{project}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            encrypted.add(full)
-            value = ENCRYPTED_PLACEHOLDER
-        config[full] = value
+    # The CLI reads a key without a namespace as one of the project's own.
+    config = {(str(k) if ":" in str(k) else f"{project}:{k}"): v for k, v in raw.items()}
 
     if REGION_KEY not in config:
         # Like the AWS provider: the environment's region when the stack sets none.
@@ -110,19 +147,34 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
                 f"is set. Fix: `pulumi config set {REGION_KEY} us-east-1` (or your region)."
             )
         config[REGION_KEY] = env_region
+    # What `pulumi preview` checks before anything runs; the renderer merges the same way.
+    engine = check_config(root, stack, config, path)
     return StackFile(
         project=project,
         stack=stack,
         path=path,
         config=config,
-        secret_keys=frozenset(encrypted),
-        encrypted_keys=frozenset(encrypted),
+        secret_keys=engine.secret_keys,
+        encrypted_keys=engine.secret_keys,
     )
+
+
+def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> ProgramConfig:
+    """The CLI's merge and checks of ``config`` (``plan.engine_config.program_config``); its
+    refusal as a ``PlanError`` in the CLI's own words, naming the stack file."""
+    try:
+        return program_config(
+            load_project(root / "Pulumi.yaml"), stack, config, decrypter=OFFLINE_DECRYPTER
+        )
+    except ConfigError as exc:
+        raise PlanError(
+            f"{exc} (the Pulumi CLI's check of {path.name} against Pulumi.yaml)"
+        ) from None
 
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        return load_yaml(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise PlanError(f"{path}: no such file") from None
     except (OSError, yaml.YAMLError) as exc:

@@ -5,6 +5,10 @@ one function) under the SDK's mocks and returns every registered resource with i
 parent, dependencies and options, plus the stack outputs. See ``plan.render`` for the details.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
+from plan.engine_config import BLINDING, Decrypter, load_project, program_config
 from plan.render import (
     ACCOUNT,
     PROJECT,
@@ -19,6 +23,32 @@ from plan.render import (
     stack_config,
 )
 
+
+def handed_over(
+    edits: Mapping[str, Any] | None = None,
+    *,
+    stack: Mapping[str, Any] | None = None,
+    validate: bool = True,
+    decrypter: Decrypter = BLINDING,
+) -> tuple[dict[str, str], set[str]]:
+    """The project's settings as the program gets them (keys without the namespace, ready for
+    ``components.settings.parse_settings``) and which of them are secret: the stack file's
+    ``config`` block ``stack`` (default: empty), changed by ``pulumi config set --path KEY
+    VALUE`` for each of ``edits``, merged and checked by the CLI (``plan.engine_config``);
+    ``validate=False`` is ``pulumi up --skip-config-validation``."""
+    result = program_config(
+        load_project(ROOT / "Pulumi.yaml"),
+        "dev",
+        stack or {},
+        edits=edits,
+        validate=validate,
+        decrypter=decrypter,
+    )
+    prefix = f"{PROJECT}:"
+    config = {k.removeprefix(prefix): v for k, v in result.config.items() if k.startswith(prefix)}
+    return config, {k.removeprefix(prefix) for k in result.secret_keys if k.startswith(prefix)}
+
+
 __all__ = [
     "ACCOUNT",
     "PROJECT",
@@ -29,6 +59,7 @@ __all__ = [
     "RecordingMonitor",
     "Rendered",
     "Resource",
+    "handed_over",
     "render",
     "stack_config",
 ]

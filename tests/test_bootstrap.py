@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from plan.engine_config import ConfigError, load_project
 from pulumi_harness import AwsMocks, Rendered, render
 
 BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
@@ -64,6 +65,7 @@ def run_bootstrap(**config: Any) -> tuple[Rendered, BootstrapMocks]:
             settings,
             base={"aws:region": "us-east-1"},
             project=PROJECT,
+            root=BOOTSTRAP,
             mocks=mocks,
             program=lambda: runpy.run_path(str(BOOTSTRAP / "__main__.py"), run_name="__main__"),
         )
@@ -299,6 +301,7 @@ def test_a_bad_repository_fails_naming_the_key_before_anything_is_created(reposi
                 {"githubRepository": repository},
                 base={},
                 project=PROJECT,
+                root=BOOTSTRAP,
                 mocks=mocks,
                 program=lambda: runpy.run_path(str(BOOTSTRAP / "__main__.py"), run_name="__main__"),
             )
@@ -343,3 +346,19 @@ def test_the_error_is_a_pulumi_run_error():
             load_settings(pulumi.Config())
     finally:
         sys.path.remove(str(BOOTSTRAP))
+
+
+def test_its_settings_are_top_level_keys_so_the_clis_path_merge_keeps_them_as_they_are():
+    # The CLI reads every declared key as a property path (pkg/workspace/config.go,
+    # mergeConfig): a key without "." or "[" is its own top-level key, as the program reads it.
+    declared = load_project(BOOTSTRAP / "Pulumi.yaml").config
+    assert declared and not [k for k in declared if "." in k or "[" in k]
+
+
+def test_the_cli_refuses_a_stack_without_a_repository_before_the_program_runs():
+    # githubRepository is declared without a default, so the CLI itself stops `pulumi up`.
+    mocks = BootstrapMocks()
+    with pytest.raises(ConfigError) as raised:
+        render(base={"aws:region": "us-east-1"}, root=BOOTSTRAP, mocks=mocks, program=lambda: None)
+    assert str(raised.value) == "Stack 'dev' is missing configuration value 'githubRepository'"
+    assert mocks.registered == []

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from pulumi_harness import ACCOUNT, REGION, AwsMocks, Rendered, render
+from pulumi_harness import ACCOUNT, REGION, AwsMocks, Rendered, handed_over, render
 
 INSTANCE = "aws:rds/instance:Instance"
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -296,9 +296,10 @@ class TestModes:
         assert policy_resources(rendered, "app-task-secrets") == [EXTERNAL_ARN]
 
 
-def only_problem(raw: dict) -> str:
+def only_problem(edits: dict) -> str:
+    """The one problem the program finds in these settings, set with `pulumi config set --path`."""
     with pytest.raises(SettingsError) as caught:
-        parse_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+        parse_settings(*handed_over(edits))
     assert len(caught.value.problems) == 1, caught.value.problems
     return caught.value.problems[0]
 
@@ -307,7 +308,7 @@ class TestBadInput:
     def test_external_without_the_secret_arn(self):
         message = only_problem({k: v for k, v in EXTERNAL.items() if k != "database.secretArn"})
         assert message.startswith("fastapi-fargate:database.secretArn:")
-        assert "`pulumi config set database.secretArn" in message
+        assert "`pulumi config set --path database.secretArn" in message
 
     def test_external_without_a_host(self):
         message = only_problem({k: v for k, v in EXTERNAL.items() if k != "database.host"})
@@ -372,7 +373,7 @@ class TestBadInput:
         assert "DATABASE_URL" in message and "reserved" in message
         message = only_problem({"service.environment": ["DB_SECRET_ARN=arn:aws:x"]})
         assert "DB_SECRET_ARN" in message and "reserved" in message
-        parse_settings({"service.environment": '["DB_HOST=x"]', "database.mode": "off"})
+        parse_settings(*handed_over({"service.environment": ["DB_HOST=x"], "database.mode": "off"}))
 
     @pytest.mark.parametrize(
         "overrides",

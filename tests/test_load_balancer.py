@@ -293,7 +293,7 @@ def test_without_a_domain_every_run_warns_that_it_is_http_only_and_how_to_add_on
         render_edge({})
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(
-        w.startswith("HTTP only") and "pulumi config set https.domain" in w for w in warnings
+        w.startswith("HTTP only") and "pulumi config set --path https.domain" in w for w in warnings
     )
 
 

@@ -26,6 +26,7 @@ from plan.cost import Estimate, capacity_split, estimate
 from plan.describe import describe_markdown, describe_text
 from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
+from plan.engine_config import cli_edit, stack_config_from_document, stack_document
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
 from plan.rollout import Rollout, waves
@@ -39,16 +40,12 @@ APP_TAG = "<hash of app/>"
 
 
 def stack_file(tmp_path: Path, name: str = "dev", **settings: Any) -> Path:
-    """A copy of Pulumi.dev.yaml with these project settings changed (None removes one)."""
-    config = dict(stack_config("dev"))
-    for key, value in settings.items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
-        if value is None:
-            config.pop(full, None)
-        else:
-            config[full] = value
+    """A copy of Pulumi.dev.yaml as `pulumi config set --path KEY VALUE` would write it after
+    changing these settings (None: `pulumi config rm --path KEY`)."""
+    config = stack_config_from_document(stack_config("dev"), PROJECT)
+    cli_edit(config, settings, PROJECT)
     path = tmp_path / f"Pulumi.{name}.yaml"
-    path.write_text(yaml.safe_dump({"config": config}))
+    path.write_text(yaml.safe_dump({"config": stack_document(config)}, sort_keys=False))
     return path
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import pulumi
 import pytest
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
@@ -49,7 +50,8 @@ from components.settings import (
     ServiceSettings,
     parse_settings,
 )
-from pulumi_harness import ROOT, AwsMocks, Rendered, render, stack_config
+from plan.engine_config import load_project, program_config
+from pulumi_harness import ROOT, AwsMocks, Rendered, handed_over, render, stack_config
 
 POLICY_DIR = ROOT / "policy"
 # The engine runs the pack with policy/ on sys.path; the tests import it the same way.
@@ -212,11 +214,9 @@ def test_the_pack_knows_the_programs_tls_policies_project_and_memory_defaults():
 
 
 def project_settings(stack: str) -> dict[str, Any]:
-    return {
-        key.removeprefix(f"{PROJECT}:"): value
-        for key, value in stack_config(stack).items()
-        if key.startswith(f"{PROJECT}:")
-    }
+    """The stack's settings as the program gets them, after the CLI's merge."""
+    config, _ = handed_over(stack=stack_config(stack))
+    return config
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -238,11 +238,33 @@ def test_the_prod_stack_file_is_valid_production_settings():
     assert settings.database.mode == "managed"
 
 
+def engine_config(stack: str) -> dict[str, str]:
+    """What the engine hands the pack (and the program) for a stack: its merged config."""
+    project = load_project(ROOT / "Pulumi.yaml")
+    return program_config(project, stack, stack_config(stack)).config
+
+
+@pytest.mark.parametrize(("stack", "expected"), [("dev", False), ("prod", True)])
+def test_the_pack_finds_the_production_setting_in_the_config_the_engine_hands_it(
+    stack, expected, monkeypatch
+):
+    config = engine_config(stack)
+    # Top-level, as the program's settings keep it: not inside a group object.
+    assert config[f"{PROJECT}:production"] == str(expected).lower()
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "staging")
+    pulumi.runtime.set_all_config(config)
+    try:
+        assert props.is_production() is expected
+    finally:
+        pulumi.runtime.set_all_config({})
+
+
 def test_the_pack_serves_the_policies_and_reads_the_stacks_production_setting():
     # The engine starts the pack with the stack's config in PULUMI_CONFIG, and talks gRPC to the
     # port it prints. A stack not named prod is production here only by its setting.
     environment = os.environ | {
-        "PULUMI_CONFIG": json.dumps({f"{PROJECT}:production": "true"}),
+        # The config the engine hands the pack: the prod stack file merged by the CLI.
+        "PULUMI_CONFIG": json.dumps(engine_config("prod")),
         "PULUMI_PROJECT": PROJECT,
         "PULUMI_STACK": "staging",
         "PULUMI_DRY_RUN": "true",
@@ -419,7 +441,7 @@ def test_a_load_balancer_without_an_https_listener_is_refused():
     ((message, at),) = check_stack(edge.alb_serves_https_only, resources)
     assert at == alb.urn
     assert "LoadBalancer 'edge-alb' has no HTTPS listener" in message
-    assert "`pulumi config set https.domain api.example.com`" in message
+    assert "`pulumi config set --path https.domain api.example.com`" in message
 
 
 def test_an_https_listener_of_another_load_balancer_does_not_count():
@@ -466,7 +488,7 @@ def test_a_target_group_that_drains_within_a_minute_passes():
 def test_a_target_group_with_aws_default_drain_gets_an_advisory():
     (message,) = check(edge.target_group_fast_drain, TARGET_GROUP, {}, name="edge-tg")
     assert "TargetGroup 'edge-tg' keeps a stopping task registered for 300 s (unset" in message
-    assert "pulumi config set loadBalancer.deregistrationDelay 30" in message
+    assert "pulumi config set --path loadBalancer.deregistrationDelay 30" in message
 
 
 def test_a_stack_may_allow_a_longer_drain_in_its_policy_config():
@@ -706,7 +728,7 @@ def test_a_service_with_circuit_breaker_steady_state_wait_and_grace_period_passe
         ({"healthCheckGracePeriodSeconds": 0}, "with a health check grace period of 0 s"),
         (
             {"healthCheckGracePeriodSeconds": None},
-            "pulumi config set service.healthCheckGracePeriod 60",
+            "pulumi config set --path service.healthCheckGracePeriod 60",
         ),
     ],
     ids=[
@@ -892,7 +914,7 @@ def test_a_log_group_that_keeps_logs_forever_gets_an_advisory(days):
         platform.log_group_retention, LOGS, {"retentionInDays": days}, name="app-logs"
     )
     assert "LogGroup 'app-logs' keeps its logs forever" in message
-    assert "pulumi config set service.logRetentionDays 30" in message
+    assert "pulumi config set --path service.logRetentionDays 30" in message
 
 
 def test_a_repository_that_scans_on_push_with_immutable_tags_passes():
@@ -1008,14 +1030,18 @@ def test_production_tasks_with_public_ips_are_refused():
     public = ecs_service(networkConfiguration={"subnets": ["a", "b"], "assignPublicIp": True})
     (message,) = check(production.production_private_tasks, SERVICE, public, name="web")
     assert "Service 'web' gives its tasks public IPs on a production stack" in message
-    assert "`pulumi config set network.nat per-az`" in message
+    assert "`pulumi config set --path network.nat per-az`" in message
 
 
 @pytest.mark.usefixtures("production_stack")
 @pytest.mark.parametrize(
     ("type_", "key", "fix"),
     [
-        (ALB, "enableDeletionProtection", "pulumi config set loadBalancer.deletionProtection true"),
+        (
+            ALB,
+            "enableDeletionProtection",
+            "pulumi config set --path loadBalancer.deletionProtection true",
+        ),
         (RDS, "deletionProtection", "Fix: set deletion_protection=True"),
     ],
 )

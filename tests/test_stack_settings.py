@@ -1,4 +1,10 @@
-"""The stack settings: every rule a user relies on before anything is created."""
+"""The stack settings: every rule a user relies on before anything is created.
+
+Settings reach the program as the Pulumi CLI hands them over: each test's settings are applied
+to a stack file as `pulumi config set --path KEY VALUE` would write them (`service.cpu` is the
+member `cpu` of the object `fastapi-fargate:service`), then merged with Pulumi.yaml's
+declarations and type-checked as the CLI does (plan/engine_config.py).
+"""
 
 from __future__ import annotations
 
@@ -13,21 +19,28 @@ from components import settings_reference
 from components.settings import (
     FARGATE_SIZES,
     GROUPS,
+    PROJECT,
     Settings,
     SettingsError,
     parse_settings,
 )
-from pulumi_harness import ROOT, AwsMocks, render, stack_config
+from plan.engine_config import Base64Crypter, ConfigError
+from pulumi_harness import ROOT, AwsMocks, handed_over, render, stack_config
 
 
-def problems_of(raw: dict) -> list[str]:
+def settings_of(edits: dict | None = None, **kwargs) -> Settings:
+    config, secret = handed_over(edits, **kwargs)
+    return parse_settings(config, secret)
+
+
+def problems_of(edits: dict, **kwargs) -> list[str]:
     with pytest.raises(SettingsError) as caught:
-        parse_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+        settings_of(edits, **kwargs)
     return caught.value.problems
 
 
-def only_problem(raw: dict) -> str:
-    problems = problems_of(raw)
+def only_problem(edits: dict, **kwargs) -> str:
+    problems = problems_of(edits, **kwargs)
     assert len(problems) == 1, problems
     return problems[0]
 
@@ -37,30 +50,32 @@ DOMAIN = {"https.domain": "api.example.com", "https.hostedZone": "example.com"}
 
 class TestDefaults:
     def test_no_settings_at_all_is_a_valid_stack(self):
-        s = parse_settings({})
+        s = settings_of()
         assert (s.service.cpu, s.service.memory, s.service.worker_count) == (256, 512, 1)
         assert s.scaling.cpu_target == 70
         assert s.https.ssl_policy == "ELBSecurityPolicy-TLS13-1-2-2021-06"
         assert s.migration.timeout == 900
 
     def test_values_arrive_as_strings_like_the_cli_stores_them(self):
-        s = parse_settings(
+        s = settings_of(
             {"service.cpu": "1024", "service.memory": "2048", "scaling.enabled": "false"}
         )
         assert (s.service.cpu, s.service.memory, s.scaling.enabled) == (1024, 2048, False)
 
-    def test_lists_arrive_as_json(self):
-        s = parse_settings({"migration.command": '["alembic", "upgrade", "head"]'})
-        assert s.migration.command == ["alembic", "upgrade", "head"]
+    def test_lists_arrive_as_json_inside_their_groups_object(self):
+        stack = {f"{PROJECT}:migration": {"command": ["alembic", "upgrade", "head"]}}
+        config, _ = handed_over(stack=stack)
+        assert '"command":["alembic","upgrade","head"]' in config["migration"]
+        assert settings_of(stack=stack).migration.command == ["alembic", "upgrade", "head"]
 
     def test_workers_default_to_one_per_vcpu(self):
-        s = parse_settings({"service.cpu": "4096", "service.memory": "8192"})
+        s = settings_of({"service.cpu": "4096", "service.memory": "8192"})
         assert s.service.worker_count == 4
 
     def test_deletion_protection_is_always_on_for_production(self):
-        s = parse_settings({"production": "true", **DOMAIN})
+        s = settings_of({"production": "true", **DOMAIN})
         assert s.deletion_protection is True
-        assert parse_settings({}).deletion_protection is False
+        assert settings_of().deletion_protection is False
 
 
 class TestFargateSizes:
@@ -68,7 +83,7 @@ class TestFargateSizes:
         ("cpu", "memory"), [(c, m) for c, ms in FARGATE_SIZES.items() for m in (ms[0], ms[-1])]
     )
     def test_every_valid_combination_is_accepted(self, cpu, memory):
-        parse_settings({"service.cpu": str(cpu), "service.memory": str(memory)})
+        settings_of({"service.cpu": str(cpu), "service.memory": str(memory)})
 
     def test_memory_that_cpu_does_not_offer_names_the_key_and_the_allowed_values(self):
         message = only_problem({"service.cpu": 1024, "service.memory": 1024})
@@ -95,7 +110,7 @@ class TestMemoryBudget:
         assert "2 workers x 256 MiB" in message and "= 576 MiB" in message
 
     def test_a_budget_that_fits_exactly_is_accepted(self):
-        parse_settings(
+        settings_of(
             {"service.workers": "2", "service.memoryPerWorker": "224", "service.memory": "512"}
         )
 
@@ -114,7 +129,7 @@ class TestScaling:
         assert "2..4" in message
 
     def test_desired_count_is_free_when_autoscaling_is_off(self):
-        parse_settings({"scaling.enabled": "false", "service.desiredCount": "7"})
+        settings_of({"scaling.enabled": "false", "service.desiredCount": "7"})
 
     @pytest.mark.parametrize("target", [49, 91, 0])
     def test_cpu_target_outside_the_50_to_90_band(self, target):
@@ -123,10 +138,10 @@ class TestScaling:
 
     @pytest.mark.parametrize("target", [50, 70, 90])
     def test_cpu_target_inside_the_band(self, target):
-        assert parse_settings({"scaling.cpuTarget": str(target)}).scaling.cpu_target == target
+        assert settings_of({"scaling.cpuTarget": str(target)}).scaling.cpu_target == target
 
     def test_memory_target_is_off_or_in_the_band(self):
-        assert parse_settings({"scaling.memoryTarget": "0"}).scaling.memory_target == 0
+        assert settings_of({"scaling.memoryTarget": "0"}).scaling.memory_target == 0
         assert only_problem({"scaling.memoryTarget": 40}).startswith(
             "fastapi-fargate:scaling.memoryTarget = 40:"
         )
@@ -146,9 +161,16 @@ class TestServiceValues:
         )
 
     def test_a_port_that_is_not_a_number(self):
-        message = only_problem({"service.containerPort": "eighty"})
+        # The CLI's own type check refuses it first, in its words...
+        with pytest.raises(ConfigError) as caught:
+            settings_of({"service.containerPort": "eighty"})
+        assert str(caught.value) == (
+            "Stack 'dev' with configuration key 'service.containerPort' must be of type 'integer'"
+        )
+        # ...and the program, should that check be skipped.
+        message = only_problem({"service.containerPort": "eighty"}, validate=False)
         assert message.startswith("fastapi-fargate:service.containerPort = eighty:")
-        assert "`pulumi config set service.containerPort <value>`" in message
+        assert "`pulumi config set --path service.containerPort <value>`" in message
 
     @pytest.mark.parametrize(("key", "value"), [("migration.timeout", 0), ("migration.timeout", 7201), ("service.stopTimeout", 121), ("service.stopTimeout", 5)])  # fmt: skip
     def test_timeouts_are_positive_and_bounded(self, key, value):
@@ -170,13 +192,16 @@ class TestServiceValues:
     def test_fargate_spot_runs_arm64_too(self):
         # ECS API reference (CapacityProviderStrategyItem): FARGATE_SPOT supports ARM64 tasks
         # on platform version 1.4.0 or later, which LATEST is.
-        s = parse_settings({"image.platform": "linux/arm64", "service.fargateSpotPercent": "50"})
+        s = settings_of({"image.platform": "linux/arm64", "service.fargateSpotPercent": "50"})
         assert (s.image.platform, s.service.fargate_spot_percent) == ("linux/arm64", 50)
 
-    def test_a_list_setting_fix_quotes_the_dotted_key_for_path(self):
-        # With --path a dot nests; the flat key must be quoted to stay one key.
-        message = only_problem({"service.environment": "LOG_LEVEL=info"})
-        assert """--path '["service.environment"][0]'""" in message
+    def test_a_list_setting_fix_names_the_first_index_with_path(self):
+        with pytest.raises(
+            ConfigError, match=r"'service\.environment' must be of type 'array<string>'"
+        ):
+            settings_of({"service.environment": "LOG_LEVEL=info"})
+        message = only_problem({"service.environment": "LOG_LEVEL=info"}, validate=False)
+        assert "`pulumi config set --path 'service.environment[0]' <value>`" in message
 
     def test_an_unsupported_platform(self):
         assert only_problem({"image.platform": "linux/386"}).startswith(
@@ -189,8 +214,35 @@ class TestServiceValues:
         )
 
     def test_a_list_setting_given_as_a_plain_string(self):
-        message = only_problem({"migration.command": "python -m api.migrate"})
+        with pytest.raises(
+            ConfigError, match=r"'migration\.command' must be of type 'array<string>'"
+        ):
+            settings_of({"migration.command": "python -m api.migrate"})
+        message = only_problem({"migration.command": "python -m api.migrate"}, validate=False)
         assert "must be a list" in message and "--path" in message
+
+    def test_a_list_is_set_one_index_at_a_time_like_the_cli_does(self):
+        s = settings_of({"service.environment[0]": "A=1", "service.environment[1]": "B=2"})
+        assert s.service.environment == ["A=1", "B=2"]
+
+    def test_a_number_the_cli_coerced_is_accepted_as_a_string_setting(self):
+        # `pulumi config set --path database.engineVersion 15` stores the number 15, and the
+        # declared default "16" arrives as 16 too (object.go, coerce).
+        assert settings_of().database.engine_version == "16"
+        assert settings_of({"database.engineVersion": 15}).database.engine_version == "15"
+        assert settings_of({"migration.nonce": "0042"}).migration.nonce == "0042"
+        # Not so inside a list: the CLI's check reads the list as JSON, where 7 is a number.
+        stack = {f"{PROJECT}:migration": {"command": ["python", "-m", "api.migrate"]}}
+        edit = {"migration.command[2]": 7}
+        with pytest.raises(
+            ConfigError, match=r"'migration\.command' must be of type 'array<string>'"
+        ):
+            settings_of(edit, stack=stack)
+        assert settings_of(edit, stack=stack, validate=False).migration.command[2] == "7"
+
+    def test_a_float_for_a_string_setting_is_not_guessed(self):
+        message = only_problem({}, stack={f"{PROJECT}:database": {"name": 1.5}}, validate=False)
+        assert message.startswith("fastapi-fargate:database.name = 1.5:")
 
 
 class TestHttps:
@@ -201,7 +253,7 @@ class TestHttps:
         )
 
     def test_domain_is_normalized(self):
-        s = parse_settings({**DOMAIN, "https.domain": "API.Example.com."})
+        s = settings_of({**DOMAIN, "https.domain": "API.Example.com."})
         assert s.https.domain == "api.example.com"
 
     def test_domain_outside_the_hosted_zone(self):
@@ -279,16 +331,43 @@ class TestNetwork:
 
 class TestReporting:
     def test_a_misspelled_key_is_an_error_with_a_suggestion(self):
+        # The CLI passes an undeclared member through without a word; the program refuses it.
         message = only_problem({"service.memroy": 1024})
         assert message.startswith("fastapi-fargate:service.memroy: is not a setting")
-        assert "`pulumi config rm service.memroy`" in message
+        assert "Did you mean fastapi-fargate:service.memory?" in message
+        assert "`pulumi config rm --path service.memroy`" in message
+
+    def test_an_undeclared_top_level_key_is_refused_too(self):
+        message = only_problem({"servce": 1})
+        assert message.startswith("fastapi-fargate:servce: is not a setting")
+        assert "`pulumi config rm servce`" in message
 
     def test_a_misplaced_key_suggests_where_it_belongs(self):
         assert "Did you mean fastapi-fargate:service.cpu?" in only_problem({"scaling.cpu": 512})
 
-    def test_a_group_set_as_an_object(self):
-        message = only_problem({"service": {"cpu": 512}})
-        assert "flat keys" in message
+    def test_a_flat_dotted_key_is_refused_naming_the_path_fix_and_the_conversion(self):
+        # What `pulumi config set service.cpu 512` writes without --path: a key the CLI never
+        # merges into the object, so the value would be silently ignored.
+        flat, conversion = problems_of({}, stack={f"{PROJECT}:service.cpu": "512"})
+        assert flat.startswith("fastapi-fargate:service.cpu = 512: a flat key")
+        assert (
+            "`pulumi config rm service.cpu`, then `pulumi config set --path service.cpu 512`"
+            in flat
+        )
+        assert "`python -m plan.convert_stack Pulumi.<stack>.yaml`" in conversion
+
+    def test_a_flat_list_key_names_the_index_path(self):
+        (flat, _) = problems_of({}, stack={f"{PROJECT}:service.environment": ["A=1"]})
+        assert "`pulumi config set --path 'service.environment[0]' <value>`" in flat
+
+    def test_a_group_that_is_not_an_object_is_refused(self):
+        # The CLI's merge replaces a scalar with an object of defaults (COMPAT in object.go
+        # Set), so only config that skipped the merge can hold one.
+        with pytest.raises(SettingsError) as caught:
+            parse_settings({"service": "small"})
+        (message,) = caught.value.problems
+        assert message.startswith("fastapi-fargate:service = small: must be an object")
+        assert "`pulumi config set --path service.containerPort <value>`" in message
 
     def test_every_problem_is_reported_at_once(self):
         problems = problems_of(
@@ -306,24 +385,25 @@ class TestReporting:
         import pulumi
 
         with pytest.raises(pulumi.RunError) as caught:
-            parse_settings({"service.cpu": "300"})
+            settings_of({"service.cpu": "300"})
         assert str(caught.value).startswith(
             "The stack settings have 1 problem; nothing was created"
         )
 
-    def test_a_secret_value_is_never_shown(self):
-        with pytest.raises(SettingsError) as caught:
-            parse_settings({"migration.nonce": "[1]", "service.cpu": "s3cr3t"}, {"service.cpu"})
-        assert "s3cr3t" not in str(caught.value)
-        assert "[secret]" in str(caught.value)
-
     def test_a_project_setting_set_as_a_secret_is_refused_without_showing_it(self):
+        # `pulumi config set --secret --path 'service.environment[0]' API_KEY=hunter2`: the whole
+        # object becomes a secret key, and the program gets its plaintext.
+        crypter = Base64Crypter()
+        secure = {"secure": crypter.encrypt("API_KEY=hunter2")}
+        stack = {f"{PROJECT}:service": {"environment": [secure]}}
+        config, secret = handed_over(stack=stack, decrypter=crypter)
+        assert "hunter2" in config["service"] and secret == {"service"}
         with pytest.raises(SettingsError) as caught:
-            parse_settings({"service.environment": '["API_KEY=hunter2"]'}, {"service.environment"})
+            parse_settings(config, secret)
         assert "hunter2" not in str(caught.value)
         (problem,) = caught.value.problems
-        assert problem.startswith("fastapi-fargate:service.environment = [secret]:")
-        assert "app-secrets:" in problem
+        assert problem.startswith("fastapi-fargate:service = [secret]:")
+        assert "app-secrets:" in problem and "pulumi config rm --path service" in problem
 
 
 class TestProgram:
@@ -333,14 +413,11 @@ class TestProgram:
             render({"service.memory": 700, "https.domain": "x y"}, mocks=mocks)
         assert mocks.registered == []
 
-    @pytest.mark.parametrize("stack", ["dev"])
-    def test_committed_stack_files_are_valid(self, stack):
-        raw = {
-            k.split(":", 1)[1]: v if isinstance(v, str) else json.dumps(v)
-            for k, v in stack_config(stack).items()
-            if k.startswith("fastapi-fargate:")
-        }
-        parse_settings(raw)
+    @pytest.mark.parametrize("stack", ["dev", "prod"])
+    def test_committed_stack_files_are_valid_structured_settings(self, stack):
+        committed = stack_config(stack)
+        assert not [k for k in committed if "." in k.split(":", 1)[-1]], "flat keys"
+        settings_of(stack=committed)
 
 
 class TestReference:
@@ -361,13 +438,11 @@ class TestReference:
         assert len(keys) == 1 + sum(len(m.model_fields) for m in GROUPS.values())
 
     def test_pulumi_yaml_defaults_are_what_the_model_uses(self):
-        declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-        raw = {
-            k: v["default"] if isinstance(v["default"], str) else json.dumps(v["default"])
-            for k, v in declared.items()
-        }
-        # The CLI passes these defaults for every unset key: they must mean "the default".
-        assert parse_settings(raw) == Settings()
+        # The CLI merges these defaults into every group (coerced: "16" arrives as 16): on an
+        # empty stack they must mean "the default".
+        config, _ = handed_over()
+        assert set(config) == {"production", *GROUPS}
+        assert parse_settings(config) == Settings()
 
 
 def _raw_values() -> st.SearchStrategy:
@@ -389,10 +464,18 @@ _KEYS = [k for k, *_ in settings_reference.declarations()] + ["service.nope", "n
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(st.sampled_from(_KEYS), _raw_values(), max_size=8))
 def test_any_raw_settings_are_accepted_or_refused_with_the_settings_error(raw):
-    try:
-        result = parse_settings(raw)
-    except SettingsError as error:
-        assert error.problems
-        assert all(p.startswith("fastapi-fargate:") for p in error.problems)
-    else:
-        assert isinstance(result, Settings)
+    # Set with `pulumi config set --path`, then: the CLI refuses in its words, or the program
+    # accepts or refuses naming the settings; and without the CLI's check, the program alone.
+    for validate in (True, False):
+        try:
+            config, secret = handed_over(raw, validate=validate)
+        except ConfigError as error:
+            assert str(error).startswith(("Stack 'dev' with configuration key", "could not set"))
+            continue
+        try:
+            result = parse_settings(config, secret)
+        except SettingsError as error:
+            assert error.problems
+            assert all(p.startswith(("fastapi-fargate:", "Settings are")) for p in error.problems)
+        else:
+            assert isinstance(result, Settings)

@@ -122,7 +122,7 @@ def check_listener_tls(args: ResourceValidationArgs, report: ReportViolation) ->
     report(
         f"{label(args.resource_type, args.name)} {what}. Fix: set ssl_policy to "
         f"{RECOMMENDED_TLS_POLICY} (or another policy without TLS 1.0/1.1; in this project: "
-        f"`pulumi config set https.sslPolicy {RECOMMENDED_TLS_POLICY}`).",
+        f"`pulumi config set --path https.sslPolicy {RECOMMENDED_TLS_POLICY}`).",
         None,
     )
 
@@ -210,7 +210,7 @@ def https_problems(resources: list[PolicyResource]) -> list[tuple[str, str | Non
                     f"{label(alb.resource_type, alb.name)} has no HTTPS listener, so the app is "
                     f"served over plain HTTP (this project's HTTP-only first try). Fix: give it an "
                     f"HTTPS listener with a certificate; in this project `pulumi config set "
-                    f"https.domain api.example.com` and `pulumi config set https.hostedZone "
+                    f"--path https.domain api.example.com` and `pulumi config set --path https.hostedZone "
                     f"example.com`.",
                     alb.urn,
                 )
@@ -263,7 +263,7 @@ def check_drain(args: ResourceValidationArgs, report: ReportViolation) -> None:
         f"{label(args.resource_type, args.name)} keeps a stopping task registered for "
         f"{shown(seconds)} s{unset}, and every rollout and scale-in waits that long per task. "
         f"Fix: set deregistration_delay to the longest request the app serves, at most "
-        f"{shown(limit)} s (in this project `pulumi config set loadBalancer.deregistrationDelay "
+        f"{shown(limit)} s (in this project `pulumi config set --path loadBalancer.deregistrationDelay "
         f"30`), or raise this policy's maxSeconds for the stack if requests really take longer.",
         None,
     )

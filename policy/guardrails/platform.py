@@ -57,7 +57,7 @@ def check_log_retention(args: ResourceValidationArgs, report: ReportViolation) -
     report(
         f"{label(args.resource_type, args.name)} keeps its logs forever (no retention_in_days), "
         f"and CloudWatch bills their storage every month. Fix: set retention_in_days, like 30 "
-        f"(in this project `pulumi config set service.logRetentionDays 30`).",
+        f"(in this project `pulumi config set --path service.logRetentionDays 30`).",
         None,
     )
 

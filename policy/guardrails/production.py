@@ -86,7 +86,7 @@ def check_deletion_protection(args: ResourceValidationArgs, report: ReportViolat
             report(
                 f"{name} can be deleted on a production stack, taking the public endpoint and its "
                 f"DNS name with it. Fix: set enable_deletion_protection=True (in this project "
-                f"`pulumi config set loadBalancer.deletionProtection true`).",
+                f"`pulumi config set --path loadBalancer.deletionProtection true`).",
                 None,
             )
     elif args.resource_type == RDS_INSTANCE and args.props.get("deletionProtection") is not True:
@@ -113,7 +113,7 @@ def check_private_tasks(args: ResourceValidationArgs, report: ReportViolation) -
         report(
             f"{label(args.resource_type, args.name)} gives its tasks public IPs on a production "
             f"stack: they run in public subnets, one security group rule away from the internet. "
-            f"Fix: run them in private subnets behind NAT (`pulumi config set network.nat per-az`) "
+            f"Fix: run them in private subnets behind NAT (`pulumi config set --path network.nat per-az`) "
             f"and set assign_public_ip=False.",
             None,
         )

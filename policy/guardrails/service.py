@@ -106,7 +106,7 @@ def check_service_rollout(args: ResourceValidationArgs, report: ReportViolation)
             f"{name} is attached to a load balancer with a health check grace period of "
             f"{shown(grace or 0.0)} s, so ECS can kill new tasks that are still starting. Fix: set "
             f"health_check_grace_period_seconds to the app's start time or more (in this project "
-            f"`pulumi config set service.healthCheckGracePeriod 60`).",
+            f"`pulumi config set --path service.healthCheckGracePeriod 60`).",
             None,
         )
 
