@@ -500,7 +500,9 @@ def test_each_stack_deploys_in_its_own_github_environment():
     assert deploy_job()["environment"] == "${{ inputs.stack || 'dev' }}"
 
 
-DEFAULT_BRANCH_ONLY = "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+DEFAULT_BRANCH_ONLY = (
+    "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+)
 
 
 def github_expression_true(expression: str, ref: str, default_branch: str) -> bool:
