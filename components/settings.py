@@ -19,10 +19,13 @@ No resource is created here.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import pulumi
@@ -127,6 +130,21 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
+
+
+@functools.cache
+def _iam_grants() -> Any:
+    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
+    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
+    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
+    path = Path(__file__).resolve().parent.parent / "policy" / "guardrails" / "iam_grants.py"
+    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -448,6 +466,16 @@ class ServiceSettings(_Group):
         bad = [a for a in arns if not _POLICY_ARN.match(a)]
         if bad:
             raise ValueError(f"{bad} are not IAM policy ARNs (arn:aws:iam::ACCOUNT:policy/NAME)")
+        # Judged like the policy pack judges attachments (iam-no-wildcard-actions), so a
+        # dangerous AWS managed policy stops the run here, before anything is created.
+        # Customer-managed documents live in the account, out of the program's sight.
+        judge = _iam_grants().managed_policy_grants
+        dangerous = [f"{a} ({judge(a)})" for a in arns if judge(a)]
+        if dangerous:
+            raise ValueError(
+                f"{'; '.join(dangerous)}: too broad for the app's task role. Fix: a "
+                "customer-managed policy listing the actions the app calls on its own resources"
+            )
         return arns
 
     @property
