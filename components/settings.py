@@ -407,7 +407,8 @@ class ServiceSettings(_Group):
     )
     task_policy_arns: list[str] = Field(
         default_factory=list,
-        description="IAM policy ARNs the app's task role gets (none by default).",
+        description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
+        "managed ones (AdministratorAccess, IAMFullAccess, any ...FullAccess) are refused.",
     )
 
     @field_validator("health_check_path")
@@ -667,6 +668,22 @@ class DatabaseSettings(_Group):
         return self.mode != "off"
 
 
+PROTECTED_PARTS = ("database", "secrets", "loadBalancer", "certificate", "dns")
+
+
+class ProtectionSettings(_Group):
+    allow_replacing: list[Literal["database", "secrets", "loadBalancer", "certificate", "dns"]] = (
+        Field(
+            default_factory=list,
+            description="Production only: what the next update may replace on purpose (Pulumi's "
+            "protect is lifted for it). By default none: a change that would replace the "
+            "database (a new, empty one), its secrets, the load balancer, the certificate or "
+            "the DNS records is refused. Set, run `pulumi up`, then unset. A full teardown is "
+            "`pulumi destroy --ignore-protect`.",
+        )
+    )
+
+
 class Settings(_Group):
     """All settings of a stack, one group per deployment concept."""
 
@@ -682,12 +699,19 @@ class Settings(_Group):
     scaling: ScalingSettings = ScalingSettings()
     migration: MigrationSettings = MigrationSettings()
     database: DatabaseSettings = DatabaseSettings()
+    protection: ProtectionSettings = ProtectionSettings()
     app_secret_names: tuple[str, ...] = ()
     """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
 
     @property
     def deletion_protection(self) -> bool:
         return self.production or self.load_balancer.deletion_protection
+
+    def protects(self, part: str) -> bool:
+        """Whether Pulumi's ``protect`` keeps ``part`` (one of PROTECTED_PARTS): production
+        data and entrances, unless ``protection.allowReplacing`` names it for this update."""
+        assert part in PROTECTED_PARTS, part
+        return self.production and part not in self.protection.allow_replacing
 
 
 GROUPS: dict[str, type[_Group]] = {
