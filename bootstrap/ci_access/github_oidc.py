@@ -203,14 +203,17 @@ def github_settings(
                 if environment == preview_environment
                 else "; required reviewers (at least one), prevent self-review"
             )
-            + f"; variable AWS_DEPLOY_ROLE_ARN = deployRoleArns.{environment}."
+            + f"; variable AWS_DEPLOY_ROLE_ARN = deployRoleArns.{environment} (S3 backend: "
+            f"PULUMI_BACKEND_URL = backendUrls.{environment})."
         )
     if preview_environment in environments:
         lines.append(
             f"Environment {PREVIEW_GITHUB_ENVIRONMENT}: no deployment-branch rule (pull requests "
-            "run in it); with Pulumi Cloud, its secret PULUMI_ACCESS_TOKEN (a token that reads "
-            f"only the {preview_environment} stack) and required reviewers, who approve each "
-            "preview run; never a repository-level PULUMI_ACCESS_TOKEN."
+            "run in it); variable AWS_PREVIEW_ROLE_ARN = previewRoleArn (S3 backend: "
+            f"PULUMI_BACKEND_URL = backendUrls.{preview_environment}); with Pulumi Cloud, its "
+            f"secret PULUMI_ACCESS_TOKEN (a token that reads only the {preview_environment} "
+            "stack) and required reviewers, who approve each preview run; never a "
+            "repository-level PULUMI_ACCESS_TOKEN."
         )
     lines.append(
         "Actions -> Fork pull request workflows: require approval for all external contributors."
