@@ -132,6 +132,18 @@ _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
 
 
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# The full ARN, with the 6 characters Secrets Manager appends to the name: IAM matches a
+# policy's Resource against it, so a partial ARN would leave the tasks unable to read it.
+_FULL_SECRETSMANAGER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
+)
+_DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+_DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
 @functools.cache
 def _iam_grants() -> Any:
     """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
@@ -143,18 +155,6 @@ def _iam_grants() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
-# The full ARN, with the 6 characters Secrets Manager appends to the name: IAM matches a
-# policy's Resource against it, so a partial ARN would leave the tasks unable to read it.
-_FULL_SECRETSMANAGER_ARN = re.compile(
-    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"
-)
-_DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
-_DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 
 
 class SettingsError(pulumi.RunError):
