@@ -51,7 +51,11 @@ if settings.database.enabled:
 if settings.app_secret_names:
     app_secrets = AppSecrets(
         "app-secrets",
-        AppSecretsArgs(values=app_secret_values(settings), production=settings.production),
+        AppSecretsArgs(
+            values=app_secret_values(settings),
+            production=settings.production,
+            protect=settings.protects("secrets"),
+        ),
     )
     secrets |= app_secrets.arns
 

@@ -26,6 +26,8 @@ class AppSecretsArgs:
 
     values: Mapping[str, pulumi.Input[str]]
     production: bool
+    protect: bool = False
+    """Pulumi ``protect`` on each secret (production): deleting or replacing one is refused."""
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -54,7 +56,7 @@ class AppSecrets(pulumi.ComponentResource):
                         PRODUCTION_RECOVERY_WINDOW_DAYS if args.production else 0
                     ),
                 ),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             version = aws.secretsmanager.SecretVersion(
                 f"{name}-{variable}",

@@ -93,6 +93,9 @@ class CertificateArgs:
 
     https: HttpsSettings
     zone: HostedZone
+    protect: bool = False
+    """Pulumi ``protect`` on the certificate, its validation and validation records
+    (production): a replacement or a destroy is refused until lifted on purpose."""
 
 
 class Certificate(pulumi.ComponentResource):
@@ -109,11 +112,13 @@ class Certificate(pulumi.ComponentResource):
         if https.certificate_arn is not None:
             self.certificate_arn = pulumi.Output.from_input(https.certificate_arn)
         else:
-            self.certificate_arn = self._create(name, https, args.zone)
+            self.certificate_arn = self._create(name, https, args.zone, args.protect)
         self.register_outputs({"certificate_arn": self.certificate_arn})
 
-    def _create(self, name: str, https: HttpsSettings, zone: HostedZone) -> pulumi.Output[str]:
-        child = pulumi.ResourceOptions(parent=self)
+    def _create(
+        self, name: str, https: HttpsSettings, zone: HostedZone, protect: bool
+    ) -> pulumi.Output[str]:
+        child = pulumi.ResourceOptions(parent=self, protect=protect)
         names = https.names
         certificate = aws.acm.Certificate(
             f"{name}-certificate",

@@ -11,7 +11,23 @@
 * an RDS PostgreSQL instance: encrypted gp3 storage with storage autoscaling, automated backups,
   the master password generated and kept by RDS in Secrets Manager (it never passes through
   Pulumi config, state or logs), minor versions upgraded by RDS. A production stack also gets
-  Multi-AZ, deletion protection, a final snapshot and changes held for the maintenance window.
+  Multi-AZ, deletion protection, a final snapshot and changes held for the maintenance window;
+* in production, the instance is Pulumi-``protect``ed, which is what refuses a change that
+  would replace it (a new, empty database): the engine stops any replacement of a resource
+  protected in both the old state and the program (pulumi/pulumi
+  ``pkg/resource/deploy/step_generator.go``, ``continueStepsFromDiff``: "unable to replace
+  resource ... as it is currently marked for protection"), and the same function allows
+  unprotecting and replacing in one update. So ``protection.allowReplacing: [database]`` lifts
+  it for the one update that means it. The inputs that force a replacement are the
+  ``ForceNew`` attributes of terraform-provider-aws ``internal/service/rds/instance.go``
+  (``ResourceInstance``): of those this program sets ``db_name``, ``engine``, ``username`` and
+  ``storage_encrypted``; ``identifier`` is Pulumi's auto-name and stays;
+* with it (production), a ``random.RandomId`` whose hex ends the final snapshot's name. Its
+  keepers are those replace-triggering inputs, so each instance gets its own name: a
+  replacement gets a new id with the new instance, a destroy and re-create a new RandomId.
+  A fixed name per stack made the second production delete fail (the snapshot exists); a
+  timestamp would change on every run. The name is stored in the instance's state at create,
+  and the provider reads it from there when it deletes.
 
 With ``database.mode = external`` it creates nothing and passes the settings on. Either way,
 ``container_wiring`` says what the container gets: host, port, name, sslmode and the credentials
@@ -29,6 +45,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.settings import Settings
 
@@ -83,9 +100,10 @@ def container_wiring(
     )
 
 
-def final_snapshot_identifier(project: str, stack: str) -> str:
-    """A valid snapshot name (letter first, letters, digits, single hyphens) for this stack."""
-    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{project}-{stack}-final").strip("-")
+def final_snapshot_identifier(project: str, stack: str, unique: str) -> str:
+    """A valid snapshot name (letter first, letters, digits, single hyphens) for this stack and
+    this instance (``unique``: the RandomId's hex, see the module docstring)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{project}-{stack}-final-{unique}").strip("-")
     return name if name[0].isalpha() else f"db-{name}"
 
 
@@ -188,6 +206,27 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        final_snapshot = None
+        if production:
+            # Keepers: the ForceNew inputs set below (see the module docstring).
+            snapshot_id = random.RandomId(
+                f"{name}-final-snapshot-id",
+                random.RandomIdArgs(
+                    byte_length=4,
+                    keepers={
+                        "engine": "postgres",
+                        "dbName": db.name,
+                        "username": MASTER_USERNAME,
+                        "storageEncrypted": "true",
+                    },
+                ),
+                opts=child,
+            )
+            final_snapshot = snapshot_id.hex.apply(
+                lambda unique: final_snapshot_identifier(
+                    pulumi.get_project(), pulumi.get_stack(), unique
+                )
+            )
         instance = aws.rds.Instance(
             f"{name}-postgres",
             aws.rds.InstanceArgs(
@@ -215,17 +254,13 @@ class Database(pulumi.ComponentResource):
                 copy_tags_to_snapshot=True,
                 deletion_protection=production,
                 skip_final_snapshot=not production,
-                final_snapshot_identifier=(
-                    final_snapshot_identifier(pulumi.get_project(), pulumi.get_stack())
-                    if production
-                    else None
-                ),
+                final_snapshot_identifier=final_snapshot,
                 # Production changes wait for the maintenance window instead of restarting the
                 # database mid-day; a dev stack applies them at once.
                 apply_immediately=not production,
                 tags={"Name": f"{name}-postgres"},
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=settings.protects("database")),
         )
         self.host = instance.address
         self.port = instance.port

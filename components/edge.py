@@ -41,7 +41,12 @@ def build_edge(settings: Settings, name: str = "edge") -> Edge:
 
     network = Network(name, NetworkArgs(settings.network, zones=tuple(zones)))
     certificate = (
-        Certificate(name, CertificateArgs(settings.https, zone)) if zone is not None else None
+        Certificate(
+            name,
+            CertificateArgs(settings.https, zone, protect=settings.protects("certificate")),
+        )
+        if zone is not None
+        else None
     )
     load_balancer = LoadBalancer(
         name,

@@ -2,8 +2,11 @@
 
 ``LoadBalancer`` creates:
 
-* the load balancer's security group: 80 and 443 in from anywhere (IPv4 and IPv6), out only to
-  the tasks' security group on the container port;
+* the load balancer's security group: 80 and 443 in from anywhere on IPv4, out only to the
+  tasks' security group on the container port. No ``::/0`` rules: the ALB is IPv4-only (its
+  ``ip_address_type`` default) in a VPC without an IPv6 range, so they would admit nothing and
+  only suggest an IPv6 entrance that does not exist. Dual-stack would need an IPv6 range on the
+  VPC and subnets, ``ip_address_type="dualstack"`` and AAAA records, as one change;
 * the tasks' security group: in only from the load balancer's group on the container port, out
   to anywhere (the tasks pull their image from ECR and call AWS APIs, through a NAT gateway or
   their public IP, and neither has a fixed address to allow). The rules are separate resources,
@@ -18,6 +21,9 @@
 * with a domain: an HTTPS listener on 443 with the settings' TLS policy, the validated
   certificate and an HSTS header, forwarding to the target group; an HTTP listener on 80 whose
   only action is a permanent redirect to HTTPS; and an alias A record per name to the ALB;
+* in production, the ALB and its DNS records are ``protect``ed: ``pulumi destroy`` or a
+  replacement stops before removing the entrance users reach (lifted for one update by
+  ``protection.allowReplacing``; a deliberate teardown: ``pulumi destroy --ignore-protect``);
 * without a domain (a first try): only the HTTP listener, forwarding to the target group, and
   a warning on every preview and update.
 
@@ -110,13 +116,18 @@ class LoadBalancer(pulumi.ComponentResource):
 
         alb_sg, task_sg = self._security_groups(name, args.vpc_id, port)
 
-        alb_opts = child
+        # What users reach: in production it survives a `pulumi destroy` or a replacement
+        # until someone lifts the protection on purpose.
+        kept = pulumi.ResourceOptions(parent=self, protect=settings.protects("loadBalancer"))
+        alb_opts = kept
         access_logs = None
         if settings.load_balancer.access_logs:
             bucket, policy = self._log_bucket(name, settings)
             access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, enabled=True)
             # ELB checks that it may write to the bucket when logging is turned on.
-            alb_opts = pulumi.ResourceOptions(parent=self, depends_on=[policy])
+            alb_opts = pulumi.ResourceOptions(
+                parent=self, depends_on=[policy], protect=settings.protects("loadBalancer")
+            )
 
         alb = aws.lb.LoadBalancer(
             f"{name}-alb",
@@ -213,7 +224,7 @@ class LoadBalancer(pulumi.ComponentResource):
                         # No allow_overwrite: an existing record for the name is someone else's
                         # traffic, and taking it over silently would be a surprise outage.
                     ),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, protect=settings.protects("dns")),
                 )
             self.url = pulumi.Output.from_input(f"https://{https.domain}")
             self.certificate_arn = pulumi.Output.from_input(args.certificate_arn)  # type: ignore[arg-type]
@@ -279,21 +290,20 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # IPv4 only: the ALB has no IPv6 address (see the module docstring).
         for listen_port in (HTTP_PORT, HTTPS_PORT):
-            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-alb-in-{listen_port}-{family}",
-                    aws.vpc.SecurityGroupIngressRuleArgs(
-                        security_group_id=alb_sg.id,
-                        ip_protocol="tcp",
-                        from_port=listen_port,
-                        to_port=listen_port,
-                        cidr_ipv4=cidr if family == "ipv4" else None,
-                        cidr_ipv6=cidr if family == "ipv6" else None,
-                        description=f"Clients on port {listen_port}",
-                    ),
-                    opts=child,
-                )
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-alb-in-{listen_port}-ipv4",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=alb_sg.id,
+                    ip_protocol="tcp",
+                    from_port=listen_port,
+                    to_port=listen_port,
+                    cidr_ipv4="0.0.0.0/0",
+                    description=f"Clients on port {listen_port}",
+                ),
+                opts=child,
+            )
         aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-out-tasks",
             aws.vpc.SecurityGroupEgressRuleArgs(

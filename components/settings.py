@@ -29,10 +29,13 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
+import importlib.util
 import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -138,6 +141,8 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
+
+
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
@@ -148,6 +153,19 @@ _FULL_SECRETSMANAGER_ARN = re.compile(
 )
 _DB_INSTANCE_CLASS = re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$")
 _DB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+@functools.cache
+def _iam_grants() -> Any:
+    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
+    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
+    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
+    path = Path(__file__).resolve().parent.parent / "policy" / "guardrails" / "iam_grants.py"
+    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class SettingsError(pulumi.RunError):
@@ -407,7 +425,8 @@ class ServiceSettings(_Group):
     )
     task_policy_arns: list[str] = Field(
         default_factory=list,
-        description="IAM policy ARNs the app's task role gets (none by default).",
+        description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
+        "managed ones (AdministratorAccess, IAMFullAccess, any ...FullAccess) are refused.",
     )
 
     @field_validator("health_check_path")
@@ -466,6 +485,16 @@ class ServiceSettings(_Group):
         bad = [a for a in arns if not _POLICY_ARN.match(a)]
         if bad:
             raise ValueError(f"{bad} are not IAM policy ARNs (arn:aws:iam::ACCOUNT:policy/NAME)")
+        # Judged like the policy pack judges attachments (iam-no-wildcard-actions), so a
+        # dangerous AWS managed policy stops the run here, before anything is created.
+        # Customer-managed documents live in the account, out of the program's sight.
+        judge = _iam_grants().managed_policy_grants
+        dangerous = [f"{a} ({judge(a)})" for a in arns if judge(a)]
+        if dangerous:
+            raise ValueError(
+                f"{'; '.join(dangerous)}: too broad for the app's task role. Fix: a "
+                "customer-managed policy listing the actions the app calls on its own resources"
+            )
         return arns
 
     @property
@@ -657,6 +686,22 @@ class DatabaseSettings(_Group):
         return self.mode != "off"
 
 
+PROTECTED_PARTS = ("database", "secrets", "loadBalancer", "certificate", "dns")
+
+
+class ProtectionSettings(_Group):
+    allow_replacing: list[Literal["database", "secrets", "loadBalancer", "certificate", "dns"]] = (
+        Field(
+            default_factory=list,
+            description="Production only: what the next update may replace on purpose (Pulumi's "
+            "protect is lifted for it). By default none: a change that would replace the "
+            "database (a new, empty one), its secrets, the load balancer, the certificate or "
+            "the DNS records is refused. Set, run `pulumi up`, then unset. A full teardown is "
+            "`pulumi destroy --ignore-protect`.",
+        )
+    )
+
+
 class Settings(_Group):
     """All settings of a stack, one group per deployment concept."""
 
@@ -672,12 +717,19 @@ class Settings(_Group):
     scaling: ScalingSettings = ScalingSettings()
     migration: MigrationSettings = MigrationSettings()
     database: DatabaseSettings = DatabaseSettings()
+    protection: ProtectionSettings = ProtectionSettings()
     app_secret_names: tuple[str, ...] = ()
     """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
 
     @property
     def deletion_protection(self) -> bool:
         return self.production or self.load_balancer.deletion_protection
+
+    def protects(self, part: str) -> bool:
+        """Whether Pulumi's ``protect`` keeps ``part`` (one of PROTECTED_PARTS): production
+        data and entrances, unless ``protection.allowReplacing`` names it for this update."""
+        assert part in PROTECTED_PARTS, part
+        return self.production and part not in self.protection.allow_replacing
 
 
 GROUPS: dict[str, type[_Group]] = {

@@ -259,6 +259,11 @@ class AwsMocks(pulumi_mocks.Mocks):
                         "kmsKeyId": self._arn("kms", f"key/{digest[:8]}"),
                     }
                 ]
+        elif typ == "random:index/randomId:RandomId":
+            # Stable for the same inputs, new when the keepers change: what the provider's
+            # RandomId does across updates (it is replaced when a keeper changes).
+            seed = json.dumps(inputs, sort_keys=True, default=str).encode()
+            state["hex"] = hashlib.sha256(seed).hexdigest()[: 2 * int(inputs["byteLength"])]
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
         state.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))

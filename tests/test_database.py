@@ -6,6 +6,7 @@ Rendered from Pulumi.dev.yaml (managed PostgreSQL) with overrides under the SDK'
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -20,6 +21,7 @@ EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+RANDOM_ID = "random:index/randomId:RandomId"
 DB_TYPES = (INSTANCE, SUBNET_GROUP, "fastapi-fargate:database:Database")
 PROD = {
     "production": True,
@@ -255,14 +257,52 @@ class TestManagedInstance:
         instance = prod.one(INSTANCE)
         assert instance["deletionProtection"] is True
         assert instance["skipFinalSnapshot"] is False
-        assert instance["finalSnapshotIdentifier"] == "fastapi-fargate-dev-final"
+        # <project>-<stack>-final-<the RandomId's 4 bytes in hex>
+        assert re.fullmatch(
+            r"fastapi-fargate-dev-final-[0-9a-f]{8}", instance["finalSnapshotIdentifier"]
+        )
         assert instance["multiAz"] is True
         assert instance["applyImmediately"] is False
+
+    def test_each_production_instance_gets_its_own_final_snapshot_name(self, prod):
+        # The id is kept while the instance's replace-triggering inputs stay, and renewed with
+        # them: a replaced instance never reuses its predecessor's snapshot name.
+        random_id = prod.one(RANDOM_ID, "data-final-snapshot-id")
+        assert random_id["byteLength"] == 4
+        assert random_id["keepers"] == {
+            "engine": "postgres",
+            "dbName": "app",
+            "username": "app",
+            "storageEncrypted": "true",
+        }
+        instance = prod.one(INSTANCE)
+        # The keepers are the instance's own inputs, not copies that could drift apart.
+        assert (instance["engine"], instance["dbName"], instance["username"]) == (
+            "postgres",
+            "app",
+            "app",
+        )
+        assert instance["storageEncrypted"] is True
+        assert prod.depends_on(instance, random_id)
+        renamed = render({**PROD, "database.name": "notes"}).one(INSTANCE)
+        assert renamed["finalSnapshotIdentifier"] != instance["finalSnapshotIdentifier"]
+
+    def test_a_production_database_is_protected_from_replacement_unless_asked(self, prod, dev):
+        # protect makes the engine refuse a replacement (a new, empty database) and a destroy.
+        assert prod.one(INSTANCE).protect is True
+        assert dev.one(INSTANCE).protect is False
+        lifted = render({**PROD, "protection.allowReplacing": ["database"]})
+        assert lifted.one(INSTANCE).protect is False
 
     def test_every_database_resource_is_a_child_of_the_component(self, dev):
         component = dev.one("fastapi-fargate:database:Database")
         names = {r.name for r in dev.children(component)}
         assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-postgres"}  # fmt: skip
+
+    def test_every_production_database_resource_is_a_child_of_the_component(self, prod):
+        component = prod.one("fastapi-fargate:database:Database")
+        names = {r.name for r in prod.children(component)}
+        assert "data-final-snapshot-id" in names
 
 
 class TestModes:

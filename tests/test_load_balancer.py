@@ -174,14 +174,14 @@ def rules(r: Rendered, type_: str, group_id: str) -> list[dict]:
     return [x.inputs for x in r.all(type_) if x["securityGroupId"] == group_id]
 
 
-def test_the_alb_accepts_80_and_443_from_anywhere_over_ipv4_and_ipv6(https):
+def test_the_alb_accepts_80_and_443_from_anywhere_over_ipv4_its_only_address_family(https):
     found = {
         (x["ipProtocol"], x["fromPort"], x["toPort"], x.get("cidrIpv4") or x.get("cidrIpv6"))
         for x in rules(https, INGRESS, https.outputs["alb_sg"])
     }
-    assert found == {
-        ("tcp", port, port, cidr) for port in (80, 443) for cidr in ("0.0.0.0/0", "::/0")
-    }
+    assert found == {("tcp", port, port, "0.0.0.0/0") for port in (80, 443)}
+    # An IPv4-only ALB (the default address type): a ::/0 rule would admit nothing.
+    assert https.one(ALB).get("ipAddressType", "ipv4") == "ipv4"
 
 
 def test_the_alb_sends_only_to_the_tasks_group_on_the_container_port(https):

@@ -103,7 +103,7 @@ class TestThePlanOfTheDevStack:
         for header in (
             "edge  [Network, 14 resources]",
             "edge  [Certificate, 3 resources]",
-            "edge  [LoadBalancer, 14 resources]",
+            "edge  [LoadBalancer, 12 resources]",
             "app  [AppImage, 3 resources]",
             "app  [Cluster, 2 resources]",
             "migration-run  [MigrationRun]",

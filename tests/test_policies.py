@@ -58,7 +58,15 @@ POLICY_DIR = ROOT / "policy"
 sys.path.insert(0, str(POLICY_DIR))
 
 import guardrails  # noqa: E402
-from guardrails import edge, network, platform, production, props, service  # noqa: E402
+from guardrails import (  # noqa: E402
+    edge,
+    iam_grants,
+    network,
+    platform,
+    production,
+    props,
+    service,
+)
 
 LISTENER = "aws:lb/listener:Listener"
 ALB = "aws:lb/loadBalancer:LoadBalancer"
@@ -160,6 +168,7 @@ LEVELS = {
     "log-group-retention": "advisory",
     "ecr-scan-and-immutable-tags": "mandatory",
     "iam-no-wildcard-actions": "mandatory",
+    "iam-no-broad-attachments": "mandatory",
     "production-high-availability": "mandatory",
     "production-deletion-protection": "mandatory",
     "production-private-tasks": "mandatory",
@@ -975,18 +984,140 @@ def test_a_roles_inline_policies_are_checked_too():
     assert len(check(platform.iam_no_wildcard_actions, "aws:iam/role:Role", role)) == 1
 
 
-def test_attaching_administrator_access_is_refused():
-    attachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-    admin = {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}
-    (message,) = check(platform.iam_no_wildcard_actions, attachment, admin, name="task-admin")
-    assert (
-        "RolePolicyAttachment 'task-admin' attaches arn:aws:iam::aws:policy/AdministratorAccess"
-        in message
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+
+
+@pytest.mark.parametrize(
+    ("arn", "why"),
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess", "AdministratorAccess allows * on every resource"),
+        ("arn:aws:iam::aws:policy/IAMFullAccess", "IAMFullAccess allows iam:*"),
+        ("arn:aws:iam::aws:policy/AmazonS3FullAccess", "AmazonS3FullAccess allows s3:*"),
+        ("arn:aws:iam::aws:policy/PowerUserAccess", "NotAction"),
+        ("arn:aws:iam::aws:policy/job-function/SystemAdministrator", "iam:PassRole"),
+        ("arn:aws:iam::aws:policy/AmazonKinesisFullAccess", "every action of its service"),
+        ("arn:aws-us-gov:iam::aws:policy/SecretsManagerReadWrite", "secretsmanager:*"),
+    ],
+)  # fmt: skip
+def test_attaching_a_dangerous_aws_managed_policy_is_refused_saying_why(arn, why):
+    (message,) = check(platform.iam_no_wildcard_actions, ATTACHMENT, {"policyArn": arn}, name="t")
+    assert f"RolePolicyAttachment 't' attaches {arn}: " in message
+    assert why in message
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        # Customer-managed: judged by its document where the stack holds it (below).
+        "arn:aws:iam::123456789012:policy/AdministratorAccess",
+    ],
+)
+def test_narrow_managed_policies_pass(arn):
+    assert check(platform.iam_no_wildcard_actions, ATTACHMENT, {"policyArn": arn}) == []
+
+
+def test_the_dangerous_list_is_dated_and_each_entry_says_why():
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", iam_grants.MANAGED_POLICIES_REVIEWED)
+    assert {"AdministratorAccess", "IAMFullAccess", "AmazonS3FullAccess"} <= set(
+        iam_grants.DANGEROUS_MANAGED_POLICIES
     )
-    execution = {
-        "policyArn": "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    assert all(len(why) > 10 for why in iam_grants.DANGEROUS_MANAGED_POLICIES.values())
+
+
+PASS_ROLE_AND_SECRETS = {
+    "Effect": "Allow",
+    "Action": ["iam:PassRole", "secretsmanager:GetSecretValue"],
+    "Resource": "*",
+}
+
+
+def test_an_inline_pass_role_and_secret_read_on_everything_is_refused_for_both():
+    document = {"policy": policy_document(PASS_ROLE_AND_SECRETS)}
+    passes, reads = check(
+        platform.iam_no_wildcard_actions, "aws:iam/rolePolicy:RolePolicy", document, name="p"
+    )
+    assert "'p': a statement allows iam:PassRole on every role" in passes
+    assert "'p': a statement allows reading every secret (secretsmanager:GetSecretValue on *)" in (
+        reads
+    )
+
+
+@pytest.mark.parametrize(
+    ("statement", "grant"),
+    [
+        ({"Effect": "Allow", "Action": "iam:Pass*", "Resource": "*"}, "iam:PassRole on every role"),
+        ({"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "*"}, "secretsmanager:GetSecretValue on *"),
+        ({"Effect": "Allow", "Action": "ssm:GetParameter*", "NotResource": "arn:aws:ssm:us-east-1:1:parameter/x"}, "ssm:GetParameter, ssm:GetParameters, ssm:GetParametersByPath on *"),
+        ({"Effect": "Allow", "Action": "kms:decrypt", "Resource": "arn:aws:kms:*:*:*"}, "kms:Decrypt on *"),
+    ],
+    ids=["pass-role pattern", "secret read pattern", "not-resource", "any key, any case"],
+)  # fmt: skip
+def test_patterns_that_cover_pass_role_or_secret_reads_on_everything_are_refused(statement, grant):
+    (message,) = check(
+        platform.iam_no_wildcard_actions,
+        "aws:iam/policy:Policy",
+        {"policy": policy_document(statement)},
+    )
+    assert grant in message
+
+
+def test_pass_role_and_secret_reads_on_named_resources_pass():
+    statement = {
+        "Effect": "Allow",
+        "Action": ["iam:PassRole", "secretsmanager:GetSecretValue", "kms:Decrypt"],
+        "Resource": [
+            "arn:aws:iam::123456789012:role/app-task",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+            "arn:aws:kms:us-east-1:123456789012:key/1234",
+        ],
     }
-    assert check(platform.iam_no_wildcard_actions, attachment, execution) == []
+    document = {"policy": policy_document(statement)}
+    assert check(platform.iam_no_wildcard_actions, "aws:iam/policy:Policy", document) == []
+
+
+def test_attaching_this_stacks_customer_managed_policy_with_a_wildcard_document_is_refused():
+    wildcard_props = {
+        "arn": "arn:aws:iam::123456789012:policy/app-extra",
+        "policy": policy_document({"Effect": "Allow", "Action": "s3:*", "Resource": "*"}),
+    }
+    wildcard = resource("aws:iam/policy:Policy", "app-extra", wildcard_props)
+    narrow = resource(
+        "aws:iam/policy:Policy",
+        "app-narrow",
+        {
+            "arn": "arn:aws:iam::123456789012:policy/app-narrow",
+            "policy": policy_document(
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+            ),
+        },
+    )
+    by_value = resource(
+        ATTACHMENT,
+        "by-arn",
+        {"role": "r", "policyArn": "arn:aws:iam::123456789012:policy/app-extra"},
+    )
+    # In a preview the ARN is unknown: the engine's dependency record still links them.
+    by_dependency = depends(
+        resource(ATTACHMENT, "by-dependency", {"role": "r"}), "policyArn", wildcard
+    )
+    fine = resource(
+        ATTACHMENT,
+        "fine",
+        {"role": "r", "policyArn": "arn:aws:iam::123456789012:policy/app-narrow"},
+    )
+    found = check_stack(
+        platform.iam_no_broad_attachments, [wildcard, narrow, by_value, by_dependency, fine]
+    )
+    assert [u for _, u in found] == [by_value.urn, by_dependency.urn]
+    assert found[0][0] == (
+        "RolePolicyAttachment 'by-arn' attaches Policy 'app-extra', whose a statement allows s3:*. "
+        "Fix: narrow that policy's statements to the actions and resources the code uses."
+    )
+    # The policy itself is refused too, by the resource check.
+    assert check(platform.iam_no_wildcard_actions, "aws:iam/policy:Policy", wildcard_props)
 
 
 # --- production --------------------------------------------------------------------------------

@@ -479,3 +479,36 @@ def test_any_raw_settings_are_accepted_or_refused_with_the_settings_error(raw):
             assert all(p.startswith(("fastapi-fargate:", "Settings are")) for p in error.problems)
         else:
             assert isinstance(result, Settings)
+
+
+class TestTaskPolicies:
+    """service.taskPolicyArns is judged like the policy pack judges attachments, up front."""
+
+    @pytest.mark.parametrize(
+        ("arn", "why"),
+        [
+            ("arn:aws:iam::aws:policy/AdministratorAccess", "allows * on every resource"),
+            ("arn:aws:iam::aws:policy/IAMFullAccess", "allows iam:*"),
+            ("arn:aws:iam::aws:policy/AmazonS3FullAccess", "allows s3:*"),
+        ],
+    )
+    def test_a_dangerous_managed_policy_is_refused_naming_the_arn_and_why(self, arn, why):
+        problem = only_problem({"service.taskPolicyArns": [arn]})
+        assert "service.taskPolicyArns" in problem
+        assert arn in problem and why in problem
+        assert "customer-managed policy listing the actions" in problem
+
+    def test_the_refusal_stops_the_program_before_anything_is_created(self):
+        mocks = AwsMocks()
+        with pytest.raises(Exception, match="IAMFullAccess"):
+            render(
+                {"service.taskPolicyArns": ["arn:aws:iam::aws:policy/IAMFullAccess"]}, mocks=mocks
+            )
+        assert mocks.registered == []
+
+    def test_narrow_policies_pass(self):
+        arns = [
+            "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            "arn:aws:iam::123456789012:policy/read-bucket",
+        ]
+        assert settings_of({"service.taskPolicyArns": arns}).service.task_policy_arns == arns

@@ -500,6 +500,27 @@ def test_each_stack_deploys_in_its_own_github_environment():
     assert deploy_job()["environment"] == "${{ inputs.stack || 'dev' }}"
 
 
+DEFAULT_BRANCH_ONLY = (
+    "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+)
+
+
+def github_expression_true(expression: str, ref: str, default_branch: str) -> bool:
+    """The deploy job's condition, evaluated as GitHub does for these two context values
+    (``format`` substitutes {0}; ``==`` compares strings case-insensitively)."""
+    assert expression == DEFAULT_BRANCH_ONLY
+    return ref.lower() == f"refs/heads/{default_branch}".lower()
+
+
+@pytest.mark.parametrize(
+    ("ref", "runs"),
+    [("refs/heads/main", True), ("refs/heads/feature", False), ("refs/tags/v1", False)],
+)
+def test_deploys_run_only_on_the_default_branch_whatever_the_trigger(ref, runs):
+    # workflow_dispatch lets anyone with write access pick a branch; this skips other branches.
+    assert github_expression_true(deploy_job()["if"], ref, "main") is runs
+
+
 def test_deploys_of_one_stack_queue_and_are_never_cancelled():
     assert deploy_job()["concurrency"] == {
         "group": "deploy-${{ inputs.stack || 'dev' }}",
@@ -540,6 +561,49 @@ def test_the_backend_is_chosen_by_variables_not_by_editing_yaml(name, job):
     # Set: that s3:// backend. Empty: Pulumi Cloud with the token.
     assert run["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert run["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+
+
+def reads_secrets(job: dict[str, Any]) -> bool:
+    return re.search(r"\$\{\{[^}]*\bsecrets\.", yaml.safe_dump(job, width=1000)) is not None
+
+
+def jobs_reading_secrets() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (name, job_id, job)
+        for name in all_workflows()
+        for job_id, job in load(name)["jobs"].items()
+        if reads_secrets(job)
+    ]
+
+
+def test_no_repository_secret_reaches_pull_request_code():
+    # Every job that reads a secret runs in a GitHub environment, whose protection rules
+    # (reviewers, branches) come before the secret; the preview job in `preview`.
+    found = jobs_reading_secrets()
+    assert {(n, j) for n, j, _ in found} == {("preview.yml", "preview"), ("deploy.yml", "deploy")}
+    assert all(job.get("environment") for _, _, job in found)
+    assert load("preview.yml")["jobs"]["preview"]["environment"] == "preview"
+
+
+def test_the_secret_check_sees_secrets_in_any_expression():
+    assert reads_secrets({"steps": [{"env": {"T": "${{ secrets.T }}"}}]})
+    assert reads_secrets({"steps": [{"with": {"t": "${{ github.token || secrets.T }}"}}]})
+    assert not reads_secrets({"steps": [{"env": {"T": "${{ github.token }}"}}]})
+
+
+def test_zizmor_auditor_persona_finds_nothing():
+    zizmor = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    if not Path(zizmor).exists():
+        pytest.fail("zizmor is not installed: pip install -r requirements-dev.txt")
+    result = subprocess.run(
+        [zizmor, "--persona=auditor", "--offline", "--format=plain", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout + result.stderr
 
 
 # --- The policy pack ---------------------------------------------------------------------------

@@ -1,17 +1,24 @@
-"""The self-managed Pulumi backend: an S3 bucket for state and a KMS key for stack secrets.
+"""The self-managed Pulumi backend of ONE environment: an S3 bucket for its state and a KMS key.
 
-Creates (only with ``createStateBackend``):
+Creates (only with ``createStateBackend``), once per environment of the account:
 
-* a KMS key with yearly rotation and an alias, for ``--secrets-provider awskms://...``: stack
-  secrets are then encrypted by AWS and readable by whoever IAM allows, with no passphrase to
-  share or leak;
-* the state bucket: versioned (every checkpoint can be restored after a bad update or a
-  deletion), encrypted with that key, public access blocked, ACLs disabled (bucket owner
+* a KMS key with yearly rotation, and an alias with a fixed name
+  (``alias/fastapi-fargate-<env>-pulumi-secrets``), for ``--secrets-provider awskms://...``:
+  stack secrets are then encrypted by AWS and readable by whoever IAM allows, with no
+  passphrase to share or leak. The alias name is written into every stack file of the
+  environment, so it never changes (no random suffix) and is protected like the key;
+* the state bucket (``fastapi-fargate-state-<env>-...``, a fixed prefix that IAM policies can
+  name): versioned (every checkpoint can be restored after a bad update or a deletion),
+  encrypted with that environment's key, public access blocked, ACLs disabled (bucket owner
   enforced) and a policy that refuses requests without TLS.
 
-Both are protected: deleting them would lose every stack's state and secrets, so it takes an
-explicit ``pulumi state unprotect`` first. Pulumi's S3 backend locks ``pulumi up`` with an object
-in the bucket; ``pulumi preview`` takes no lock and only reads.
+One key and one bucket per environment, because S3 encrypts a bucket's objects with one default
+key: with a key per environment, the right to decrypt dev's state and secrets (which pull-request
+previews need) is not the right to decrypt prod's.
+
+Key, alias and bucket are protected: deleting them would lose every stack's state and secrets,
+so it takes an explicit ``pulumi state unprotect`` first. Pulumi's S3 backend locks
+``pulumi up`` with an object in the bucket; ``pulumi preview`` takes no lock and only reads.
 """
 
 from __future__ import annotations
@@ -42,9 +49,27 @@ def tls_only_policy(bucket_arn: str) -> str:
     )
 
 
+STATE_BUCKET_PREFIX = "fastapi-fargate-state-"
+
+
+def state_bucket_prefix(environment: str) -> str:
+    return f"{STATE_BUCKET_PREFIX}{environment}-"
+
+
+def state_bucket_arns(environment: str) -> list[str]:
+    """ARN patterns of the environment's state bucket and its objects, whatever its suffix."""
+    bucket = f"arn:aws:s3:::{state_bucket_prefix(environment)}*"
+    return [bucket, f"{bucket}/*"]
+
+
+def secrets_alias_name(environment: str) -> str:
+    return f"alias/fastapi-fargate-{environment}-pulumi-secrets"
+
+
 @dataclass
 class StateBackendArgs:
-    alias_prefix: str = "alias/fastapi-fargate-pulumi-secrets-"
+    environment: str
+    """The GitHub environment (= stack) whose state and secrets this backend holds."""
 
 
 class StateBackend(pulumi.ComponentResource):
@@ -62,10 +87,11 @@ class StateBackend(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         kept = pulumi.ResourceOptions(parent=self, protect=True)
 
+        env = args.environment
         key = aws.kms.Key(
             f"{name}-secrets",
             aws.kms.KeyArgs(
-                description="Pulumi stack secrets and state objects of fastapi-fargate",
+                description=f"Pulumi stack secrets and state objects of fastapi-fargate {env}",
                 enable_key_rotation=True,
                 # The longest wait: a scheduled deletion can still be cancelled for 30 days.
                 deletion_window_in_days=30,
@@ -74,14 +100,14 @@ class StateBackend(pulumi.ComponentResource):
         )
         alias = aws.kms.Alias(
             f"{name}-secrets",
-            aws.kms.AliasArgs(name_prefix=args.alias_prefix, target_key_id=key.key_id),
-            child,
+            aws.kms.AliasArgs(name=secrets_alias_name(env), target_key_id=key.key_id),
+            kept,
         )
 
         bucket = aws.s3.Bucket(
             name,
             # Never force_destroy: emptying the bucket to delete it must be a deliberate act.
-            aws.s3.BucketArgs(force_destroy=False),
+            aws.s3.BucketArgs(bucket_prefix=state_bucket_prefix(env), force_destroy=False),
             kept,
         )
         aws.s3.BucketOwnershipControls(

@@ -4,14 +4,15 @@
   (``retention_in_days`` > 0); without it logs are kept, and billed, forever;
 * ``ecr-scan-and-immutable-tags``: every ECR repository scans images on push and has immutable
   tags, so a tag always names the image that was scanned and deployed;
-* ``iam-no-wildcard-actions``: no IAM policy document (a managed policy, a role's inline policy,
-  a role's trust policy) allows ``*`` or ``service:*`` actions or uses Allow with NotAction, and
-  no role, user or group gets AdministratorAccess or PowerUserAccess attached.
+* ``iam-no-wildcard-actions``: judged by what a policy allows (``iam_grants``): no IAM policy
+  document (a customer-managed policy, an inline policy, a role's trust policy) allows ``*`` or
+  ``service:*`` actions, Allow with NotAction, ``iam:PassRole`` on every role or reading every
+  secret; no role, user or group gets a dangerous AWS managed policy attached (a dated list), nor
+  a customer-managed policy of this stack whose document is refused.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,9 +21,12 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from .props import ECR_REPOSITORY, LOG_GROUP, items, json_document, label, number
+from .iam_grants import document_grants, managed_policy_grants
+from .props import ECR_REPOSITORY, LOG_GROUP, items, label, number, referenced
 
 # Resource type -> the properties that hold an IAM policy document.
 POLICY_DOCUMENTS: dict[str, tuple[str, ...]] = {
@@ -40,9 +44,7 @@ ATTACHMENTS = frozenset(
         "aws:iam/policyAttachment:PolicyAttachment",
     }
 )
-# AWS managed policies that allow every action (of nearly every service).
-BROAD_MANAGED_POLICIES = re.compile(r":policy/(AdministratorAccess|PowerUserAccess)$")
-SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
+CUSTOMER_POLICY = "aws:iam/policy:Policy"
 
 
 # --- log-group-retention (advisory) ------------------------------------------------------------
@@ -107,24 +109,7 @@ ecr_scan_and_immutable_tags = ResourceValidationPolicy(
 
 def wildcard_grants(document: Any) -> list[str]:
     """What each Allow statement of a policy document grants too broadly, as text."""
-    parsed = json_document(document)
-    if not isinstance(parsed, Mapping):
-        return []
-    found = []
-    for statement in items(parsed.get("Statement")):
-        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
-            continue
-        sid = f"statement {statement.get('Sid')!r}" if statement.get("Sid") else "a statement"
-        if "NotAction" in statement:
-            found.append(f"{sid} allows every action except {list(items(statement['NotAction']))}")
-        broad = [
-            a
-            for a in items(statement.get("Action"))
-            if isinstance(a, str) and (a == "*" or SERVICE_WILDCARD.match(a))
-        ]
-        if broad:
-            found.append(f"{sid} allows {', '.join(broad)}")
-    return found
+    return document_grants(document)
 
 
 def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -135,8 +120,9 @@ def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
     )
     if args.resource_type in ATTACHMENTS:
         arn = args.props.get("policyArn")
-        if isinstance(arn, str) and BROAD_MANAGED_POLICIES.search(arn):
-            report(f"{name} attaches {arn}, which allows nearly every action. {fix}", None)
+        why = managed_policy_grants(arn) if isinstance(arn, str) else None
+        if why:
+            report(f"{name} attaches {arn}: {why}. {fix}", None)
         return
     documents = [args.props.get(key) for key in POLICY_DOCUMENTS.get(args.resource_type, ())]
     if args.resource_type == "aws:iam/role:Role":
@@ -150,11 +136,39 @@ def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
             report(f"{name}: {grant}. {fix}", None)
 
 
+def check_attached_documents(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An attachment of this stack's own customer-managed policy inherits its document's verdict:
+    the attachment only carries the policy's ARN, so the resource check cannot see it."""
+    policies = [r for r in args.resources if r.resource_type == CUSTOMER_POLICY]
+    for attachment in args.resources:
+        if attachment.resource_type not in ATTACHMENTS:
+            continue
+        for policy in referenced(attachment, "policyArn", policies):
+            for grant in document_grants(policy.props.get("policy")):
+                report(
+                    f"{label(attachment.resource_type, attachment.name)} attaches "
+                    f"{label(policy.resource_type, policy.name)}, whose {grant}. Fix: narrow that "
+                    "policy's statements to the actions and resources the code uses.",
+                    attachment.urn,
+                )
+
+
 iam_no_wildcard_actions = ResourceValidationPolicy(
     name="iam-no-wildcard-actions",
-    description="No IAM policy allows `*` or `service:*` actions.",
+    description="No IAM policy allows `*`, `service:*`, PassRole or secret reads on everything.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=check_iam,
 )
+iam_no_broad_attachments = StackValidationPolicy(
+    name="iam-no-broad-attachments",
+    description="No attachment of this stack's customer-managed policy grants too broadly.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=check_attached_documents,
+)
 
-POLICIES = [log_group_retention, ecr_scan_and_immutable_tags, iam_no_wildcard_actions]
+POLICIES = [
+    log_group_retention,
+    ecr_scan_and_immutable_tags,
+    iam_no_wildcard_actions,
+    iam_no_broad_attachments,
+]
