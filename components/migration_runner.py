@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -37,6 +36,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+
+from components import aws_session
 
 DEFAULT_TIMEOUT_SECONDS = 900
 """Own deadline for one migration task (settings default: 15 minutes)."""
@@ -57,13 +58,7 @@ _POLL_INITIAL_DELAY = 2.0
 _POLL_MAX_DELAY = 15.0
 _POLL_BACKOFF_FACTOR = 1.5
 
-# botocore's standard mode retries throttling and transient errors with jittered exponential
-# backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real outage for long.
-_BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 6},
-    connect_timeout=10,
-    read_timeout=60,
-)
+_BOTO_CONFIG = aws_session.RETRY_CONFIG
 
 # Error codes AWS uses for throttling across services; botocore retries these already, this set
 # lets our own loops keep going when botocore has used up its attempts.
@@ -117,7 +112,6 @@ class MigrationRequest:
     log_stream_prefix: str | None
     """awslogs-stream-prefix; the stream is ``prefix/container/task-id``."""
     region: str
-    profile: str | None = None
 
     @property
     def command_display(self) -> str:
@@ -244,7 +238,7 @@ def run_migration(
     tests never wait.
     """
     if session is None:
-        session = boto3.Session(region_name=request.region, profile_name=request.profile)
+        session = aws_session.session_for(None, request.region)
     # region_name is passed again so an injected session cannot point at another region.
     ecs = session.client("ecs", region_name=request.region, config=_BOTO_CONFIG)
     logs = session.client("logs", region_name=request.region, config=_BOTO_CONFIG)

@@ -55,7 +55,7 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "log_group": "/ecs/app",
         "log_stream_prefix": "app",
         "region": REGION,
-        "profile": None,
+        "account_id": None,
         "nonce": "",
         "__provider": "serialized-provider-v1",
     }
@@ -209,7 +209,7 @@ def test_create_passes_every_input_to_the_runner_with_a_fresh_client_token(
 ) -> None:
     provider = MigrationRunProvider()
 
-    provider.create(inputs(timeout_seconds=600.0, profile="deploy"))
+    provider.create(inputs(timeout_seconds=600.0))
     provider.create(inputs())
 
     first, second = runs.requests
@@ -222,7 +222,6 @@ def test_create_passes_every_input_to_the_runner_with_a_fresh_client_token(
     assert first.log_group == "/ecs/app"
     assert first.log_stream_prefix == "app"
     assert first.region == REGION
-    assert first.profile == "deploy"
     assert 0 < len(first.client_token) <= 64
     # A new token per run: a retried `pulumi up` must start a new task, not get the old one back.
     assert first.client_token != second.client_token
