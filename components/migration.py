@@ -150,22 +150,43 @@ def request_from_inputs(inputs: Mapping[str, Any], *, client_token: str) -> Migr
     The client token is new for every create/update: it deduplicates client-side retries of the
     one ``run_task`` call, while a later ``pulumi up`` after a failure really runs again.
     """
-    return MigrationRequest(
-        cluster=str(inputs["cluster"]),
-        task_definition=str(inputs["task_definition"]),
-        container_name=str(inputs["container_name"]),
-        command=[str(part) for part in inputs["command"]],
-        subnets=[str(subnet) for subnet in inputs["subnets"]],
-        security_groups=[str(group) for group in inputs.get("security_groups") or []],
-        assign_public_ip=bool(inputs.get("assign_public_ip", False)),
-        started_by=str(inputs["started_by"]),
-        client_token=client_token,
+    return MigrationRequest(**_request_fields(inputs, client_token))
+
+
+def _request_fields(inputs: Mapping[str, Any], client_token: str) -> dict[str, Any]:
+    """The request's fields from the inputs; never raises, so ``check`` can judge any input."""
+
+    def text(key: str) -> str:
+        value = inputs.get(key)
+        return "" if value is None else str(value)
+
+    def texts(key: str) -> Any:
+        value = inputs.get(key)
+        return [str(part) for part in value] if isinstance(value, list | tuple) else value
+
+    timeout = inputs.get("timeout_seconds")
+    return {
+        "cluster": text("cluster"),
+        "task_definition": text("task_definition"),
+        "container_name": text("container_name"),
+        "command": texts("command"),
+        "subnets": texts("subnets"),
+        "security_groups": texts("security_groups") or [],
+        "assign_public_ip": bool(inputs.get("assign_public_ip", False)),
+        "started_by": text("started_by"),
+        "client_token": client_token,
         # Pulumi transports numbers as floats.
-        timeout_seconds=int(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
-        log_group=inputs.get("log_group") or None,
-        log_stream_prefix=inputs.get("log_stream_prefix") or None,
-        region=str(inputs["region"]),
-    )
+        "timeout_seconds": (
+            int(timeout)
+            if isinstance(timeout, int | float) and not isinstance(timeout, bool)
+            else DEFAULT_TIMEOUT_SECONDS
+            if timeout is None
+            else timeout
+        ),
+        "log_group": inputs.get("log_group") or None,
+        "log_stream_prefix": inputs.get("log_stream_prefix") or None,
+        "region": text("region"),
+    }
 
 
 def _plain_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,38 +211,24 @@ def _changed_keys(
     return [key for key in keys if _normalized(olds.get(key)) != _normalized(news.get(key))]
 
 
-def _is_known(value: Any) -> bool:
+def _is_unknown(value: Any) -> bool:
     # During preview the engine passes not-yet-known values as this sentinel string.
-    return value != pulumi.runtime.rpc.UNKNOWN
+    if isinstance(value, list | tuple):
+        return any(_is_unknown(part) for part in value)
+    return value == pulumi.runtime.rpc.UNKNOWN
 
 
 def _input_problems(news: Mapping[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    started_by = news.get("started_by")
-    if (
-        isinstance(started_by, str)
-        and _is_known(started_by)
-        and not 0 < len(started_by) <= migration_runner.STARTED_BY_MAX_LENGTH
-    ):
-        problems.append(
-            (
-                "started_by",
-                f"must be 1..{migration_runner.STARTED_BY_MAX_LENGTH} characters "
-                "(use started_by_for_stack)",
-            )
-        )
-    timeout = news.get("timeout_seconds")
-    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
-        problems.append(("timeout_seconds", "must be positive"))
-    command = news.get("command")
-    if isinstance(command, list) and not command:
-        problems.append(("command", "must not be empty"))
-    subnets = news.get("subnets")
-    if isinstance(subnets, list) and not subnets:
-        problems.append(("subnets", "must not be empty"))
-    if (news.get("log_group") is None) != (news.get("log_stream_prefix") is None):
-        problems.append(("log_stream_prefix", "log_group and log_stream_prefix go together"))
-    return problems
+    """The runner's own validation (``request_problems``), minus what is not known yet."""
+    fields = _request_fields(news, client_token="check")
+    unknown = {key for key, value in news.items() if _is_unknown(value)}
+    if unknown & {"log_group", "log_stream_prefix"}:
+        unknown |= {"log_group", "log_stream_prefix"}
+    return [
+        (key, problem)
+        for key, problem in migration_runner.request_problems(fields)
+        if key not in unknown
+    ]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from components.migration import (
     MigrationRun,
     MigrationRunArgs,
     MigrationRunProvider,
+    request_from_inputs,
 )
 from components.migration_runner import MigrationFailed, MigrationResult, started_by_for_stack
 from pulumi_harness import PROJECT, render
@@ -346,9 +347,43 @@ def test_check_rejects_a_started_by_ecs_would_refuse() -> None:
     assert [failure.property for failure in result.failures] == ["started_by"]
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"started_by": "migrate app dev"}, "started_by", "may only contain letters"),
+        ({"timeout_seconds": 0}, "timeout_seconds", "must be positive"),
+        ({"command": []}, "command", "non-empty list of strings"),
+        ({"subnets": []}, "subnets", "awsvpc needs at least one"),
+        ({"cluster": ""}, "cluster", "cluster is empty"),
+        ({"log_stream_prefix": None}, "log_stream_prefix", "must be given together"),
+    ],
+    ids=["started_by-chars", "timeout", "command", "subnets", "cluster", "log-pair"],
+)
+def test_check_reports_what_the_runner_would_refuse_per_input(
+    change: dict[str, Any], field: str, problem: str
+) -> None:
+    result = MigrationRunProvider().check({}, inputs(**change))
+
+    assert [(f.property, problem in f.reason) for f in result.failures] == [(field, True)]
+    # The same rule, word for word, as the runner's own validation.
+    with pytest.raises(ValueError, match=problem):
+        request_from_inputs(inputs(**change), client_token="t")
+
+
+def test_check_accepts_valid_inputs() -> None:
+    assert MigrationRunProvider().check({}, inputs()).failures == []
+
+
 def test_check_accepts_unknown_values_during_preview() -> None:
     result = MigrationRunProvider().check(
-        {}, inputs(task_definition=rpc.UNKNOWN, started_by=rpc.UNKNOWN)
+        {},
+        inputs(
+            task_definition=rpc.UNKNOWN,
+            started_by=rpc.UNKNOWN,
+            subnets=[rpc.UNKNOWN],
+            command=rpc.UNKNOWN,
+            log_group=rpc.UNKNOWN,
+        ),
     )
 
     assert result.failures == []
