@@ -223,7 +223,13 @@ class Host:
 
 
 def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    return asyncio.run(rpc.serialize_properties(values, {}))
+    # A loop of its own, as the host itself does: asyncio.run would unset the thread's current
+    # loop, which later renders (the SDK's mocks) rely on.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(values, {}))
+    finally:
+        loop.close()
 
 
 def _plain(struct: struct_pb2.Struct) -> dict[str, Any]:
