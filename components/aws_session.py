@@ -14,7 +14,8 @@ providers one way to build their boto3 session:
   providers, we always pass the full configuration", since CLI 3.139), so credentials reach
   the providers in memory only: never as resource inputs, never in the pickled provider,
   never in state.
-* :func:`session_for` builds the boto3 session: the profile or static keys first (static keys
+* :func:`session_for` builds the boto3 session: the profile (from ``aws:sharedConfigFiles`` /
+  ``aws:sharedCredentialsFiles`` when set, one file each) or static keys first (static keys
   win, as in the AWS provider), then each role of ``aws:assumeRoles`` in order (pulumi_aws v7
   reads the list ``assumeRoles``, see ``pulumi_aws/config/vars.py``; v6's single
   ``aws:assumeRole`` is refused with the fix), with the same role ARN, session name, external
@@ -119,6 +120,8 @@ class AwsIdentity:
     secret_key: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     assume_roles: tuple[AssumeRole, ...] = ()
+    shared_config_file: str | None = None
+    shared_credentials_file: str | None = None
 
 
 def identity_from_config(get: Callable[[str], Any]) -> AwsIdentity:
@@ -155,6 +158,10 @@ def identity_from_config(get: Callable[[str], Any]) -> AwsIdentity:
         secret_key=secret_key,
         token=_text(get("aws:token")),
         assume_roles=_assume_roles(get("aws:assumeRoles")),
+        shared_config_file=_one_file(get("aws:sharedConfigFiles"), "aws:sharedConfigFiles"),
+        shared_credentials_file=_one_file(
+            get("aws:sharedCredentialsFiles"), "aws:sharedCredentialsFiles"
+        ),
     )
 
 
@@ -165,7 +172,13 @@ def session_for(identity: AwsIdentity | None, region: str) -> boto3.Session:
     call (and again before the assumed credentials expire).
     """
     identity = identity or AwsIdentity()
+    files = botocore.session.Session()
+    if identity.shared_config_file:
+        files.set_config_variable("config_file", identity.shared_config_file)
+    if identity.shared_credentials_file:
+        files.set_config_variable("credentials_file", identity.shared_credentials_file)
     base = boto3.Session(
+        botocore_session=files,
         region_name=region,
         profile_name=identity.profile,
         aws_access_key_id=identity.access_key,
@@ -226,6 +239,24 @@ def require_account(session: boto3.Session, expected_account: str | None, *, act
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _one_file(raw: Any, name: str) -> str | None:
+    """The one file of ``aws:sharedConfigFiles``/``aws:sharedCredentialsFiles`` botocore can read."""
+    if raw in (None, "", "[]"):
+        return None
+    try:
+        files = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        files = [raw]
+    files = [files] if isinstance(files, str) else list(files)
+    if len(files) > 1:
+        raise AwsIdentityError(
+            f"{name} lists {len(files)} files; the release phase and the rollout check (boto3) "
+            f"read one. Merge them into one file and `pulumi config set --path '{name}[0]' "
+            "<file>`."
+        )
+    return str(files[0]) if files else None
 
 
 def _assume_roles(raw: Any) -> tuple[AssumeRole, ...]:

@@ -173,6 +173,27 @@ def test_static_keys_from_the_stack_config_are_used(aws: None) -> None:
     )
 
 
+def test_a_profile_from_the_stacks_shared_credentials_file_is_used(
+    aws: None, tmp_path: Any
+) -> None:
+    credentials_file = tmp_path / "credentials"
+    credentials_file.write_text(
+        "[ci]\naws_access_key_id = AKIAFROMTHEFILE00001\naws_secret_access_key = from-file\n"
+    )
+    identity = identity_from_config(
+        config(profile="ci", sharedCredentialsFiles=[str(credentials_file)]).get
+    )
+
+    credentials = session_for(identity, REGION).get_credentials().get_frozen_credentials()
+
+    assert (credentials.access_key, credentials.secret_key) == ("AKIAFROMTHEFILE00001", "from-file")
+
+
+def test_more_shared_files_than_boto3_reads_are_refused() -> None:
+    with pytest.raises(AwsIdentityError, match="aws:sharedConfigFiles lists 2 files"):
+        identity_from_config(config(sharedConfigFiles=["~/.aws/a", "~/.aws/b"]).get)
+
+
 def test_the_same_account_passes_the_check(aws: None) -> None:
     require_account(session_for(None, REGION), DEFAULT_ACCOUNT_ID, acting="The rollout check")
 
