@@ -246,14 +246,15 @@ class MigrationRunArgs:
     security_groups: pulumi.Input[Sequence[pulumi.Input[str]]]
     region: pulumi.Input[str]
     """Same region as the AWS provider, so boto3 talks to the same place."""
+    account_id: pulumi.Input[str]
+    """The account the AWS provider deploys to (``aws.get_caller_identity()``): the migration
+    refuses to run in any other."""
     assign_public_ip: pulumi.Input[bool] = False
     log_group: pulumi.Input[str] | None = None
     """awslogs group of the container (to show the log tail on failure)."""
     log_stream_prefix: pulumi.Input[str] | None = None
     timeout_seconds: pulumi.Input[int] = DEFAULT_TIMEOUT_SECONDS
-    account_id: pulumi.Input[str] | None = None
-    """The account the AWS provider deploys to (``aws.get_caller_identity()``): the migration
-    refuses to run in any other. Set it; None skips the check."""
+
     nonce: pulumi.Input[str] = ""
     """Change it to force a run without any other change."""
     started_by: pulumi.Input[str] | None = None

@@ -404,6 +404,7 @@ def test_resource_registers_plain_inputs_and_names_the_stack_in_started_by() -> 
                 subnets=["subnet-1"],
                 security_groups=["sg-1"],
                 region=REGION,
+                account_id="123456789012",
                 log_group="/ecs/app",
                 log_stream_prefix="app",
                 nonce="1",
@@ -418,4 +419,5 @@ def test_resource_registers_plain_inputs_and_names_the_stack_in_started_by() -> 
     assert resource["started_by"] == started_by_for_stack(PROJECT, "dev")
     assert resource["timeout_seconds"] == 900
     assert resource["nonce"] == "1"
+    assert resource["account_id"] == "123456789012"
     assert resource.secret_inputs == set()

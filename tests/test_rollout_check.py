@@ -241,6 +241,24 @@ def test_the_default_deadline_is_ten_minutes(world: World, fake_time: FakeTime):
     assert max(fake_time.sleeps) == 30.0
 
 
+def test_without_a_rollout_state_one_deployment_with_every_task_running_passes(
+    world: World, fake_time: FakeTime
+):
+    # Deployment controllers that report no rolloutState: the waiter's own rule applies.
+    new = world.register("app:v2")
+    deploy(world, new)
+    world.primary().pop("rolloutState")
+
+    def all_running_on_third_read(number: int) -> None:
+        if number == 3:
+            world.primary()["runningCount"] = 2
+
+    world.on_describe(all_running_on_third_read)
+
+    assert world.check(new)["rollout_state"] == "COMPLETED"
+    assert world.describes == 3
+
+
 def test_a_missing_service_fails_with_its_name(world: World, fake_time: FakeTime):
     with pytest.raises(RolloutError, match="ECS service web was not found in cluster app"):
         world.check("x")
