@@ -45,7 +45,7 @@ import botocore.session
 import pulumi
 from botocore.config import Config
 from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 6},
@@ -177,14 +177,20 @@ def session_for(identity: AwsIdentity | None, region: str) -> boto3.Session:
         files.set_config_variable("config_file", identity.shared_config_file)
     if identity.shared_credentials_file:
         files.set_config_variable("credentials_file", identity.shared_credentials_file)
-    base = boto3.Session(
-        botocore_session=files,
-        region_name=region,
-        profile_name=identity.profile,
-        aws_access_key_id=identity.access_key,
-        aws_secret_access_key=identity.secret_key,
-        aws_session_token=identity.token,
-    )
+    try:
+        base = boto3.Session(
+            botocore_session=files,
+            region_name=region,
+            profile_name=identity.profile,
+            aws_access_key_id=identity.access_key,
+            aws_secret_access_key=identity.secret_key,
+            aws_session_token=identity.token,
+        )
+    except ProfileNotFound as error:
+        raise AwsIdentityError(
+            f"{error}: aws:profile names a profile this machine's AWS config does not have. "
+            "Add it (`aws configure --profile <name>`) or `pulumi config rm aws:profile`."
+        ) from None
     if not identity.assume_roles:
         return base
     # boto3 has no public accessor for its botocore session.

@@ -189,6 +189,15 @@ def test_a_profile_from_the_stacks_shared_credentials_file_is_used(
     assert (credentials.access_key, credentials.secret_key) == ("AKIAFROMTHEFILE00001", "from-file")
 
 
+def test_a_profile_this_machine_lacks_is_a_clear_error(aws: None, tmp_path: Any) -> None:
+    empty = tmp_path / "config"
+    empty.write_text("")
+    identity = identity_from_config(config(profile="nowhere", sharedConfigFiles=[str(empty)]).get)
+
+    with pytest.raises(AwsIdentityError, match=r"aws:profile names a profile .* does not have"):
+        session_for(identity, REGION)
+
+
 def test_more_shared_files_than_boto3_reads_are_refused() -> None:
     with pytest.raises(AwsIdentityError, match="aws:sharedConfigFiles lists 2 files"):
         identity_from_config(config(sharedConfigFiles=["~/.aws/a", "~/.aws/b"]).get)
