@@ -22,8 +22,9 @@ It acts only with the AWS provider's identity and only in the stack's account
 (:mod:`components.aws_session`). Creates no AWS resource; it only reads the service
 (``ecs:DescribeServices``, ``sts:GetCallerIdentity``).
 
-Pulumi state pickles :class:`RolloutCheckProvider` BY REFERENCE (module ``components.rollout_check``,
-class ``RolloutCheckProvider``): moving or renaming the module or the class breaks ``pulumi
+Pulumi state pickles :class:`RolloutCheckProvider` BY REFERENCE (module
+``components.rollout_check``, class ``RolloutCheckProvider``; the dynamic provider host imports
+it from the project directory): moving or renaming the module or the class breaks ``pulumi
 destroy`` and ``pulumi refresh`` of existing stacks, whose state names the old place.
 """
 
