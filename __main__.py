@@ -8,6 +8,7 @@ import pulumi_aws as aws
 
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.aws_session import identity_from_config
 from components.cluster import Cluster, ClusterArgs
 from components.database import Database, DatabaseArgs
 from components.edge import build_edge
@@ -21,9 +22,10 @@ from components.task import AppTask, AppTaskArgs
 settings = load_settings()
 account_id = aws.get_caller_identity().account_id
 region = aws.get_region().region
-# The release phase and the rollout check call AWS themselves, in the stack's region with the
-# stack's profile (an assumed role in the AWS provider config is not applied to them).
-profile = pulumi.Config("aws").get("profile")
+# The release phase and the rollout check call AWS themselves with the AWS provider's identity
+# (aws:profile, static keys, aws:assumeRoles: the engine hands them the stack config) and only in
+# its account; settings they cannot honour stop here, before anything is created.
+identity_from_config(pulumi.runtime.get_config)
 
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
 edge = build_edge(settings)
@@ -97,7 +99,7 @@ if settings.migration.enabled:
             timeout_seconds=settings.migration.timeout,
             nonce=settings.migration.nonce,
             region=region,
-            profile=profile,
+            account_id=account_id,
         ),
         pulumi.ResourceOptions(depends_on=[cluster.capacity_providers]),
     )
@@ -117,7 +119,7 @@ web = WebService(
         assign_public_ip=edge.network.assign_public_ip,
         target_group_arn=edge.load_balancer.target_group_arn,
         region=region,
-        profile=profile,
+        account_id=account_id,
         wait_for=rollout_waits_for,
     ),
 )

@@ -17,10 +17,17 @@ Any other input change (subnets, security groups, timeout, log settings, ...) al
 update, so state keeps the current values, but it does not run the migration: a new subnet
 does not make the schema change again. Delete does nothing: migrations are not undone.
 
-The provider object is pickled into state (by reference to this module, which the dynamic
-provider process imports), so it holds no boto3 client, session or secret: clients are created
-inside the methods. Inputs and outputs are plain values; never pass secrets as inputs, the task
-gets its secrets from the task definition.
+The migration runs with the AWS provider's identity and only in the stack's account
+(:mod:`components.aws_session`): the stack's ``aws:*`` settings reach the provider host through
+``Configure`` and stay in its memory; the ``account_id`` input is the account the AWS provider
+deploys to, and the run is refused anywhere else.
+
+Pulumi state pickles :class:`MigrationRunProvider` BY REFERENCE (module ``components.migration``,
+class ``MigrationRunProvider``; the dynamic provider host imports it from the project
+directory): moving or renaming the module or the class breaks ``pulumi destroy`` and ``pulumi
+refresh`` of existing stacks, whose state names the old place. The pickle holds no boto3 client,
+session, credential or secret: clients are created inside the methods. Inputs and outputs are
+plain values; never pass secrets as inputs, the task gets its secrets from the task definition.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
-from components import migration_runner
+from components import aws_session, migration_runner
+from components.aws_session import AwsIdentity
 from components.migration_runner import (
     DEFAULT_TIMEOUT_SECONDS,
     MigrationRequest,
@@ -53,7 +61,7 @@ INPUT_KEYS: tuple[str, ...] = (
     "log_group",
     "log_stream_prefix",
     "region",
-    "profile",
+    "account_id",
     "nonce",
 )
 """Inputs of the resource, stored again in its outputs so ``diff``/``update`` can compare."""
@@ -70,6 +78,16 @@ class MigrationRunProvider(pulumi.dynamic.ResourceProvider):
     # The pickle is only a reference to this class (no state, nothing secret), so it need not
     # be encrypted in state; Pulumi still marks it secret if it ever captures a secret.
     serialize_as_secret_always = False
+
+    _identity: AwsIdentity | None = None
+
+    def configure(self, req: pulumi.dynamic.ConfigureRequest) -> None:
+        """Take the AWS provider's identity from the stack config the engine hands the host."""
+        self._identity = aws_session.identity_from_config(req.config.get)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never pickle the identity (it may hold static keys), even from a configured instance.
+        return {}
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         """Reject inputs ECS would refuse, at preview time instead of mid-deploy."""
@@ -90,7 +108,7 @@ class MigrationRunProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[])
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        outs = _run(props)
+        outs = _run(props, self._identity)
         return pulumi.dynamic.CreateResult(id_=f"migration-{uuid.uuid4().hex}", outs=outs)
 
     def update(
@@ -100,7 +118,7 @@ class MigrationRunProvider(pulumi.dynamic.ResourceProvider):
         if _changed_keys(olds, news, RUN_TRIGGER_KEYS) or any(
             olds.get(key) is None for key in ("task_arn", "exit_code")
         ):
-            return pulumi.dynamic.UpdateResult(outs=_run(news))
+            return pulumi.dynamic.UpdateResult(outs=_run(news, self._identity))
         kept = {key: olds.get(key) for key in RESULT_KEYS}
         return pulumi.dynamic.UpdateResult(outs={**_plain_inputs(news), **kept})
 
@@ -108,11 +126,15 @@ class MigrationRunProvider(pulumi.dynamic.ResourceProvider):
         """Do nothing: a migration is not undone when the resource goes away."""
 
 
-def _run(props: Mapping[str, Any]) -> dict[str, Any]:
+def _run(props: Mapping[str, Any], identity: AwsIdentity | None) -> dict[str, Any]:
     """Run the migration for these inputs and return the resource outputs."""
     inputs = _plain_inputs(props)
     request = request_from_inputs(inputs, client_token=uuid.uuid4().hex)
-    result = migration_runner.run_migration(request)
+    session = aws_session.session_for(identity, request.region)
+    aws_session.require_account(
+        session, inputs.get("account_id") or None, acting="The release phase (migration)"
+    )
+    result = migration_runner.run_migration(request, session=session)
     return {
         **inputs,
         "task_arn": result.task_arn,
@@ -128,23 +150,43 @@ def request_from_inputs(inputs: Mapping[str, Any], *, client_token: str) -> Migr
     The client token is new for every create/update: it deduplicates client-side retries of the
     one ``run_task`` call, while a later ``pulumi up`` after a failure really runs again.
     """
-    return MigrationRequest(
-        cluster=str(inputs["cluster"]),
-        task_definition=str(inputs["task_definition"]),
-        container_name=str(inputs["container_name"]),
-        command=[str(part) for part in inputs["command"]],
-        subnets=[str(subnet) for subnet in inputs["subnets"]],
-        security_groups=[str(group) for group in inputs.get("security_groups") or []],
-        assign_public_ip=bool(inputs.get("assign_public_ip", False)),
-        started_by=str(inputs["started_by"]),
-        client_token=client_token,
+    return MigrationRequest(**_request_fields(inputs, client_token))
+
+
+def _request_fields(inputs: Mapping[str, Any], client_token: str) -> dict[str, Any]:
+    """The request's fields from the inputs; never raises, so ``check`` can judge any input."""
+
+    def text(key: str) -> str:
+        value = inputs.get(key)
+        return "" if value is None else str(value)
+
+    def texts(key: str) -> Any:
+        value = inputs.get(key)
+        return [str(part) for part in value] if isinstance(value, list | tuple) else value
+
+    timeout = inputs.get("timeout_seconds")
+    return {
+        "cluster": text("cluster"),
+        "task_definition": text("task_definition"),
+        "container_name": text("container_name"),
+        "command": texts("command"),
+        "subnets": texts("subnets"),
+        "security_groups": texts("security_groups") or [],
+        "assign_public_ip": bool(inputs.get("assign_public_ip", False)),
+        "started_by": text("started_by"),
+        "client_token": client_token,
         # Pulumi transports numbers as floats.
-        timeout_seconds=int(inputs.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
-        log_group=inputs.get("log_group") or None,
-        log_stream_prefix=inputs.get("log_stream_prefix") or None,
-        region=str(inputs["region"]),
-        profile=inputs.get("profile") or None,
-    )
+        "timeout_seconds": (
+            int(timeout)
+            if isinstance(timeout, int | float) and not isinstance(timeout, bool)
+            else DEFAULT_TIMEOUT_SECONDS
+            if timeout is None
+            else timeout
+        ),
+        "log_group": inputs.get("log_group") or None,
+        "log_stream_prefix": inputs.get("log_stream_prefix") or None,
+        "region": text("region"),
+    }
 
 
 def _plain_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -169,38 +211,24 @@ def _changed_keys(
     return [key for key in keys if _normalized(olds.get(key)) != _normalized(news.get(key))]
 
 
-def _is_known(value: Any) -> bool:
+def _is_unknown(value: Any) -> bool:
     # During preview the engine passes not-yet-known values as this sentinel string.
-    return value != pulumi.runtime.rpc.UNKNOWN
+    if isinstance(value, list | tuple):
+        return any(_is_unknown(part) for part in value)
+    return value == pulumi.runtime.rpc.UNKNOWN
 
 
 def _input_problems(news: Mapping[str, Any]) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    started_by = news.get("started_by")
-    if (
-        isinstance(started_by, str)
-        and _is_known(started_by)
-        and not 0 < len(started_by) <= migration_runner.STARTED_BY_MAX_LENGTH
-    ):
-        problems.append(
-            (
-                "started_by",
-                f"must be 1..{migration_runner.STARTED_BY_MAX_LENGTH} characters "
-                "(use started_by_for_stack)",
-            )
-        )
-    timeout = news.get("timeout_seconds")
-    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout <= 0:
-        problems.append(("timeout_seconds", "must be positive"))
-    command = news.get("command")
-    if isinstance(command, list) and not command:
-        problems.append(("command", "must not be empty"))
-    subnets = news.get("subnets")
-    if isinstance(subnets, list) and not subnets:
-        problems.append(("subnets", "must not be empty"))
-    if (news.get("log_group") is None) != (news.get("log_stream_prefix") is None):
-        problems.append(("log_stream_prefix", "log_group and log_stream_prefix go together"))
-    return problems
+    """The runner's own validation (``request_problems``), minus what is not known yet."""
+    fields = _request_fields(news, client_token="check")
+    unknown = {key for key, value in news.items() if _is_unknown(value)}
+    if unknown & {"log_group", "log_stream_prefix"}:
+        unknown |= {"log_group", "log_stream_prefix"}
+    return [
+        (key, problem)
+        for key, problem in migration_runner.request_problems(fields)
+        if key not in unknown
+    ]
 
 
 @dataclass
@@ -218,13 +246,15 @@ class MigrationRunArgs:
     security_groups: pulumi.Input[Sequence[pulumi.Input[str]]]
     region: pulumi.Input[str]
     """Same region as the AWS provider, so boto3 talks to the same place."""
+    account_id: pulumi.Input[str]
+    """The account the AWS provider deploys to (``aws.get_caller_identity()``): the migration
+    refuses to run in any other."""
     assign_public_ip: pulumi.Input[bool] = False
     log_group: pulumi.Input[str] | None = None
     """awslogs group of the container (to show the log tail on failure)."""
     log_stream_prefix: pulumi.Input[str] | None = None
     timeout_seconds: pulumi.Input[int] = DEFAULT_TIMEOUT_SECONDS
-    profile: pulumi.Input[str] | None = None
-    """AWS profile, when the stack's AWS config sets one."""
+
     nonce: pulumi.Input[str] = ""
     """Change it to force a run without any other change."""
     started_by: pulumi.Input[str] | None = None
@@ -267,7 +297,7 @@ class MigrationRun(pulumi.dynamic.Resource, module="migration", name="MigrationR
             "log_group": args.log_group,
             "log_stream_prefix": args.log_stream_prefix,
             "region": args.region,
-            "profile": args.profile,
+            "account_id": args.account_id,
             "nonce": args.nonce,
             # Declared as None so Pulumi exposes them as outputs.
             **{key: None for key in RESULT_KEYS},

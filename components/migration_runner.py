@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -37,6 +36,8 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+
+from components import aws_session
 
 DEFAULT_TIMEOUT_SECONDS = 900
 """Own deadline for one migration task (settings default: 15 minutes)."""
@@ -57,13 +58,7 @@ _POLL_INITIAL_DELAY = 2.0
 _POLL_MAX_DELAY = 15.0
 _POLL_BACKOFF_FACTOR = 1.5
 
-# botocore's standard mode retries throttling and transient errors with jittered exponential
-# backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real outage for long.
-_BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 6},
-    connect_timeout=10,
-    read_timeout=60,
-)
+_BOTO_CONFIG = aws_session.RETRY_CONFIG
 
 # Error codes AWS uses for throttling across services; botocore retries these already, this set
 # lets our own loops keep going when botocore has used up its attempts.
@@ -117,7 +112,6 @@ class MigrationRequest:
     log_stream_prefix: str | None
     """awslogs-stream-prefix; the stream is ``prefix/container/task-id``."""
     region: str
-    profile: str | None = None
 
     @property
     def command_display(self) -> str:
@@ -125,39 +119,61 @@ class MigrationRequest:
         return " ".join(self.command)
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
-        if not self.cluster:
-            problems.append("cluster is empty")
-        if not self.task_definition:
-            problems.append("task_definition is empty")
-        if not self.container_name:
-            problems.append("container_name is empty")
-        if not self.command or not all(isinstance(part, str) for part in self.command):
-            problems.append("command must be a non-empty list of strings")
-        if not self.subnets:
-            problems.append("subnets is empty (awsvpc needs at least one)")
-        if not self.region:
-            problems.append("region is empty")
-        if not self.started_by or len(self.started_by) > STARTED_BY_MAX_LENGTH:
-            problems.append(
-                f"started_by must be 1..{STARTED_BY_MAX_LENGTH} characters "
-                f"(got {len(self.started_by)}); use started_by_for_stack()"
-            )
-        elif not _STARTED_BY_PATTERN.fullmatch(self.started_by):
-            problems.append(
-                "started_by may only contain letters, digits, '-', '_' and '/'; "
-                "use started_by_for_stack()"
-            )
-        if not self.client_token or len(self.client_token) > CLIENT_TOKEN_MAX_LENGTH:
-            problems.append(f"client_token must be 1..{CLIENT_TOKEN_MAX_LENGTH} characters")
-        elif not all(33 <= ord(char) <= 126 for char in self.client_token):
-            problems.append("client_token may only contain printable ASCII without spaces")
-        if self.timeout_seconds <= 0:
-            problems.append("timeout_seconds must be positive")
-        if (self.log_group is None) != (self.log_stream_prefix is None):
-            problems.append("log_group and log_stream_prefix must be given together")
+        problems = request_problems(vars(self))
         if problems:
-            raise ValueError("invalid MigrationRequest: " + "; ".join(problems))
+            raise ValueError(
+                "invalid MigrationRequest: " + "; ".join(problem for _, problem in problems)
+            )
+
+
+def request_problems(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(field, problem)`` for each value of a :class:`MigrationRequest` that ECS would refuse.
+
+    The one validation of a request: ``MigrationRequest`` raises on these, and the dynamic
+    provider's ``check`` reports them per input at preview time.
+    """
+    problems: list[tuple[str, str]] = []
+    for name in ("cluster", "task_definition", "container_name", "region"):
+        if not fields.get(name):
+            problems.append((name, f"{name} is empty"))
+    command = fields.get("command")
+    if not command or not all(isinstance(part, str) for part in command):
+        problems.append(("command", "command must be a non-empty list of strings"))
+    if not fields.get("subnets"):
+        problems.append(("subnets", "subnets is empty (awsvpc needs at least one)"))
+    started_by = str(fields.get("started_by") or "")
+    if not started_by or len(started_by) > STARTED_BY_MAX_LENGTH:
+        problems.append(
+            (
+                "started_by",
+                f"started_by must be 1..{STARTED_BY_MAX_LENGTH} characters "
+                f"(got {len(started_by)}); use started_by_for_stack()",
+            )
+        )
+    elif not _STARTED_BY_PATTERN.fullmatch(started_by):
+        problems.append(
+            (
+                "started_by",
+                "started_by may only contain letters, digits, '-', '_' and '/'; "
+                "use started_by_for_stack()",
+            )
+        )
+    client_token = str(fields.get("client_token") or "")
+    if not client_token or len(client_token) > CLIENT_TOKEN_MAX_LENGTH:
+        problems.append(
+            ("client_token", f"client_token must be 1..{CLIENT_TOKEN_MAX_LENGTH} characters")
+        )
+    elif not all(33 <= ord(char) <= 126 for char in client_token):
+        problems.append(
+            ("client_token", "client_token may only contain printable ASCII without spaces")
+        )
+    if not fields.get("timeout_seconds", 0) > 0:
+        problems.append(("timeout_seconds", "timeout_seconds must be positive"))
+    if (fields.get("log_group") is None) != (fields.get("log_stream_prefix") is None):
+        problems.append(
+            ("log_stream_prefix", "log_group and log_stream_prefix must be given together")
+        )
+    return problems
 
 
 @dataclass(frozen=True)
@@ -244,7 +260,7 @@ def run_migration(
     tests never wait.
     """
     if session is None:
-        session = boto3.Session(region_name=request.region, profile_name=request.profile)
+        session = aws_session.session_for(None, request.region)
     # region_name is passed again so an injected session cannot point at another region.
     ecs = session.client("ecs", region_name=request.region, config=_BOTO_CONFIG)
     logs = session.client("logs", region_name=request.region, config=_BOTO_CONFIG)

@@ -1,30 +1,71 @@
-"""After each rollout, check that the service really runs the task definition just deployed.
+"""After each rollout, wait until ECS says it completed with the task definition just deployed.
 
-``wait_for_steady_state`` only waits until the service is stable, and a service that the
-deployment circuit breaker rolled back to the previous revision is stable too: the peers'
-known bug is a green ``pulumi up`` for a rollout that failed. ``RolloutCheck`` is a small
-dynamic resource that runs after the service on every new task definition and fails the
-update, with the reason ECS gives, when the primary deployment is not the new revision or did
-not complete.
+``wait_for_steady_state`` does not answer that question. terraform-provider-aws's waiter
+(``internal/service/ecs/service.go`` ``statusServiceWaitForStable``, used by
+``waitServiceStable``) calls a service stable when it has one deployment and
+``runningCount == desiredCount``; it never reads ``rolloutState``. A service that the
+deployment circuit breaker rolled back to the previous revision is stable too (the peers'
+known bug: a green ``pulumi up`` for a failed rollout), and ECS sets the new deployment's
+``rolloutState`` to ``COMPLETED`` only after it has judged the service steady, which can lag
+the waiter (aws-actions/amazon-ecs-deploy-task-definition#838: "service is stable" while the
+PRIMARY deployment is still ``IN_PROGRESS``). Newer provider versions read the service
+deployment's status for new ECS-controller deployments (``findDeploymentStatus``), older ones
+do not; this check does not depend on which one runs.
 
-Creates no AWS resource; it only reads the service (``ecs:DescribeServices``).
+``RolloutCheck`` is a small dynamic resource that runs after the service on every new task
+definition. It polls ``describe_services`` with backoff and its own deadline until the PRIMARY
+deployment leaves ``IN_PROGRESS``: ``COMPLETED`` with the new task definition passes;
+``FAILED``, a primary that runs another task definition (rolled back), or the deadline fails
+the update with the service's last events in the message.
+
+It acts only with the AWS provider's identity and only in the stack's account
+(:mod:`components.aws_session`). Creates no AWS resource; it only reads the service
+(``ecs:DescribeServices``, ``sts:GetCallerIdentity``).
+
+Pulumi state pickles :class:`RolloutCheckProvider` BY REFERENCE (module
+``components.rollout_check``, class ``RolloutCheckProvider``; the dynamic provider host imports
+it from the project directory): moving or renaming the module or the class breaks ``pulumi
+destroy`` and ``pulumi refresh`` of existing stacks, whose state names the old place.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pulumi
-from botocore.config import Config
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from botocore.exceptions import BotoCoreError, ClientError
+from pulumi.dynamic import (
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    Resource,
+    ResourceProvider,
+    UpdateResult,
+)
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+from components import aws_session
+from components.aws_session import AwsIdentity
+
+DEFAULT_TIMEOUT_SECONDS = 600
+"""Own deadline for one check. It starts after ``wait_for_steady_state`` has returned, when ECS
+normally marks the deployment COMPLETED within a minute or two; 10 minutes bounds a deployment
+that never settles without failing a slow but healthy one."""
+
+_POLL_INITIAL_DELAY = 5.0
+_POLL_MAX_DELAY = 30.0
+_POLL_BACKOFF_FACTOR = 1.5
+# Short first waits catch the usual short lag; the cap keeps the check from spending the
+# account's DescribeServices rate, which every deploy shares.
+
+_EVENTS_SHOWN = 5
 
 
 class RolloutError(Exception):
-    """The service does not run the task definition this update deployed."""
+    """The service does not run the task definition this update deployed, or did not finish."""
 
 
 def verify_rollout(
@@ -33,51 +74,125 @@ def verify_rollout(
     service: str,
     task_definition_arn: str,
     region: str,
-    profile: str | None = None,
-    session: boto3.Session | None = None,
+    session: boto3.Session,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
-    """Return the primary deployment when it runs ``task_definition_arn`` and has completed."""
-    session = session or boto3.Session(region_name=region, profile_name=profile)
-    ecs = session.client("ecs", config=_RETRIES)
-    answer = ecs.describe_services(cluster=cluster, services=[service])
-    if not answer["services"]:
-        raise RolloutError(f"ECS service {service} was not found in cluster {cluster}.")
-    described = answer["services"][0]
-    deployments = described.get("deployments", [])
-    primary = next((d for d in deployments if d["status"] == "PRIMARY"), None)
-    new = next((d for d in deployments if d["taskDefinition"] == task_definition_arn), None)
-    events = [e["message"] for e in described.get("events", [])[:5]]
-    recent = "".join(f"\n  {m}" for m in events) or " none"
+    """Wait until the primary deployment leaves IN_PROGRESS; return it when it succeeded.
 
-    if primary is None or primary["taskDefinition"] != task_definition_arn:
-        running = primary["taskDefinition"] if primary else "nothing"
-        reason = (new or {}).get("rolloutStateReason") or "the deployment is gone"
+    Raises :class:`RolloutError` for a FAILED rollout, a primary deployment of another task
+    definition (rolled back), a missing service, or the deadline. Time is read and spent through
+    this module's ``time`` (``monotonic``, ``sleep``), which tests replace with a fake clock.
+    """
+    # region_name again, so an injected session cannot point at another region.
+    ecs = session.client("ecs", region_name=region, config=aws_session.RETRY_CONFIG)
+    sleep, clock = time.sleep, time.monotonic
+    deadline = clock() + timeout_seconds
+    delay = _POLL_INITIAL_DELAY
+    while True:
+        described = _describe(ecs, cluster, service)
+        verdict = _judge(described, cluster, service, task_definition_arn)
+        if verdict is not None:
+            return verdict
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise RolloutError(
+                f"The rollout of {task_definition_arn} did not finish within the rollout "
+                f"check's deadline of {timeout_seconds:g} s. Last seen: "
+                f"{_seen(described)}.{_events(described)}\n"
+                f"ECS may still finish it: watch `aws ecs describe-services --cluster {cluster} "
+                f"--services {service}`, then run `pulumi up` again."
+            )
+        sleep(min(delay, remaining))
+        delay = min(delay * _POLL_BACKOFF_FACTOR, _POLL_MAX_DELAY)
+
+
+def _describe(ecs: Any, cluster: str, service: str) -> Mapping[str, Any]:
+    try:
+        answer = ecs.describe_services(cluster=cluster, services=[service])
+    except (ClientError, BotoCoreError) as error:
         raise RolloutError(
-            f"The rollout of {task_definition_arn} failed: service {service} runs {running} "
-            f"instead (the deployment circuit breaker rolled back). ECS says: {reason}\n"
-            f"Recent service events:{recent}\n"
+            f"Could not read ECS service {service} in cluster {cluster}: {error}. "
+            "The deploy role needs ecs:DescribeServices."
+        ) from error
+    if not answer.get("services"):
+        raise RolloutError(f"ECS service {service} was not found in cluster {cluster}.")
+    return answer["services"][0]
+
+
+def _judge(
+    described: Mapping[str, Any], cluster: str, service: str, task_definition_arn: str
+) -> dict[str, Any] | None:
+    """The result when the rollout is over and succeeded; None while it is in progress."""
+    deployments = described.get("deployments", [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None:
+        return None  # between deployments for a moment: look again
+    if primary.get("taskDefinition") != task_definition_arn:
+        new = next((d for d in deployments if d.get("taskDefinition") == task_definition_arn), {})
+        reason = new.get("rolloutStateReason") or "its deployment is gone"
+        raise RolloutError(
+            f"The rollout of {task_definition_arn} failed: service {service} runs "
+            f"{primary.get('taskDefinition')} instead (the deployment circuit breaker rolled "
+            f"back, or another deploy replaced it). ECS says: {reason}{_events(described)}\n"
             f"The previous version keeps serving. Read the stopped tasks' reasons with "
-            f"`aws ecs list-tasks --cluster {cluster} --desired-status STOPPED` and their logs."
+            f"`aws ecs list-tasks --cluster {cluster} --service-name {service} "
+            "--desired-status STOPPED` and their logs."
         )
     state = primary.get("rolloutState")
-    if state not in (None, "COMPLETED"):
+    if state == "FAILED":
         raise RolloutError(
-            f"The rollout of {task_definition_arn} did not complete: its state is {state} "
-            f"({primary.get('rolloutStateReason', 'no reason given')}).\n"
-            f"Recent service events:{recent}"
+            f"The rollout of {task_definition_arn} failed: ECS says "
+            f"{primary.get('rolloutStateReason') or 'no reason given'}{_events(described)}"
         )
-    return {
-        "deployment_id": primary["id"],
-        "running_count": primary.get("runningCount", 0),
-        "rollout_state": state or "COMPLETED",
-    }
+    if state == "COMPLETED" or (
+        # No rolloutState (a deployment controller that does not report one): fall back on the
+        # waiter's own rule, one deployment with every desired task running.
+        state is None
+        and len(deployments) == 1
+        and primary.get("runningCount") == primary.get("desiredCount")
+    ):
+        return {
+            "deployment_id": primary["id"],
+            "running_count": primary.get("runningCount", 0),
+            "rollout_state": state or "COMPLETED",
+        }
+    return None
+
+
+def _seen(described: Mapping[str, Any]) -> str:
+    deployments = described.get("deployments", [])
+    primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+    if primary is None:
+        return f"no PRIMARY deployment among {len(deployments)}"
+    return (
+        f"PRIMARY deployment {primary.get('id')} of {primary.get('taskDefinition')} is "
+        f"{primary.get('rolloutState') or 'without rolloutState'} "
+        f"({primary.get('rolloutStateReason') or 'no reason given'}), "
+        f"{primary.get('runningCount', 0)} of {primary.get('desiredCount', 0)} tasks running, "
+        f"{len(deployments)} deployment(s)"
+    )
+
+
+def _events(described: Mapping[str, Any]) -> str:
+    messages = [str(e.get("message", "")) for e in described.get("events", [])[:_EVENTS_SHOWN]]
+    return "\nRecent service events:" + ("".join(f"\n  {m}" for m in messages) or " none")
 
 
 class RolloutCheckProvider(ResourceProvider):
     """Runs ``verify_rollout`` on create and whenever the deployed task definition changes.
 
-    Pickled into the state: it holds no client and no credentials; boto3 is created per call.
+    The pickle in state holds nothing: no client, no credentials. The AWS identity arrives
+    with ``configure`` in the provider host (the stack's ``aws:*`` settings) and stays in memory.
     """
+
+    _identity: AwsIdentity | None = None
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._identity = aws_session.identity_from_config(req.config.get)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never pickle the identity (it may hold static keys), even from a configured instance.
+        return {}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=props["service"], outs={**props, **self._verify(props)})
@@ -93,14 +208,19 @@ class RolloutCheckProvider(ResourceProvider):
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the check only read the service."""
 
-    @staticmethod
-    def _verify(props: dict[str, Any]) -> dict[str, Any]:
+    def _verify(self, props: dict[str, Any]) -> dict[str, Any]:
+        session = aws_session.session_for(self._identity, str(props["region"]))
+        aws_session.require_account(
+            session, props.get("account_id") or None, acting="The rollout check"
+        )
         return verify_rollout(
             cluster=props["cluster"],
             service=props["service"],
             task_definition_arn=props["task_definition_arn"],
-            region=props["region"],
-            profile=props.get("profile") or None,
+            region=str(props["region"]),
+            session=session,
+            # Pulumi transports numbers as floats.
+            timeout_seconds=float(props.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
         )
 
 
@@ -110,7 +230,10 @@ class RolloutCheckArgs:
     service: pulumi.Input[str]
     task_definition_arn: pulumi.Input[str]
     region: pulumi.Input[str]
-    profile: pulumi.Input[str] | None = None
+    account_id: pulumi.Input[str]
+    """The account the AWS provider deploys to (``aws.get_caller_identity()``): the check
+    refuses to read a service in any other."""
+    timeout_seconds: pulumi.Input[int] = DEFAULT_TIMEOUT_SECONDS
 
 
 class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
@@ -128,7 +251,8 @@ class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
                 "service": args.service,
                 "task_definition_arn": args.task_definition_arn,
                 "region": args.region,
-                "profile": args.profile or "",
+                "account_id": args.account_id,
+                "timeout_seconds": args.timeout_seconds,
                 "deployment_id": None,
                 "running_count": None,
                 "rollout_state": None,

@@ -32,7 +32,8 @@ class WebServiceArgs:
     assign_public_ip: bool
     target_group_arn: pulumi.Input[str]
     region: str
-    profile: str | None = None
+    account_id: pulumi.Input[str]
+    """The account the AWS provider deploys to: the rollout check acts in no other."""
     wait_for: list[pulumi.Resource] = field(default_factory=list)
     """What must exist before the service changes: the serving listener, the migration run,
     the cluster's capacity providers."""
@@ -94,7 +95,7 @@ class WebService(pulumi.ComponentResource):
                 service=self.service.name,
                 task_definition_arn=args.task_definition_arn,
                 region=args.region,
-                profile=args.profile,
+                account_id=args.account_id,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )

@@ -29,6 +29,7 @@ from components.migration import (
     MigrationRun,
     MigrationRunArgs,
     MigrationRunProvider,
+    request_from_inputs,
 )
 from components.migration_runner import MigrationFailed, MigrationResult, started_by_for_stack
 from pulumi_harness import PROJECT, render
@@ -55,7 +56,7 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "log_group": "/ecs/app",
         "log_stream_prefix": "app",
         "region": REGION,
-        "profile": None,
+        "account_id": None,
         "nonce": "",
         "__provider": "serialized-provider-v1",
     }
@@ -209,7 +210,7 @@ def test_create_passes_every_input_to_the_runner_with_a_fresh_client_token(
 ) -> None:
     provider = MigrationRunProvider()
 
-    provider.create(inputs(timeout_seconds=600.0, profile="deploy"))
+    provider.create(inputs(timeout_seconds=600.0))
     provider.create(inputs())
 
     first, second = runs.requests
@@ -222,7 +223,6 @@ def test_create_passes_every_input_to_the_runner_with_a_fresh_client_token(
     assert first.log_group == "/ecs/app"
     assert first.log_stream_prefix == "app"
     assert first.region == REGION
-    assert first.profile == "deploy"
     assert 0 < len(first.client_token) <= 64
     # A new token per run: a retried `pulumi up` must start a new task, not get the old one back.
     assert first.client_token != second.client_token
@@ -347,9 +347,43 @@ def test_check_rejects_a_started_by_ecs_would_refuse() -> None:
     assert [failure.property for failure in result.failures] == ["started_by"]
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ({"started_by": "migrate app dev"}, "started_by", "may only contain letters"),
+        ({"timeout_seconds": 0}, "timeout_seconds", "must be positive"),
+        ({"command": []}, "command", "non-empty list of strings"),
+        ({"subnets": []}, "subnets", "awsvpc needs at least one"),
+        ({"cluster": ""}, "cluster", "cluster is empty"),
+        ({"log_stream_prefix": None}, "log_stream_prefix", "must be given together"),
+    ],
+    ids=["started_by-chars", "timeout", "command", "subnets", "cluster", "log-pair"],
+)
+def test_check_reports_what_the_runner_would_refuse_per_input(
+    change: dict[str, Any], field: str, problem: str
+) -> None:
+    result = MigrationRunProvider().check({}, inputs(**change))
+
+    assert [(f.property, problem in f.reason) for f in result.failures] == [(field, True)]
+    # The same rule, word for word, as the runner's own validation.
+    with pytest.raises(ValueError, match=problem):
+        request_from_inputs(inputs(**change), client_token="t")
+
+
+def test_check_accepts_valid_inputs() -> None:
+    assert MigrationRunProvider().check({}, inputs()).failures == []
+
+
 def test_check_accepts_unknown_values_during_preview() -> None:
     result = MigrationRunProvider().check(
-        {}, inputs(task_definition=rpc.UNKNOWN, started_by=rpc.UNKNOWN)
+        {},
+        inputs(
+            task_definition=rpc.UNKNOWN,
+            started_by=rpc.UNKNOWN,
+            subnets=[rpc.UNKNOWN],
+            command=rpc.UNKNOWN,
+            log_group=rpc.UNKNOWN,
+        ),
     )
 
     assert result.failures == []
@@ -370,6 +404,7 @@ def test_resource_registers_plain_inputs_and_names_the_stack_in_started_by() -> 
                 subnets=["subnet-1"],
                 security_groups=["sg-1"],
                 region=REGION,
+                account_id="123456789012",
                 log_group="/ecs/app",
                 log_stream_prefix="app",
                 nonce="1",
@@ -384,4 +419,5 @@ def test_resource_registers_plain_inputs_and_names_the_stack_in_started_by() -> 
     assert resource["started_by"] == started_by_for_stack(PROJECT, "dev")
     assert resource["timeout_seconds"] == 900
     assert resource["nonce"] == "1"
+    assert resource["account_id"] == "123456789012"
     assert resource.secret_inputs == set()

@@ -33,6 +33,7 @@ from moto.logs.exceptions import LogsClientError
 from moto.logs.models import LogsBackend
 from moto.moto_api import state_manager
 
+from components import aws_session
 from components.migration_runner import (
     STARTED_BY_MAX_LENGTH,
     MigrationFailed,
@@ -713,22 +714,23 @@ def test_stopped_migrations_and_other_stacks_do_not_block(aws: Aws, fake_time: F
 # --- sessions and requests --------------------------------------------------------------------
 
 
-def test_without_a_session_one_is_made_from_region_and_profile(
+def test_without_a_session_the_shared_helper_makes_one_in_the_request_region(
     aws: Aws, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made: list[dict[str, Any]] = []
-    real_session = boto3.Session
+    made: list[tuple[Any, str]] = []
+    real_session_for = aws_session.session_for
 
-    def recording_session(**kwargs: Any) -> boto3.Session:
-        made.append(kwargs)
-        return real_session(region_name=kwargs["region_name"])
+    def recording_session_for(identity: Any, region: str) -> boto3.Session:
+        made.append((identity, region))
+        return real_session_for(identity, region)
 
-    monkeypatch.setattr(boto3, "Session", recording_session)
+    monkeypatch.setattr(aws_session, "session_for", recording_session_for)
     script(aws, fake_time, exit_code=0)
 
-    run_migration(aws.request(profile="deploy"), sleep=fake_time.sleep, clock=fake_time.clock)
+    run_migration(aws.request(), sleep=fake_time.sleep, clock=fake_time.clock)
 
-    assert made == [{"region_name": REGION, "profile_name": "deploy"}]
+    # No identity: the default credential chain, as the provider host finds it.
+    assert made == [(None, REGION)]
 
 
 def test_started_by_longer_than_the_ecs_limit_is_rejected(aws: Aws) -> None:
