@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -383,5 +384,14 @@ def render(
 
         return resolve()
 
-    _sync_await(run_pulumi_func(run))
+    # The CLI runs the program, and starts every provider, in the project directory
+    # (pulumi/pulumi pkg/engine/project.go getPwdMain, pulumi-language-python-exec
+    # os.chdir(args.pwd), sdk/go/common/resource/plugin/plugin.go cmd.Dir = pwd): relative
+    # paths in the program (the image's build context) mean the same here.
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        _sync_await(run_pulumi_func(run))
+    finally:
+        os.chdir(previous)
     return Rendered(monitor.records, outputs, secret_outputs, mocks.invokes)
