@@ -130,6 +130,11 @@ class Network(pulumi.ComponentResource):
     """Where the tasks run: the private subnets, or the public ones when there is no NAT."""
     assign_public_ip: bool
     """Whether tasks need a public IP: only without NAT, to pull images and reach AWS APIs."""
+    egress_ready: list[pulumi.Resource]
+    """What a task needs before it can reach ECR, CloudWatch Logs and Secrets Manager: every
+    route table association and internet route (the NAT routes and the internet gateway route
+    the NAT gateways use). Subnet ids alone do not wait for them: a task started too early
+    fails with CannotPullContainerError. Empty for an existing VPC, whose routes exist."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -137,6 +142,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("fastapi-fargate:network:Network", name, None, opts)
         settings = args.settings
         self.assign_public_ip = settings.nat == "none"
+        self.egress_ready = []
 
         if settings.existing:
             self.vpc_id = pulumi.Output.from_input(settings.vpc_id)  # type: ignore[arg-type]
@@ -193,6 +199,7 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.egress_ready.append(public_route)
 
         public: list[aws.ec2.Subnet] = []
         private: list[aws.ec2.Subnet] = []
@@ -212,13 +219,14 @@ class Network(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            public_association = aws.ec2.RouteTableAssociation(
                 f"{name}-public-{suffix}",
                 aws.ec2.RouteTableAssociationArgs(
                     subnet_id=subnet.id, route_table_id=public_table.id
                 ),
                 opts=child,
             )
+            self.egress_ready.append(public_association)
             public.append(subnet)
             if settings.nat == "per-az" or (settings.nat == "single" and i == 0):
                 nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
@@ -243,14 +251,15 @@ class Network(pulumi.ComponentResource):
                 aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-private-{suffix}"}),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            private_association = aws.ec2.RouteTableAssociation(
                 f"{name}-private-{suffix}",
                 aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
                 opts=child,
             )
+            self.egress_ready.append(private_association)
             if nats:
                 nat = nats[i] if settings.nat == "per-az" else nats[0]
-                aws.ec2.Route(
+                nat_route = aws.ec2.Route(
                     f"{name}-private-{suffix}-internet",
                     aws.ec2.RouteArgs(
                         route_table_id=table.id,
@@ -259,6 +268,7 @@ class Network(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
+                self.egress_ready.append(nat_route)
             private.append(subnet)
 
         self.vpc_id = vpc.id
