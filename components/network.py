@@ -4,8 +4,9 @@
 
 * the VPC, with DNS support and DNS hostnames on (tasks resolve AWS endpoints and the ECR
   registry by name);
-* one public and one private subnet in each of the first ``network.availabilityZones`` zones
-  of the region, so the load balancer and the tasks survive the loss of a zone;
+* one public and one private subnet in each of ``network.availabilityZones`` zones of the
+  region (``network.zoneNames``, or the first regional zones by name, never a Local Zone), so
+  the load balancer and the tasks survive the loss of a zone;
 * an internet gateway and one public route table sending 0.0.0.0/0 to it (the load balancer's
   subnets, and the tasks' too when ``network.nat`` is ``none``);
 * a private route table per zone and, per ``network.nat``: no NAT gateway (``none``: nothing in
@@ -48,20 +49,48 @@ def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     return public, private
 
 
-def availability_zones(settings: NetworkSettings) -> list[str]:
-    """The zones a new VPC spans: the region's first ``network.availabilityZones`` available ones.
+# Regional availability zones only. Without this filter AWS also lists the Local Zones the
+# account opted in to (pulumi_aws get_availability_zones docstring, "Only Availability Zones
+# (no Local Zones)"), and us-east-1-bos-1a sorts before us-east-1a; Local Zones offer no NAT
+# gateway and no Application Load Balancer.
+REGIONAL_ZONES = aws.GetAvailabilityZonesFilterArgs(
+    name="opt-in-status", values=["opt-in-not-required"]
+)
 
-    Raises ``SettingsError`` when the region has fewer; returns [] for an existing VPC.
+
+def availability_zones(settings: NetworkSettings) -> list[str]:
+    """The zones a new VPC spans: ``network.zoneNames``, or the region's first
+    ``network.availabilityZones`` regional zones by name.
+
+    No ``state`` filter: a zone that is impaired or unavailable for a while stays in the list,
+    so an existing stack's zones, and so its subnets, never change with the zones' health.
+    Raises ``SettingsError`` when the region has too few zones or a pinned name is not one of
+    them; returns [] for an existing VPC.
     """
     if settings.existing:
         return []
-    names = list(aws.get_availability_zones(state="available").names)
+    region = pulumi.Config("aws").get("region") or "the stack's region"
+    names = sorted(aws.get_availability_zones(filters=[REGIONAL_ZONES]).names)
+    if settings.zone_names:
+        unknown = [z for z in settings.zone_names if z not in names]
+        if unknown:
+            raise SettingsError(
+                [
+                    f"{PROJECT}:network.zoneNames = {json.dumps(list(settings.zone_names))}: "
+                    f"{', '.join(unknown)} is not an availability zone of {region} (its zones: "
+                    f"{', '.join(names)}). Fix: `pulumi config set --path "
+                    f"'network.zoneNames[0]' {names[0] if names else '<zone>'}` and so on, with "
+                    f"zones of {region}, or check aws:region."
+                ]
+            )
+        return list(settings.zone_names)
     if len(names) < settings.availability_zones:
         raise SettingsError(
             [
-                f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: this "
-                f"region has only {len(names)} available zones ({', '.join(names)}). Fix: "
-                f"`pulumi config set network.availabilityZones {len(names)}`, or another region."
+                f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: "
+                f"{region} has only {len(names)} availability zones ({', '.join(names)}). Fix: "
+                f"`pulumi config set --path network.availabilityZones {len(names)}`, or another "
+                f"region."
             ]
         )
     return names[: settings.availability_zones]

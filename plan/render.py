@@ -263,9 +263,7 @@ class AwsMocks(pulumi_mocks.Mocks):
         self.invokes.append((args.token, dict(args.args)))
         token, a = args.token, args.args
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{s}" for s in "abcdef"]
-            zone_ids = [f"{self.region}-az{i}" for i in range(1, 7)]
-            return {"names": names, "zoneIds": zone_ids, "id": self.region}
+            return self._availability_zones(a)
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,
@@ -314,6 +312,46 @@ class AwsMocks(pulumi_mocks.Mocks):
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
         return {}
+
+    def availability_zone_records(self) -> list[dict[str, str]]:
+        """The region's zones as DescribeAvailabilityZones describes them: six regional ones,
+        and one Local Zone the account opted in to (its name sorts before the regional ones)."""
+        regional = [
+            {
+                "zone-name": f"{self.region}{letter}",
+                "zone-id": f"{self.region}-az{i}",
+                "opt-in-status": "opt-in-not-required",
+                "zone-type": "availability-zone",
+                "state": "available",
+            }
+            for i, letter in enumerate("abcdef", start=1)
+        ]
+        local = {
+            "zone-name": f"{self.region}-bos-1a",
+            "zone-id": f"{self.region}-bos1-az1",
+            "opt-in-status": "opted-in",
+            "zone-type": "local-zone",
+            "state": "available",
+        }
+        return [local, *regional]
+
+    def _availability_zones(self, a: Mapping[str, Any]) -> Any:
+        # As terraform-provider-aws's data source: filters and state narrow the list, which
+        # comes back sorted by name.
+        zones = self.availability_zone_records()
+        for spec in a.get("filters") or []:
+            name, values = spec.get("name"), list(spec.get("values") or [])
+            if name not in ("zone-name", "zone-id", "opt-in-status", "zone-type", "state"):
+                return {}, [("filters", f"InvalidParameterValue: unknown filter name {name}")]
+            zones = [z for z in zones if z[name] in values]
+        if a.get("state"):
+            zones = [z for z in zones if z["state"] == a["state"]]
+        zones.sort(key=lambda z: z["zone-name"])
+        return {
+            "names": [z["zone-name"] for z in zones],
+            "zoneIds": [z["zone-id"] for z in zones],
+            "id": self.region,
+        }
 
 
 def stack_config(stack: str = "dev", root: Path = ROOT) -> dict[str, Any]:
