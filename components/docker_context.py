@@ -414,7 +414,7 @@ def go_mode_string(mode: int) -> str:
     return (letters or "-") + perms
 
 
-# --- Go's filepath.EvalSymlinks (path/filepath/symlink.go walkSymlinks), on Unix ----------------
+# --- Go's filepath.EvalSymlinks (walkSymlinks in path/filepath/symlink.go), on Unix ------------
 
 
 def eval_symlinks(path: str, cwd: Path) -> str:
@@ -464,7 +464,9 @@ def eval_symlinks(path: str, cwd: Path) -> str:
         link = os.readlink(cwd / dest)
         path = link + path[end:]
         if link.startswith("/"):
-            dest, end = "/", 1
+            # Go 1.20 and later (pulumi-docker builds with 1.25) also make "/" the volume, so
+            # a ".." right after it stays at the root; Go 1.19 did not.
+            dest, end, vol_len = "/", 1, 1
         else:
             r = dest.rfind("/", vol_len)
             dest = dest[:vol_len] if r < vol_len else dest[:r]

@@ -26,6 +26,7 @@ from components.docker_context import (
     ContextError,
     PatternMatcher,
     context_digest,
+    eval_symlinks,
     go_clean,
     go_mode_string,
     read_ignore_file,
@@ -208,6 +209,14 @@ class TestWhatTheProviderDoesBeyondItsTests:
         assert digest(tmp_path, "ctx") == before
         (tmp_path / "ctx/Dockerfile").write_text("FROM scratch\n")
         assert digest(tmp_path, "ctx") != before
+
+    def test_a_symlink_counts_as_the_path_it_resolves_to_as_go_1_25_resolves_it(self, tmp_path):
+        """filepath.EvalSymlinks as pulumi-docker's Go (1.25) has it: after a link to an
+        absolute path, ".." stays at the root (Go 1.19 lost the root there)."""
+        lay_out(tmp_path / "ctx", {"up": Link("/tmp/../etc"), "down": Link("../ctx/file")})
+        (tmp_path / "ctx/file").write_text("x")
+        assert eval_symlinks("ctx/up", tmp_path) == "/etc"
+        assert eval_symlinks("ctx/down", tmp_path) == "ctx/file"
 
     def test_a_dockerfile_specific_ignore_file_wins(self, tmp_path):
         """getIgnorePatterns: <Dockerfile>.dockerignore before the context's .dockerignore."""
