@@ -77,10 +77,24 @@ task = AppTask(
 )
 cluster = Cluster("app", ClusterArgs(settings=settings.service))
 
+# A task reaches ECR, CloudWatch Logs, Secrets Manager and the database only once its routes,
+# its security group rules and its execution role's permissions exist. Nothing in the task's
+# inputs waits for them (subnet and group ids exist before their routes and rules), so
+# whatever starts a task waits for them explicitly.
+task_can_start: list[pulumi.Resource] = [
+    *edge.network.egress_ready,
+    edge.load_balancer.task_egress_rule,
+    *task.execution_role_ready,
+    *(database.access_rules if database is not None else []),
+]
+
 # Previous steps: the migration runs once, in the new task definition, before the rollout.
 rollout_waits_for: list[pulumi.Resource] = [
     edge.load_balancer.serving_listener,
     cluster.capacity_providers,
+    *task_can_start,
+    # New tasks pass their health checks only once the load balancer can reach them.
+    *edge.load_balancer.task_traffic_rules,
 ]
 migration_run = None
 if settings.migration.enabled:
@@ -101,7 +115,7 @@ if settings.migration.enabled:
             region=region,
             account_id=account_id,
         ),
-        pulumi.ResourceOptions(depends_on=[cluster.capacity_providers]),
+        pulumi.ResourceOptions(depends_on=[cluster.capacity_providers, *task_can_start]),
     )
     rollout_waits_for.append(migration_run)
 

@@ -129,6 +129,10 @@ class Database(pulumi.ComponentResource):
     """The Secrets Manager secret with JSON keys ``username`` and ``password``."""
     security_group_id: pulumi.Output[str] | None
     """The managed database's group; None for an external database."""
+    ingress_rule: aws.vpc.SecurityGroupIngressRule | None
+    """The managed database's only way in (from the tasks); None for an external database."""
+    task_egress_rule: aws.vpc.SecurityGroupEgressRule | None
+    """The tasks' way out to the managed database; None for an external database."""
 
     def __init__(
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
@@ -143,6 +147,7 @@ class Database(pulumi.ComponentResource):
             self.name = pulumi.Output.from_input(db.name)
             self.secret_arn = pulumi.Output.from_input(db.secret_arn)  # type: ignore[arg-type]
             self.security_group_id = None
+            self.ingress_rule = self.task_egress_rule = None
         else:
             raise ValueError("Database needs database.mode managed or external")
         self.register_outputs(
@@ -157,6 +162,12 @@ class Database(pulumi.ComponentResource):
     @property
     def container_wiring(self) -> ContainerWiring:
         return container_wiring(self.host, self.port, self.name, self.secret_arn)
+
+    @property
+    def access_rules(self) -> list[pulumi.Resource]:
+        """What a task needs before it connects: the rules between it and the managed
+        database (none for an external one, whose rules are its owner's)."""
+        return [r for r in (self.ingress_rule, self.task_egress_rule) if r is not None]
 
     def _managed(self, name: str, args: DatabaseArgs) -> None:
         settings, db = args.settings, args.settings.database
@@ -182,7 +193,7 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        self.ingress_rule = aws.vpc.SecurityGroupIngressRule(
             f"{name}-db-in-tasks",
             aws.vpc.SecurityGroupIngressRuleArgs(
                 security_group_id=security_group.id,
@@ -194,7 +205,7 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
+        self.task_egress_rule = aws.vpc.SecurityGroupEgressRule(
             f"{name}-tasks-out-db",
             aws.vpc.SecurityGroupEgressRuleArgs(
                 security_group_id=args.task_security_group_id,

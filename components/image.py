@@ -2,9 +2,19 @@
 
 Creates an ECR repository (scan on push, immutable tags, a lifecycle policy that keeps the last
 N images, ``force_delete`` only outside production) and a ``docker.Image`` built for the
-configured platform. The tag is a hash of the build context, so tags stay immutable and an
-unchanged ``app/`` builds nothing new; the task definition refers to the pushed image by digest,
-so a new build is a new revision and an unchanged one changes nothing.
+configured platform. The task definition refers to the pushed image by digest, so a new build
+is a new revision and an unchanged one changes nothing.
+
+Every input of the ``docker.Image`` is the same from any checkout and machine, so a deploy
+from a laptop and then from CI builds nothing new when ``app/`` has not changed:
+
+* the build context and Dockerfile are paths relative to the project directory, where the
+  CLI runs the program and the docker provider (see ``BUILD_CONTEXT``); an absolute path
+  would differ between checkouts and make the provider rebuild and re-push;
+* the tag is the provider's own ``build.contextDigest`` (``components.docker_context``) with
+  the platform, so it changes exactly when the provider would rebuild: never the same tag
+  for another build (the repository's immutable tags would refuse the push), never a new
+  tag for the same build.
 
 With ``image.uri`` set, nothing is built or created: a CI pipeline that builds its own image
 deploys it as given.
@@ -21,35 +31,40 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components.docker_context import ContextError, context_digest
 from components.settings import ImageSettings
 
-APP_DIR = Path(__file__).resolve().parent.parent / "app"
+# Relative to the project directory. The CLI runs the program there and starts the docker
+# provider there too (pulumi/pulumi pkg/engine/project.go getPwdMain: pwd is the directory of
+# Pulumi.yaml; sdk/python/cmd/pulumi-language-python-exec: os.chdir(args.pwd);
+# sdk/go/common/resource/plugin/plugin.go ExecPlugin: cmd.Dir = pwd), and pulumi-docker's
+# Check opens both paths and hashes the context relative to its working directory
+# (provider/provider.go Check, hashContext).
+BUILD_CONTEXT = "app"
+DOCKERFILE = "app/Dockerfile"
 
 
-def context_hash(context: Path = APP_DIR) -> str:
-    """A hash of every file the build sends, so the tag changes exactly when the image may."""
-    ignored = _dockerignore(context)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        relative = path.relative_to(context)
-        if any(relative.match(pattern) or pattern in relative.parts for pattern in ignored):
-            continue
-        digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def image_tag(platform: str, project_dir: Path | None = None) -> str:
+    """The build's tag: the provider's context digest with the platform.
 
-
-def image_tag(platform: str) -> str:
-    """The build's tag: the same files built for another platform are another image, and
-    the repository's immutable tags would refuse it under the old tag."""
-    return hashlib.sha256(f"{context_hash()}|{platform}".encode()).hexdigest()[:16]
-
-
-def _dockerignore(context: Path) -> list[str]:
-    ignore_file = context / ".dockerignore"
-    if not ignore_file.exists():
-        return []
-    lines = (line.strip() for line in ignore_file.read_text().splitlines())
-    return [line.rstrip("/").removeprefix("**/") for line in lines if line and line[0] != "#"]
+    The same files built for another platform are another image, and the repository's
+    immutable tags would refuse it under the old tag. ``project_dir`` defaults to the working
+    directory, which is the project directory under the CLI.
+    """
+    project_dir = Path.cwd() if project_dir is None else project_dir
+    if not (project_dir / DOCKERFILE).is_file():
+        raise pulumi.RunError(
+            f"image: {DOCKERFILE} not found in {project_dir}. Run pulumi in the project "
+            "directory (where Pulumi.yaml is), or set image.uri to deploy a prebuilt image."
+        )
+    try:
+        digest = context_digest(BUILD_CONTEXT, DOCKERFILE, project_dir)
+    except ContextError as exc:
+        raise pulumi.RunError(
+            f"image: the build context {BUILD_CONTEXT}/ cannot be read as Docker would: {exc}. "
+            f"Fix {BUILD_CONTEXT}/.dockerignore or the file it names."
+        ) from None
+    return hashlib.sha256(f"{digest}|{platform}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -118,8 +133,8 @@ class AppImage(pulumi.ComponentResource):
             docker.ImageArgs(
                 image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
                 build=docker.DockerBuildArgs(
-                    context=str(APP_DIR),
-                    dockerfile=str(APP_DIR / "Dockerfile"),
+                    context=BUILD_CONTEXT,
+                    dockerfile=DOCKERFILE,
                     platform=settings.platform,
                 ),
                 # A preview must not need a Docker engine or push anything.

@@ -93,6 +93,12 @@ class LoadBalancer(pulumi.ComponentResource):
     alb_security_group_id: pulumi.Output[str]
     task_security_group_id: pulumi.Output[str]
     """The group the ECS tasks must use: reachable only from the load balancer."""
+    task_egress_rule: aws.vpc.SecurityGroupEgressRule
+    """The tasks' only way out (their group has no default egress): a task must not start
+    before it exists, or it cannot pull its image, write logs or read its secrets."""
+    task_traffic_rules: list[aws.vpc.SecurityGroupIngressRule | aws.vpc.SecurityGroupEgressRule]
+    """The load balancer's way to the tasks and the tasks' way in from it: a rollout's new
+    tasks fail their health checks until both exist."""
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
     load_balancer_arn_suffix: pulumi.Output[str]
@@ -304,7 +310,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        aws.vpc.SecurityGroupEgressRule(
+        alb_to_tasks = aws.vpc.SecurityGroupEgressRule(
             f"{name}-alb-out-tasks",
             aws.vpc.SecurityGroupEgressRuleArgs(
                 security_group_id=alb_sg.id,
@@ -316,7 +322,7 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.vpc.SecurityGroupIngressRule(
+        tasks_from_alb = aws.vpc.SecurityGroupIngressRule(
             f"{name}-tasks-in-alb",
             aws.vpc.SecurityGroupIngressRuleArgs(
                 security_group_id=task_sg.id,
@@ -330,7 +336,7 @@ class LoadBalancer(pulumi.ComponentResource):
         )
         # Out to anywhere: ECR, CloudWatch Logs, Secrets Manager and the app's own upstreams
         # have no fixed addresses. IPv4 only: the VPC has no IPv6 range.
-        aws.vpc.SecurityGroupEgressRule(
+        self.task_egress_rule = aws.vpc.SecurityGroupEgressRule(
             f"{name}-tasks-out",
             aws.vpc.SecurityGroupEgressRuleArgs(
                 security_group_id=task_sg.id,
@@ -340,6 +346,7 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.task_traffic_rules = [alb_to_tasks, tasks_from_alb]
         return alb_sg, task_sg
 
     def _log_bucket(

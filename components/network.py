@@ -4,8 +4,9 @@
 
 * the VPC, with DNS support and DNS hostnames on (tasks resolve AWS endpoints and the ECR
   registry by name);
-* one public and one private subnet in each of the first ``network.availabilityZones`` zones
-  of the region, so the load balancer and the tasks survive the loss of a zone;
+* one public and one private subnet in each of ``network.availabilityZones`` zones of the
+  region (``network.zoneNames``, or the first regional zones by name, never a Local Zone), so
+  the load balancer and the tasks survive the loss of a zone;
 * an internet gateway and one public route table sending 0.0.0.0/0 to it (the load balancer's
   subnets, and the tasks' too when ``network.nat`` is ``none``);
 * a private route table per zone and, per ``network.nat``: no NAT gateway (``none``: nothing in
@@ -48,20 +49,48 @@ def subnet_cidrs(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     return public, private
 
 
-def availability_zones(settings: NetworkSettings) -> list[str]:
-    """The zones a new VPC spans: the region's first ``network.availabilityZones`` available ones.
+# Regional availability zones only. Without this filter AWS also lists the Local Zones the
+# account opted in to (pulumi_aws get_availability_zones docstring, "Only Availability Zones
+# (no Local Zones)"), and us-east-1-bos-1a sorts before us-east-1a; Local Zones offer no NAT
+# gateway and no Application Load Balancer.
+REGIONAL_ZONES = aws.GetAvailabilityZonesFilterArgs(
+    name="opt-in-status", values=["opt-in-not-required"]
+)
 
-    Raises ``SettingsError`` when the region has fewer; returns [] for an existing VPC.
+
+def availability_zones(settings: NetworkSettings) -> list[str]:
+    """The zones a new VPC spans: ``network.zoneNames``, or the region's first
+    ``network.availabilityZones`` regional zones by name.
+
+    No ``state`` filter: a zone that is impaired or unavailable for a while stays in the list,
+    so an existing stack's zones, and so its subnets, never change with the zones' health.
+    Raises ``SettingsError`` when the region has too few zones or a pinned name is not one of
+    them; returns [] for an existing VPC.
     """
     if settings.existing:
         return []
-    names = list(aws.get_availability_zones(state="available").names)
+    region = pulumi.Config("aws").get("region") or "the stack's region"
+    names = sorted(aws.get_availability_zones(filters=[REGIONAL_ZONES]).names)
+    if settings.zone_names:
+        unknown = [z for z in settings.zone_names if z not in names]
+        if unknown:
+            raise SettingsError(
+                [
+                    f"{PROJECT}:network.zoneNames = {json.dumps(list(settings.zone_names))}: "
+                    f"{', '.join(unknown)} is not an availability zone of {region} (its zones: "
+                    f"{', '.join(names)}). Fix: `pulumi config set --path "
+                    f"'network.zoneNames[0]' {names[0] if names else '<zone>'}` and so on, with "
+                    f"zones of {region}, or check aws:region."
+                ]
+            )
+        return list(settings.zone_names)
     if len(names) < settings.availability_zones:
         raise SettingsError(
             [
-                f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: this "
-                f"region has only {len(names)} available zones ({', '.join(names)}). Fix: "
-                f"`pulumi config set --path network.availabilityZones {len(names)}`, or another region."
+                f"{PROJECT}:network.availabilityZones = {settings.availability_zones}: "
+                f"{region} has only {len(names)} availability zones ({', '.join(names)}). Fix: "
+                f"`pulumi config set --path network.availabilityZones {len(names)}`, or another "
+                f"region."
             ]
         )
     return names[: settings.availability_zones]
@@ -130,6 +159,11 @@ class Network(pulumi.ComponentResource):
     """Where the tasks run: the private subnets, or the public ones when there is no NAT."""
     assign_public_ip: bool
     """Whether tasks need a public IP: only without NAT, to pull images and reach AWS APIs."""
+    egress_ready: list[pulumi.Resource]
+    """What a task needs before it can reach ECR, CloudWatch Logs and Secrets Manager: every
+    route table association and internet route (the NAT routes and the internet gateway route
+    the NAT gateways use). Subnet ids alone do not wait for them: a task started too early
+    fails with CannotPullContainerError. Empty for an existing VPC, whose routes exist."""
 
     def __init__(
         self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -137,6 +171,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("fastapi-fargate:network:Network", name, None, opts)
         settings = args.settings
         self.assign_public_ip = settings.nat == "none"
+        self.egress_ready = []
 
         if settings.existing:
             self.vpc_id = pulumi.Output.from_input(settings.vpc_id)  # type: ignore[arg-type]
@@ -193,6 +228,7 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.egress_ready.append(public_route)
 
         public: list[aws.ec2.Subnet] = []
         private: list[aws.ec2.Subnet] = []
@@ -212,13 +248,14 @@ class Network(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            public_association = aws.ec2.RouteTableAssociation(
                 f"{name}-public-{suffix}",
                 aws.ec2.RouteTableAssociationArgs(
                     subnet_id=subnet.id, route_table_id=public_table.id
                 ),
                 opts=child,
             )
+            self.egress_ready.append(public_association)
             public.append(subnet)
             if settings.nat == "per-az" or (settings.nat == "single" and i == 0):
                 nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
@@ -243,14 +280,15 @@ class Network(pulumi.ComponentResource):
                 aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-private-{suffix}"}),
                 opts=child,
             )
-            aws.ec2.RouteTableAssociation(
+            private_association = aws.ec2.RouteTableAssociation(
                 f"{name}-private-{suffix}",
                 aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
                 opts=child,
             )
+            self.egress_ready.append(private_association)
             if nats:
                 nat = nats[i] if settings.nat == "per-az" else nats[0]
-                aws.ec2.Route(
+                nat_route = aws.ec2.Route(
                     f"{name}-private-{suffix}-internet",
                     aws.ec2.RouteArgs(
                         route_table_id=table.id,
@@ -259,6 +297,7 @@ class Network(pulumi.ComponentResource):
                     ),
                     opts=child,
                 )
+                self.egress_ready.append(nat_route)
             private.append(subnet)
 
         self.vpc_id = vpc.id

@@ -145,6 +145,8 @@ _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
 
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+# A regional availability zone: the region's name and one letter (us-east-1a, us-gov-west-1b).
+_ZONE_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+[a-z]$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 # The full ARN, with the 6 characters Secrets Manager appends to the name: IAM matches a
 # policy's Resource against it, so a partial ARN would leave the tasks unable to read it.
@@ -311,6 +313,12 @@ class NetworkSettings(_Group):
         default_factory=list,
         description="With vpcId: private subnets (with egress) for the tasks; not used with nat none.",
     )
+    zone_names: list[str] = Field(
+        default_factory=list,
+        description="Pin the new VPC's zones by name (like us-east-1a), as many as "
+        "availabilityZones. Unset: the region's first zones by name (regional ones only, whatever "
+        "their state), so a zone's outage never moves an existing stack's subnets.",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -339,6 +347,24 @@ class NetworkSettings(_Group):
         if len(set(ids)) != len(ids):
             raise ValueError("names a subnet twice")
         return ids
+
+    @field_validator("zone_names")
+    @classmethod
+    def _zone_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not _ZONE_NAME.match(n)]
+        if bad:
+            raise ValueError(
+                f"{bad} are not availability zone names of a region (like us-east-1a); Local "
+                "Zones and Wavelength Zones (like us-east-1-bos-1a) offer no NAT gateway or "
+                "load balancer"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("names a zone twice")
+        if len({n[:-1] for n in names}) > 1:
+            raise ValueError("names zones of more than one region")
+        # Name order, as the zones are chosen without this setting: pinning the zones a stack
+        # already uses keeps each subnet's address block, so nothing is replaced.
+        return sorted(names)
 
     @property
     def existing(self) -> bool:
@@ -1007,7 +1033,20 @@ def _combination_problems(s: Settings) -> list[str]:
                 f"network.nat = {net.nat}: tasks run in private subnets. Fix: list them, or set "
                 f"network.nat to none to run tasks in the public subnets."
             )
+        if net.zone_names:
+            problems.append(
+                f"{_key('network.zoneNames')} = {_shown(net.zone_names)}: an existing VPC's zones "
+                f"are those of its subnets. Fix: `pulumi config rm --path network.zoneNames`."
+            )
     else:
+        if net.zone_names and len(net.zone_names) != net.availability_zones:
+            problems.append(
+                f"{_key('network.zoneNames')} = {_shown(net.zone_names)}: names "
+                f"{len(net.zone_names)} zones, but network.availabilityZones = "
+                f"{net.availability_zones}. Fix: `pulumi config set --path "
+                f"network.availabilityZones {len(net.zone_names)}`, or name "
+                f"{net.availability_zones} zones."
+            )
         for field, value in [
             ("publicSubnetIds", net.public_subnet_ids),
             ("privateSubnetIds", net.private_subnet_ids),

@@ -179,6 +179,9 @@ class AppTask(pulumi.ComponentResource):
     log_group_name: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
+    execution_role_ready: list[pulumi.Resource]
+    """The execution role's permissions (pull the image, write logs, read the secrets): ECS
+    uses them to start a task, so nothing may start one before they are attached."""
     container_name: str = CONTAINER_NAME
     log_stream_prefix: str = LOG_STREAM_PREFIX
 
@@ -200,7 +203,7 @@ class AppTask(pulumi.ComponentResource):
             ),
             child,
         )
-        aws.iam.RolePolicyAttachment(
+        execution_managed = aws.iam.RolePolicyAttachment(
             f"{name}-execution-managed",
             aws.iam.RolePolicyAttachmentArgs(
                 role=execution_role.name, policy_arn=EXECUTION_POLICY_ARN
@@ -254,6 +257,10 @@ class AppTask(pulumi.ComponentResource):
                 child,
             )
 
+        execution_role_ready: list[pulumi.Resource] = [execution_managed]
+        if secrets_policy is not None:
+            execution_role_ready.append(secrets_policy)
+        task_ready = [task_secrets_policy] if task_secrets_policy is not None else []
         definitions = pulumi.Output.all(
             args.image_ref, log_group.name, secret_refs, environment
         ).apply(
@@ -277,16 +284,15 @@ class AppTask(pulumi.ComponentResource):
                 task_role_arn=task_role.arn,
                 container_definitions=definitions,
             ),
-            # The secrets must be readable before a task of this revision can start.
-            pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[p for p in (secrets_policy, task_secrets_policy) if p is not None],
-            ),
+            # The image, logs and secrets must be reachable before a task of this revision
+            # can start.
+            pulumi.ResourceOptions(parent=self, depends_on=[*execution_role_ready, *task_ready]),
         )
         self.task_definition_arn = task_definition.arn
         self.log_group_name = log_group.name
         self.execution_role_arn = execution_role.arn
         self.task_role_arn = task_role.arn
+        self.execution_role_ready = execution_role_ready
         self.register_outputs(
             {
                 "task_definition_arn": self.task_definition_arn,

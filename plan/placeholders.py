@@ -87,8 +87,9 @@ class PlanMocks(AwsMocks):
         result = super().call(args)
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             self._note(
-                f"Availability zones are assumed to be the region's first ones ({self.region}a, "
-                f"{self.region}b, ...); AWS answers with the zones available to the account."
+                f"Availability zones not pinned by network.zoneNames are assumed to be the "
+                f"region's first ones ({self.region}a, {self.region}b, ...); AWS answers with "
+                f"the regional zones of the account."
             )
         elif token == "aws:elb/getServiceAccount:getServiceAccount":
             self._learn(result["arn"], looked_up(f"ELB log delivery account of {self.region}"))

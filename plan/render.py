@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -274,9 +275,7 @@ class AwsMocks(pulumi_mocks.Mocks):
         self.invokes.append((args.token, dict(args.args)))
         token, a = args.token, args.args
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{s}" for s in "abcdef"]
-            zone_ids = [f"{self.region}-az{i}" for i in range(1, 7)]
-            return {"names": names, "zoneIds": zone_ids, "id": self.region}
+            return self._availability_zones(a)
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,
@@ -325,6 +324,46 @@ class AwsMocks(pulumi_mocks.Mocks):
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
         return {}
+
+    def availability_zone_records(self) -> list[dict[str, str]]:
+        """The region's zones as DescribeAvailabilityZones describes them: six regional ones,
+        and one Local Zone the account opted in to (its name sorts before the regional ones)."""
+        regional = [
+            {
+                "zone-name": f"{self.region}{letter}",
+                "zone-id": f"{self.region}-az{i}",
+                "opt-in-status": "opt-in-not-required",
+                "zone-type": "availability-zone",
+                "state": "available",
+            }
+            for i, letter in enumerate("abcdef", start=1)
+        ]
+        local = {
+            "zone-name": f"{self.region}-bos-1a",
+            "zone-id": f"{self.region}-bos1-az1",
+            "opt-in-status": "opted-in",
+            "zone-type": "local-zone",
+            "state": "available",
+        }
+        return [local, *regional]
+
+    def _availability_zones(self, a: Mapping[str, Any]) -> Any:
+        # As terraform-provider-aws's data source: filters and state narrow the list, which
+        # comes back sorted by name.
+        zones = self.availability_zone_records()
+        for spec in a.get("filters") or []:
+            name, values = spec.get("name"), list(spec.get("values") or [])
+            if name not in ("zone-name", "zone-id", "opt-in-status", "zone-type", "state"):
+                return {}, [("filters", f"InvalidParameterValue: unknown filter name {name}")]
+            zones = [z for z in zones if z[name] in values]
+        if a.get("state"):
+            zones = [z for z in zones if z["state"] == a["state"]]
+        zones.sort(key=lambda z: z["zone-name"])
+        return {
+            "names": [z["zone-name"] for z in zones],
+            "zoneIds": [z["zone-id"] for z in zones],
+            "id": self.region,
+        }
 
 
 def stack_config(stack: str = "dev", root: Path = ROOT) -> dict[str, Any]:
@@ -399,5 +438,14 @@ def render(
 
         return resolve()
 
-    _sync_await(run_pulumi_func(run))
+    # The CLI runs the program, and starts every provider, in the project directory
+    # (pulumi/pulumi pkg/engine/project.go getPwdMain, pulumi-language-python-exec
+    # os.chdir(args.pwd), sdk/go/common/resource/plugin/plugin.go cmd.Dir = pwd): relative
+    # paths in the program (the image's build context) mean the same here.
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        _sync_await(run_pulumi_func(run))
+    finally:
+        os.chdir(previous)
     return Rendered(monitor.records, outputs, secret_outputs, mocks.invokes)

@@ -278,3 +278,117 @@ def test_an_existing_vpc_with_one_public_subnet_is_a_settings_error():
         render_edge({**EXISTING, "network.publicSubnetIds": [PUBLIC_A]})
     assert "fastapi-fargate:network.publicSubnetIds" in str(error.value)
     assert "at least 2 public subnets in distinct availability zones" in str(error.value)
+
+
+# --- which zones ------------------------------------------------------------------------------
+
+LOCAL_ZONE = f"{REGION}-bos-1a"
+AZ_LOOKUP = "aws:index/getAvailabilityZones:getAvailabilityZones"
+
+
+def subnet_zones(r: Rendered) -> list[str]:
+    return sorted({s["availabilityZone"] for s in r.all(SUBNET)})
+
+
+def test_the_mock_lists_an_opted_in_local_zone_first_unless_filtered_out():
+    """The realism the next tests rely on: AWS lists opted-in Local Zones with the regional
+    zones, sorted by name, so us-east-1-bos-1a comes before us-east-1a."""
+    everything = AwsMocks()._availability_zones({"state": "available"})
+    assert everything["names"][:2] == [LOCAL_ZONE, f"{REGION}a"]
+    regional = AwsMocks()._availability_zones(
+        {"filters": [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]}
+    )
+    assert LOCAL_ZONE not in regional["names"] and len(regional["names"]) == 6
+
+
+@pytest.mark.parametrize("zones", [2, 3])
+def test_a_local_zone_is_never_chosen(zones):
+    r = render_edge({"network.availabilityZones": zones, "network.nat": "per-az"})
+    assert subnet_zones(r) == [f"{REGION}{c}" for c in "abc"[:zones]]
+    assert all(LOCAL_ZONE not in str(x.inputs) for x in r.resources)
+
+
+def test_the_lookup_asks_for_regional_zones_with_a_typed_filter_and_no_state():
+    r = render_edge()
+    (call,) = [args for token, args in r.invokes if token == AZ_LOOKUP]
+    assert call["filters"] == [{"name": "opt-in-status", "values": ["opt-in-not-required"]}]
+    # No state filter: a zone's health must not decide which zones an existing stack has.
+    assert not call.get("state")
+
+
+class _ZoneAImpaired(AwsMocks):
+    def availability_zone_records(self):
+        return [
+            z | {"state": "impaired"} if z["zone-name"] == f"{REGION}a" else z
+            for z in super().availability_zone_records()
+        ]
+
+
+def test_a_zone_that_becomes_impaired_moves_no_subnet():
+    before = render_edge({"network.nat": "per-az"})
+    after = render_edge({"network.nat": "per-az"}, mocks=_ZoneAImpaired())
+    assert subnet_zones(after) == subnet_zones(before) == [f"{REGION}a", f"{REGION}b"]
+    inputs = lambda r: {(s.name, s["cidrBlock"], s["availabilityZone"]) for s in r.all(SUBNET)}  # noqa: E731
+    assert inputs(after) == inputs(before)
+
+
+def test_pinned_zone_names_are_used_in_name_order():
+    r = render_edge({"network.zoneNames": [f"{REGION}c", f"{REGION}b"]})
+    public = {s.name: (s["availabilityZone"], s["cidrBlock"]) for s in r.all(SUBNET)}
+    assert public["edge-public-b"] == (f"{REGION}b", "10.0.0.0/19")
+    assert public["edge-public-c"] == (f"{REGION}c", "10.0.32.0/19")
+
+
+def test_pinning_the_zones_a_stack_already_uses_changes_nothing():
+    default = render_edge({"network.nat": "single"})
+    pinned = render_edge(
+        {"network.nat": "single", "network.zoneNames": [f"{REGION}b", f"{REGION}a"]}
+    )
+    assert {(x.type, x.name): x.inputs for x in pinned.resources} == {
+        (x.type, x.name): x.inputs for x in default.resources
+    }
+
+
+def test_a_pinned_zone_of_another_region_is_refused_before_anything_is_created():
+    mocks = AwsMocks()
+    with pytest.raises(SettingsError) as error:
+        render_edge({"network.zoneNames": ["eu-west-1a", "eu-west-1b"]}, mocks=mocks)
+    message = str(error.value)
+    assert "fastapi-fargate:network.zoneNames" in message
+    assert f"eu-west-1a, eu-west-1b is not an availability zone of {REGION}" in message
+    assert f"its zones: {REGION}a, {REGION}b" in message and LOCAL_ZONE not in message
+    assert mocks.registered == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"network.zoneNames": [LOCAL_ZONE, f"{REGION}a"]},
+            "Local Zones and Wavelength Zones (like us-east-1-bos-1a) offer no NAT gateway",
+        ),
+        ({"network.zoneNames": [f"{REGION}a", f"{REGION}a"]}, "names a zone twice"),
+        (
+            {"network.zoneNames": [f"{REGION}a", "us-west-2b"]},
+            "names zones of more than one region",
+        ),
+        (
+            {"network.zoneNames": [f"{REGION}a", f"{REGION}b", f"{REGION}c"]},
+            "names 3 zones, but network.availabilityZones = 2. Fix: `pulumi config set --path "
+            "network.availabilityZones 3`",
+        ),
+        (
+            {**EXISTING, "network.zoneNames": [f"{REGION}a", f"{REGION}b"]},
+            "an existing VPC's zones are those of its subnets",
+        ),
+    ],
+    ids=["local zone", "twice", "two regions", "count", "existing VPC"],
+)
+def test_bad_zone_names_are_refused_naming_the_setting(overrides, expected):
+    mocks = AwsMocks()
+    mocks.subnet_azs = {PUBLIC_A: f"{REGION}a", PUBLIC_B: f"{REGION}b"}
+    with pytest.raises(SettingsError) as error:
+        render_edge(overrides, mocks=mocks)
+    assert "fastapi-fargate:network.zoneNames" in str(error.value)
+    assert expected in str(error.value)
+    assert mocks.registered == []

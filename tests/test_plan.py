@@ -130,7 +130,12 @@ class TestThePlanOfTheDevStack:
     ):
         service = section(dev_text, "web  [ecs.Service]")
         assert "desired count: 1, capacity: FARGATE_SPOT weight 1" in service
-        assert "waits for: app-capacity, edge-https, migration-run" in service
+        (waits,) = [line for line in service.splitlines() if "waits for: " in line]
+        # The migration, the listener, the capacity providers, and what its tasks need to
+        # reach ECR, logs and the database (see test_task_dependencies.py).
+        assert {"app-capacity", "edge-https", "migration-run", "edge-tasks-out"} <= set(
+            waits.split("waits for: ")[1].split(", ")
+        )
 
     def test_the_container_shows_variable_and_secret_names_but_no_values(self, dev_text):
         task = section(dev_text, "app-definition  [ecs.TaskDefinition]")
@@ -343,7 +348,9 @@ class TestTheChart:
         chart = flowchart(dev)
         assert chart.startswith("flowchart LR\n")
         assert "  AppImage_app --> AppTask_app\n" in chart
-        assert "  AppTask_app --> MigrationRun_migration_run\n" in chart
+        # Declared: the migration's task needs the execution role's policy and the routes.
+        assert "  AppTask_app ==>|waits for| MigrationRun_migration_run\n" in chart
+        assert "  Network_edge ==>|waits for| MigrationRun_migration_run\n" in chart
         assert "  MigrationRun_migration_run ==>|waits for| WebService_web\n" in chart
         assert "  LoadBalancer_edge ==>|waits for| WebService_web\n" in chart
         assert "  Database_data --> AppTask_app\n" in chart
