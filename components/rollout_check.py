@@ -27,6 +27,26 @@ class RolloutError(Exception):
     """The service does not run the task definition this update deployed."""
 
 
+def alarm_rollback(texts: list[str], alarm_names: list[str]) -> str | None:
+    """What to say when ECS rolled back because a deployment alarm fired; None otherwise.
+
+    ``texts`` are the deployment's ``rolloutStateReason`` and the recent service events. ECS
+    names the alarm there in its own words (not a documented format), so the alarms this stack
+    gave the service are looked for by name; an alarm mentioned without a known name still
+    counts.
+    """
+    joined = "\n".join(texts)
+    named = [name for name in alarm_names if name and name in joined]
+    if named:
+        return (
+            f"the deployment alarm {', '.join(named)} fired: the new tasks were healthy but "
+            f"answered with errors or too slowly"
+        )
+    if alarm_names and "alarm" in joined.lower():
+        return "a deployment alarm fired: the new tasks answered with errors or too slowly"
+    return None
+
+
 def verify_rollout(
     *,
     cluster: str,
@@ -35,6 +55,7 @@ def verify_rollout(
     region: str,
     profile: str | None = None,
     session: boto3.Session | None = None,
+    alarm_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Return the primary deployment when it runs ``task_definition_arn`` and has completed."""
     session = session or boto3.Session(region_name=region, profile_name=profile)
@@ -52,9 +73,10 @@ def verify_rollout(
     if primary is None or primary["taskDefinition"] != task_definition_arn:
         running = primary["taskDefinition"] if primary else "nothing"
         reason = (new or {}).get("rolloutStateReason") or "the deployment is gone"
+        why = alarm_rollback([reason, *events], alarm_names or [])
         raise RolloutError(
             f"The rollout of {task_definition_arn} failed: service {service} runs {running} "
-            f"instead (the deployment circuit breaker rolled back). ECS says: {reason}\n"
+            f"instead ({why or 'the deployment circuit breaker rolled back'}). ECS says: {reason}\n"
             f"Recent service events:{recent}\n"
             f"The previous version keeps serving. Read the stopped tasks' reasons with "
             f"`aws ecs list-tasks --cluster {cluster} --desired-status STOPPED` and their logs."
@@ -101,6 +123,7 @@ class RolloutCheckProvider(ResourceProvider):
             task_definition_arn=props["task_definition_arn"],
             region=props["region"],
             profile=props.get("profile") or None,
+            alarm_names=list(props.get("alarm_names") or []),
         )
 
 
@@ -111,6 +134,8 @@ class RolloutCheckArgs:
     task_definition_arn: pulumi.Input[str]
     region: pulumi.Input[str]
     profile: pulumi.Input[str] | None = None
+    alarm_names: pulumi.Input[list[str]] | None = None
+    """The service's deployment alarms, named in the failure when one rolled the release back."""
 
 
 class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
@@ -129,6 +154,7 @@ class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
                 "task_definition_arn": args.task_definition_arn,
                 "region": args.region,
                 "profile": args.profile or "",
+                "alarm_names": args.alarm_names or [],
                 "deployment_id": None,
                 "running_count": None,
                 "rollout_state": None,

@@ -133,7 +133,7 @@ class TestThePlanOfTheDevStack:
     ):
         service = section(dev_text, "web  [ecs.Service]")
         assert "desired count: 1, capacity: FARGATE_SPOT weight 1" in service
-        assert "waits for: app-capacity, edge-https, migration-run" in service
+        assert "waits for: app-capacity, web-exec, edge-https, migration-run" in service
 
     def test_the_container_shows_variable_and_secret_names_but_no_values(self, dev_text):
         task = section(dev_text, "app-definition  [ecs.TaskDefinition]")
@@ -202,11 +202,16 @@ class TestTheCommandLine:
             estimate(dev),
         )
         assert text.startswith("### Offline plan: stack dev -> stack dev (changed)\n")
-        assert "**0 to add, 0 to remove, 2 to change.**" in text
+        # The fewest tasks also move the tasks alarm's threshold and the dashboard's line.
+        assert "**0 to add, 0 to remove, 4 to change.**" in text
         assert "| ~ change | `web` | `ecs.Service` | `desiredCount` |" in text
+        assert "| ~ change | `dev-tasks-below-desired` | `cloudwatch.MetricAlarm` |" in text
         assert "<details><summary>change <code>web-scaling-target</code>" in text
         assert "```mermaid\nflowchart LR" in text
-        assert "  class Autoscaling_web_scaling,WebService_web changed\n" in text
+        assert (
+            "  class Autoscaling_web_scaling,Dashboard_dashboard,ServiceAlarms_service_alarms,"
+            "WebService_web changed\n"
+        ) in text
 
     def test_an_unknown_stack_is_named_with_the_stacks_there_are(self, capsys):
         code, out, err = run_cli(capsys, "nosuchstack")
