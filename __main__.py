@@ -196,6 +196,11 @@ pulumi.export("image", image.image_ref)
 pulumi.export("region", region)
 pulumi.export("dashboard_url", dashboard.url)
 pulumi.export("exec_enabled", settings.exec_enabled)
+# The 50-90 % band `python -m ops STACK status` measures the last hour against.
+pulumi.export(
+    "utilization_band",
+    {"low": settings.alarms.low_utilization, "high": settings.alarms.high_utilization},
+)
 if database is not None:
     # Where the database is; its credentials stay in Secrets Manager.
     pulumi.export("database", {"host": database.host, "port": database.port, "name": database.name})
