@@ -28,7 +28,7 @@ from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
-from plan.rollout import Rollout, waves
+from plan.rollout import Rollout, headline, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
 from pulumi_harness import PROJECT, ROOT, stack_config
@@ -528,3 +528,47 @@ class TestTheGoldenPlan:
         # Nothing that differs between machines: paths, users, times.
         assert str(ROOT) not in golden and str(Path.home()) not in golden
         assert not re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", golden)
+
+
+class TestOperationsInThePlan:
+    def test_alarms_dashboard_and_topic_are_priced(self, dev):
+        lines = {(line.resource, line.item): line for line in estimate(dev).lines}
+        # A metric-math alarm pays for each metric it reads: 3 x 0.10.
+        assert lines[("dev-errors", "CloudWatch alarm")].monthly == 0.30
+        assert lines[("dev-latency", "CloudWatch alarm")].monthly == 0.10
+        assert lines[("dashboard", "CloudWatch dashboard")].monthly == 3.00
+        assert lines[("alarms-topic", "SNS topic for the alarms")].monthly == 0.0
+        alarms = [line for (_, item), line in lines.items() if item == "CloudWatch alarm"]
+        assert round(sum(line.monthly for line in alarms), 2) == 1.30  # 11 alarms, 13 metrics
+
+    def test_a_blue_green_rollout_shows_the_traffic_switch_and_the_bake_time(self, dev):
+        plan = with_service(
+            dev, deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}
+        )
+        (web,) = rollout_of(plan)
+        assert web.strategy == "blue-green" and web.waves == 1
+        assert list(steps_of(web)) == [
+            "migration task starts",
+            "new tasks start",
+            "new tasks turn healthy",
+            "traffic moves to the new tasks",
+            "bake time (old tasks kept)",
+            "old tasks drain",
+            "old tasks stop",
+        ]
+        assert steps_of(web)["bake time (old tasks kept)"] == (300, 300)
+        assert web.total == 190 + 300
+        assert "(blue/green): 8 min 10 s" in headline(web)
+
+    def test_blue_green_starts_every_task_at_once_whatever_the_percentages(self, dev):
+        plan = with_service(
+            dev,
+            desiredCount=4,
+            deploymentMinimumHealthyPercent=100,
+            deploymentMaximumPercent=125,
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "0"},
+        )
+        (web,) = rollout_of(plan)
+        assert web.waves == 1
+        rolling = rollout_of(with_service(plan, deploymentConfiguration=None))[0]
+        assert rolling.waves == 4 and rolling.strategy == "rolling"

@@ -82,3 +82,35 @@ def test_the_check_runs_again_only_when_the_deployed_revision_changes():
 def test_the_provider_pickles_without_clients_or_credentials():
     blob = pickle.dumps(RolloutCheckProvider())
     assert b"botocore" not in blob and b"Session" not in blob
+
+
+def test_a_release_rolled_back_by_a_deployment_alarm_names_the_alarm(ecs):
+    from moto.ecs.models import ecs_backends
+
+    old = register(ecs, "app:v1")
+    new = register(ecs, "app:v2")
+    ecs.create_service(cluster="app", serviceName="web", taskDefinition=old, desiredCount=1)
+    complete_rollouts(ecs)
+    service = next(iter(ecs_backends["123456789012"][REGION].services.values()))
+    # ECS's record of the failed release: the new revision's deployment, rolled back.
+    service.deployments.append(
+        {
+            "id": "ecs-svc/2",
+            "status": "INACTIVE",
+            "taskDefinition": new,
+            "rolloutState": "FAILED",
+            "rolloutStateReason": "ECS deployment ecs-svc/2 failed: alarm dev-errors-1a2b3c4 "
+            "detected.",
+        }
+    )
+    with pytest.raises(RolloutError) as caught:
+        verify_rollout(
+            cluster="app",
+            service="web",
+            task_definition_arn=new,
+            region=REGION,
+            alarm_names=["dev-errors-1a2b3c4", "dev-latency-5d6e7f8"],
+        )
+    message = str(caught.value)
+    assert "the deployment alarm dev-errors-1a2b3c4 fired" in message
+    assert "circuit breaker" not in message
