@@ -1292,3 +1292,8 @@ def test_a_stack_marked_production_with_exec_forced_on_breaks_only_the_exec_rule
     stack = render_stack("prod", {"service.exec": "on"})
     broken = {(p, n) for level, p, n, _ in stack.violations(monkeypatch) if level == "mandatory"}
     assert broken == {("production-no-exec", "web")}
+
+
+def test_a_blue_green_production_stack_passes_every_policy(monkeypatch):
+    stack = render_stack("prod", {"service.deploymentStrategy": "blue-green"})
+    assert stack.violations(monkeypatch) == []
