@@ -340,6 +340,14 @@ class TestExec:
         assert "Session Manager plugin (session-manager-plugin) is not on PATH" in err[0]
         assert "session-manager-working-with-install-plugin" in err[0]
 
+    def test_the_command_after_the_double_dash_reaches_the_task(self, tmp_path, monkeypatch):
+        seen: list[list[str]] = []
+        monkeypatch.setattr(commands, "exec_", lambda o, s, w, cmd, **_: seen.append(cmd) or 0)
+        path = outputs_file(tmp_path, OUTPUTS)
+        assert run_cli(["dev", "--outputs", str(path), "exec", "--", "ls", "-la"])[0] == 0
+        assert run_cli(["dev", "--outputs", str(path), "exec"])[0] == 0
+        assert seen == [["ls", "-la"], []]
+
     def test_exec_on_a_stack_with_exec_off_names_the_setting(self, tmp_path):
         path = outputs_file(tmp_path, OUTPUTS | {"exec_enabled": False})
         code, _, err = run_cli(["prod", "--outputs", str(path), "exec"])

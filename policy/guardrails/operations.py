@@ -2,9 +2,9 @@
 
 * ``ecs-service-keeps-healthy-tasks`` (every stack): a rollout may never take the service to
   zero healthy tasks. ECS keeps desiredCount x deploymentMinimumHealthyPercent / 100 tasks
-  healthy, rounded up (ECS developer guide, "Deployment configuration": minimumHealthyPercent),
-  so only a product of 0 lets it stop every old task before a new one is healthy: a minimum of
-  0 % or a rounding that yields 0.
+  running, "rounded up to the nearest integer" (ECS API reference, DeploymentConfiguration,
+  minimumHealthyPercent), so a product below 1 but above 0 still keeps one task; only a
+  minimum of 0 % lets ECS stop every old task before a new one is healthy.
 * ``production-deployment-alarms``: on production stacks every ECS service has deployment
   alarms, enabled and with rollback, so a release whose tasks are healthy but answer errors is
   rolled back by ECS, not only one whose tasks crash;
