@@ -6,10 +6,12 @@ Each block below realizes one concept of the README's table; the components say 
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import ReleaseAlarms, ReleaseAlarmsArgs, ServiceAlarms, ServiceAlarmsArgs
 from components.app_secrets import AppSecrets, AppSecretsArgs
 from components.autoscaling import Autoscaling, AutoscalingArgs
 from components.aws_session import identity_from_config
 from components.cluster import Cluster, ClusterArgs
+from components.dashboard import Dashboard, DashboardArgs
 from components.database import Database, DatabaseArgs
 from components.edge import build_edge
 from components.image import AppImage, AppImageArgs
@@ -119,6 +121,23 @@ if settings.migration.enabled:
     )
     rollout_waits_for.append(migration_run)
 
+# Watching what runs: the load balancer's alarms exist before the service, which rolls a
+# release back when the 5xx rate or the latency alarm fires.
+load_balancer = edge.load_balancer
+target_group_suffixes = [load_balancer.target_group_arn_suffix]
+if load_balancer.alternate_target_group_arn_suffix is not None:
+    target_group_suffixes.append(load_balancer.alternate_target_group_arn_suffix)
+release_alarms = None
+if settings.alarms.enabled:
+    release_alarms = ReleaseAlarms(
+        "alarms",
+        ReleaseAlarmsArgs(
+            settings=settings,
+            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffixes=target_group_suffixes,
+        ),
+    )
+
 # Run on startup, restarts: the service keeps the tasks running and rolls out safely.
 web = WebService(
     "web",
@@ -135,6 +154,10 @@ web = WebService(
         region=region,
         account_id=account_id,
         wait_for=rollout_waits_for,
+        deployment_alarm_names=release_alarms.deployment_alarm_names if release_alarms else (),
+        task_role_name=task.task_role_name,
+        listener_arn=load_balancer.serving_listener.arn,
+        alternate_target_group_arn=load_balancer.alternate_target_group_arn,
     ),
 )
 
@@ -152,6 +175,37 @@ if settings.scaling.enabled:
         pulumi.ResourceOptions(depends_on=[web]),
     )
 
+# The service's and the database's alarms, and a dashboard of all of it.
+alarm_arns: list[pulumi.Output[str]] = []
+if release_alarms is not None:
+    service_alarms = ServiceAlarms(
+        "service-alarms",
+        ServiceAlarmsArgs(
+            settings=settings,
+            topic_arn=release_alarms.topic_arn,
+            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+            target_group_arn_suffixes=target_group_suffixes,
+            cluster_name=cluster.cluster_name,
+            service_name=web.service_name,
+            database_id=database.instance_id if database is not None else None,
+        ),
+    )
+    alarm_arns = release_alarms.alarm_arns + service_alarms.alarm_arns
+    pulumi.export("alarm_topic_arn", release_alarms.topic_arn)
+dashboard = Dashboard(
+    "dashboard",
+    DashboardArgs(
+        settings=settings,
+        region=region,
+        load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+        target_group_arn_suffixes=target_group_suffixes,
+        cluster_name=cluster.cluster_name,
+        service_name=web.service_name,
+        alarm_arns=alarm_arns,
+        database_id=database.instance_id if database is not None else None,
+    ),
+)
+
 pulumi.export("url", edge.load_balancer.url)
 pulumi.export("load_balancer_dns_name", edge.load_balancer.dns_name)
 pulumi.export("certificate_arn", edge.load_balancer.certificate_arn)
@@ -159,6 +213,14 @@ pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("service_name", web.service_name)
 pulumi.export("log_group_name", task.log_group_name)
 pulumi.export("image", image.image_ref)
+pulumi.export("region", region)
+pulumi.export("dashboard_url", dashboard.url)
+pulumi.export("exec_enabled", settings.exec_enabled)
+# The 50-90 % band `python -m ops STACK status` measures the last hour against.
+pulumi.export(
+    "utilization_band",
+    {"low": settings.alarms.low_utilization, "high": settings.alarms.high_utilization},
+)
 if database is not None:
     # Where the database is; its credentials stay in Secrets Manager.
     pulumi.export("database", {"host": database.host, "port": database.port, "name": database.name})

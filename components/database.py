@@ -148,6 +148,7 @@ class Database(pulumi.ComponentResource):
             self.secret_arn = pulumi.Output.from_input(db.secret_arn)  # type: ignore[arg-type]
             self.security_group_id = None
             self.ingress_rule = self.task_egress_rule = None
+            self.instance_id = None
         else:
             raise ValueError("Database needs database.mode managed or external")
         self.register_outputs(
@@ -278,3 +279,5 @@ class Database(pulumi.ComponentResource):
         self.name = pulumi.Output.from_input(db.name)
         self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.security_group_id = security_group.id
+        # What the alarms and the dashboard name the instance by (DBInstanceIdentifier).
+        self.instance_id = instance.identifier

@@ -150,30 +150,31 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=alb_opts,
         )
 
-        target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            aws.lb.TargetGroupArgs(
-                target_type="ip",
+        target_group_args = aws.lb.TargetGroupArgs(
+            target_type="ip",
+            protocol="HTTP",
+            port=port,
+            vpc_id=args.vpc_id,
+            deregistration_delay=settings.load_balancer.deregistration_delay,
+            # AWS's defaults (every 30 s, healthy after 5) keep a new task out of service
+            # for about 2.5 minutes on every rollout; this admits it after about 20 s.
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
                 protocol="HTTP",
-                port=port,
-                vpc_id=args.vpc_id,
-                deregistration_delay=settings.load_balancer.deregistration_delay,
-                # AWS's defaults (every 30 s, healthy after 5) keep a new task out of service
-                # for about 2.5 minutes on every rollout; this admits it after about 20 s.
-                health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    enabled=True,
-                    protocol="HTTP",
-                    path=settings.service.health_check_path,
-                    port="traffic-port",
-                    interval=10,
-                    healthy_threshold=2,
-                    unhealthy_threshold=3,
-                    timeout=5,
-                    matcher="200",
-                ),
+                path=settings.service.health_check_path,
+                port="traffic-port",
+                interval=10,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+                timeout=5,
+                matcher="200",
             ),
-            opts=child,
         )
+        target_group = aws.lb.TargetGroup(f"{name}-tg", target_group_args, opts=child)
+        # Blue-green deployments start the new tasks in a second, identical target group.
+        alternate = None
+        if settings.service.deployment_strategy == "blue-green":
+            alternate = aws.lb.TargetGroup(f"{name}-tg-green", target_group_args, opts=child)
         forward = aws.lb.ListenerDefaultActionArgs(
             type="forward", target_group_arn=target_group.arn
         )
@@ -256,6 +257,8 @@ class LoadBalancer(pulumi.ComponentResource):
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
         self.load_balancer_arn_suffix = alb.arn_suffix
+        self.alternate_target_group_arn = alternate.arn if alternate else None
+        self.alternate_target_group_arn_suffix = alternate.arn_suffix if alternate else None
         self.dns_name = alb.dns_name
         self.serving_listener = serving
         self.register_outputs(

@@ -68,6 +68,26 @@ class RolloutError(Exception):
     """The service does not run the task definition this update deployed, or did not finish."""
 
 
+def alarm_rollback(texts: list[str], alarm_names: list[str]) -> str | None:
+    """What to say when ECS rolled back because a deployment alarm fired; None otherwise.
+
+    ``texts`` are the deployment's ``rolloutStateReason`` and the recent service events. ECS
+    names the alarm there in its own words (not a documented format), so the alarms this stack
+    gave the service are looked for by name; an alarm mentioned without a known name still
+    counts.
+    """
+    joined = "\n".join(texts)
+    named = [name for name in alarm_names if name and name in joined]
+    if named:
+        return (
+            f"the deployment alarm {', '.join(named)} fired: the new tasks were healthy but "
+            f"answered with errors or too slowly"
+        )
+    if alarm_names and "alarm" in joined.lower():
+        return "a deployment alarm fired: the new tasks answered with errors or too slowly"
+    return None
+
+
 def verify_rollout(
     *,
     cluster: str,
@@ -76,6 +96,7 @@ def verify_rollout(
     region: str,
     session: boto3.Session,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    alarm_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Wait until the primary deployment leaves IN_PROGRESS; return it when it succeeded.
 
@@ -90,7 +111,7 @@ def verify_rollout(
     delay = _POLL_INITIAL_DELAY
     while True:
         described = _describe(ecs, cluster, service)
-        verdict = _judge(described, cluster, service, task_definition_arn)
+        verdict = _judge(described, cluster, service, task_definition_arn, alarm_names or [])
         if verdict is not None:
             return verdict
         remaining = deadline - clock()
@@ -120,7 +141,11 @@ def _describe(ecs: Any, cluster: str, service: str) -> Mapping[str, Any]:
 
 
 def _judge(
-    described: Mapping[str, Any], cluster: str, service: str, task_definition_arn: str
+    described: Mapping[str, Any],
+    cluster: str,
+    service: str,
+    task_definition_arn: str,
+    alarm_names: list[str],
 ) -> dict[str, Any] | None:
     """The result when the rollout is over and succeeded; None while it is in progress."""
     deployments = described.get("deployments", [])
@@ -130,19 +155,24 @@ def _judge(
     if primary.get("taskDefinition") != task_definition_arn:
         new = next((d for d in deployments if d.get("taskDefinition") == task_definition_arn), {})
         reason = new.get("rolloutStateReason") or "its deployment is gone"
+        why = alarm_rollback([reason, *_event_messages(described)], alarm_names) or (
+            "the deployment circuit breaker rolled back, or another deploy replaced it"
+        )
         raise RolloutError(
             f"The rollout of {task_definition_arn} failed: service {service} runs "
-            f"{primary.get('taskDefinition')} instead (the deployment circuit breaker rolled "
-            f"back, or another deploy replaced it). ECS says: {reason}{_events(described)}\n"
+            f"{primary.get('taskDefinition')} instead ({why}). ECS says: "
+            f"{reason}{_events(described)}\n"
             f"The previous version keeps serving. Read the stopped tasks' reasons with "
             f"`aws ecs list-tasks --cluster {cluster} --service-name {service} "
             "--desired-status STOPPED` and their logs."
         )
     state = primary.get("rolloutState")
     if state == "FAILED":
+        reason = primary.get("rolloutStateReason") or "no reason given"
+        why = alarm_rollback([reason, *_event_messages(described)], alarm_names)
         raise RolloutError(
-            f"The rollout of {task_definition_arn} failed: ECS says "
-            f"{primary.get('rolloutStateReason') or 'no reason given'}{_events(described)}"
+            f"The rollout of {task_definition_arn} failed{f' ({why})' if why else ''}: ECS says "
+            f"{reason}{_events(described)}"
         )
     if state == "COMPLETED" or (
         # No rolloutState (a deployment controller that does not report one): fall back on the
@@ -173,8 +203,12 @@ def _seen(described: Mapping[str, Any]) -> str:
     )
 
 
+def _event_messages(described: Mapping[str, Any]) -> list[str]:
+    return [str(e.get("message", "")) for e in described.get("events", [])[:_EVENTS_SHOWN]]
+
+
 def _events(described: Mapping[str, Any]) -> str:
-    messages = [str(e.get("message", "")) for e in described.get("events", [])[:_EVENTS_SHOWN]]
+    messages = _event_messages(described)
     return "\nRecent service events:" + ("".join(f"\n  {m}" for m in messages) or " none")
 
 
@@ -221,6 +255,7 @@ class RolloutCheckProvider(ResourceProvider):
             session=session,
             # Pulumi transports numbers as floats.
             timeout_seconds=float(props.get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS),
+            alarm_names=list(props.get("alarm_names") or []),
         )
 
 
@@ -234,6 +269,8 @@ class RolloutCheckArgs:
     """The account the AWS provider deploys to (``aws.get_caller_identity()``): the check
     refuses to read a service in any other."""
     timeout_seconds: pulumi.Input[int] = DEFAULT_TIMEOUT_SECONDS
+    alarm_names: pulumi.Input[list[str]] | None = None
+    """The service's deployment alarms, named in the failure when one rolled the release back."""
 
 
 class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
@@ -253,6 +290,7 @@ class RolloutCheck(Resource, module="rollout", name="RolloutCheck"):
                 "region": args.region,
                 "account_id": args.account_id,
                 "timeout_seconds": args.timeout_seconds,
+                "alarm_names": args.alarm_names or [],
                 "deployment_id": None,
                 "running_count": None,
                 "rollout_state": None,

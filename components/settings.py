@@ -454,6 +454,24 @@ class ServiceSettings(_Group):
         description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
         "managed ones (AdministratorAccess, IAMFullAccess, any ...FullAccess) are refused.",
     )
+    deployment_strategy: Literal["rolling", "blue-green"] = Field(
+        "rolling",
+        description="How a release replaces the tasks: rolling (new tasks join the target group "
+        "beside the old ones; no second target group needed) or blue-green (ECS starts the new "
+        "tasks in a second target group, moves all traffic at once, keeps the old tasks for "
+        "bakeTime minutes and moves traffic back at once when a deployment alarm fires).",
+    )
+    bake_time: int = Field(
+        5, ge=0, le=1440,
+        description="Blue-green: minutes the old tasks stay ready to take traffic back after "
+        "the switch; 5 covers the 3-minute error and latency alarms with a margin.",
+    )  # fmt: skip
+    exec: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="ECS Exec (`python -m ops STACK exec`): a shell in a running task. auto: on "
+        "for development stacks, off for production (anyone with ecs:ExecuteCommand gets a "
+        "shell next to the app's secrets); on/off force it.",
+    )
 
     @field_validator("health_check_path")
     @classmethod
@@ -504,6 +522,14 @@ class ServiceSettings(_Group):
                     f"entry {entry!r} is not NAME=arn:aws:secretsmanager:... or NAME=arn:aws:ssm:..."
                 )
         return entries
+
+    @field_validator("exec", mode="before")
+    @classmethod
+    def _exec(cls, value: Any) -> Any:
+        # `pulumi config set --path service.exec true` reads as on, false as off.
+        if isinstance(value, bool | str):
+            return {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value)
+        return value
 
     @field_validator("task_policy_arns")
     @classmethod
@@ -728,6 +754,84 @@ class ProtectionSettings(_Group):
     )
 
 
+class AlarmsSettings(_Group):
+    enabled: bool = Field(
+        True,
+        description="CloudWatch alarms, an SNS topic for them and the deployment alarms that "
+        "roll a release back; required on production stacks.",
+    )
+    email: str | None = Field(
+        None,
+        description="Send alarm notifications to this address (it must confirm the "
+        "subscription); unset: only the SNS topic, exported as alarm_topic_arn.",
+    )
+    error_rate: int = Field(
+        5, ge=1, le=100,
+        description="Percent of requests answered with a 5xx (by the app or the ALB) that "
+        "raises the error alarm and rolls a release back; 5 ignores a stray error but catches "
+        "a broken release within minutes.",
+    )  # fmt: skip
+    min_requests: int = Field(
+        10, ge=0, le=100000,
+        description="Requests per minute below which the error rate is not judged, so 1 failed "
+        "request out of 2 does not roll a release back.",
+    )  # fmt: skip
+    latency_p99: int = Field(
+        2000, ge=10, le=120000,
+        description="Milliseconds of target p99 response time that raise the latency alarm "
+        "(and roll a release back); 2 s is far above a healthy API's p99 and well below the "
+        "ALB's 60 s idle timeout.",
+    )  # fmt: skip
+    evaluation_minutes: int = Field(
+        3, ge=1, le=60,
+        description="Consecutive minutes the error and latency alarms must breach: 3 reacts "
+        "within a deployment's bake time without firing on one bad minute.",
+    )  # fmt: skip
+    unhealthy_minutes: int = Field(
+        5, ge=1, le=60,
+        description="Minutes a target may stay unhealthy, or tasks below the desired count, "
+        "before an alarm; 5 lets a replaced task start and pass its health checks.",
+    )  # fmt: skip
+    high_utilization: int = Field(
+        90, ge=50, le=100,
+        description="CPU and memory percent that raise the danger alarms: above 90 % requests "
+        "slow down and memory runs out (the top of the 50-90 % band).",
+    )  # fmt: skip
+    low_utilization: int = Field(
+        50, ge=1, le=90,
+        description="CPU and memory percent below which the advisory waste alarms fire: "
+        "tasks that idle under 50 % are larger, or more, than needed (the bottom of the band).",
+    )  # fmt: skip
+    waste_hours: int = Field(
+        24, ge=1, le=168,
+        description="Hours utilization must stay low before the waste alarms fire: a whole "
+        "day, so a quiet night alone never suggests shrinking.",
+    )  # fmt: skip
+    database_cpu: int = Field(
+        80, ge=10, le=100,
+        description="Managed database: CPU percent that raises an alarm; above 80 % queries "
+        "queue and a burstable class spends its credits.",
+    )  # fmt: skip
+    database_free_storage: int = Field(
+        2, ge=1, le=65536,
+        description="Managed database: GiB of free storage below which an alarm fires; 2 GiB "
+        "leaves time to act before PostgreSQL stops writing (storage autoscaling grows at 10 %).",
+    )  # fmt: skip
+    database_connections: int = Field(
+        80, ge=10, le=100,
+        description="Managed database: percent of the instance class's default max_connections "
+        "(RDS: DBInstanceClassMemory / 9531392) that raises an alarm before connections are "
+        "refused.",
+    )  # fmt: skip
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError("is not an e-mail address (like ops@example.com)")
+        return value
+
+
 class Settings(_Group):
     """All settings of a stack, one group per deployment concept."""
 
@@ -744,6 +848,7 @@ class Settings(_Group):
     migration: MigrationSettings = MigrationSettings()
     database: DatabaseSettings = DatabaseSettings()
     protection: ProtectionSettings = ProtectionSettings()
+    alarms: AlarmsSettings = AlarmsSettings()
     app_secret_names: tuple[str, ...] = ()
     """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
 
@@ -756,6 +861,13 @@ class Settings(_Group):
         data and entrances, unless ``protection.allowReplacing`` names it for this update."""
         assert part in PROTECTED_PARTS, part
         return self.production and part not in self.protection.allow_replacing
+
+    @property
+    def exec_enabled(self) -> bool:
+        """ECS Exec: as service.exec says; auto is on outside production only."""
+        if self.service.exec == "auto":
+            return not self.production
+        return self.service.exec == "on"
 
 
 GROUPS: dict[str, type[_Group]] = {
@@ -1057,6 +1169,7 @@ def _combination_problems(s: Settings) -> list[str]:
                     f"subnets of an existing VPC). Fix: set network.vpcId, or remove network.{field}."
                 )
     problems += _database_problems(s)
+    problems += _alarm_problems(s)
 
     names = [*svc.environment_variables, *svc.secret_arns]
     reserved = reserved_env_names(s)
@@ -1074,6 +1187,30 @@ def _combination_problems(s: Settings) -> list[str]:
                 f" (reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm "
                 f"{APP_SECRETS_NAMESPACE}:{name}` and set the value under another name."
             )
+    return problems
+
+
+def _alarm_problems(s: Settings) -> list[str]:
+    problems = []
+    alarms = s.alarms
+    if s.production and not alarms.enabled:
+        problems.append(
+            f"{_key('alarms.enabled')} = false: a production stack needs its alarms, and its "
+            f"releases the deployment alarms that roll back a release answering errors. Fix: "
+            f"`pulumi config set --path alarms.enabled true`."
+        )
+    if alarms.low_utilization >= alarms.high_utilization:
+        problems.append(
+            f"{_key('alarms.lowUtilization')} = {alarms.low_utilization}: is not below "
+            f"alarms.highUtilization = {alarms.high_utilization}, so the waste and danger alarms "
+            f"would overlap. Fix: keep the band apart, like 50 and 90."
+        )
+    if s.service.deployment_strategy == "blue-green" and not alarms.enabled:
+        problems.append(
+            f"{_key('service.deploymentStrategy')} = blue-green: needs alarms.enabled, since its "
+            f"traffic moves back to the old tasks only when a deployment alarm fires. Fix: "
+            f"`pulumi config set --path alarms.enabled true` or use rolling."
+        )
     return problems
 
 

@@ -293,6 +293,7 @@ class AppTask(pulumi.ComponentResource):
         self.execution_role_arn = execution_role.arn
         self.task_role_arn = task_role.arn
         self.execution_role_ready = execution_role_ready
+        self.task_role_name = task_role.name
         self.register_outputs(
             {
                 "task_definition_arn": self.task_definition_arn,

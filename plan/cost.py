@@ -13,7 +13,11 @@ What it counts, per resource (730 hours a month):
 * CloudWatch Logs ingestion at an assumed volume per task;
 * each Route 53 hosted zone the stack writes records to (the user's own: may be paid already);
 * RDS instances by class (Multi-AZ doubles instance and storage) and their gp3 storage;
-* Secrets Manager secrets, the one RDS creates for its master password included.
+* Secrets Manager secrets, the one RDS creates for its master password included;
+* CloudWatch alarms per alarm metric (a metric-math alarm pays for each metric it reads),
+  dashboards per month, and SNS topics (free; e-mails past the free 1,000 a month are not
+  estimated). Prices of November 2026 (CloudWatch and SNS pricing pages, us-east-1), in
+  ``plan/prices.json``.
 
 An unknown instance class or storage type is listed as "not priced", never guessed. The
 assumptions and what is not estimated at all are part of the estimate.
@@ -173,6 +177,9 @@ class _Builder:
             "aws:secretsmanager/secret:Secret": self._secret,
             "aws:ecs/cluster:Cluster": self._cluster,
             "aws:s3/bucket:Bucket": self._bucket,
+            "aws:cloudwatch/metricAlarm:MetricAlarm": self._alarm,
+            "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
+            "aws:sns/topic:Topic": self._topic,
         }.get(r["type"])
         if handler is not None:
             handler(r)
@@ -404,6 +411,38 @@ class _Builder:
                 self.not_estimated.append(
                     "Container Insights metrics (service.containerInsights is on)."
                 )
+
+    def _alarm(self, r: Resource) -> None:
+        queries = r["inputs"].get("metricQueries") or []
+        metrics = sum(1 for q in queries if q.get("metric")) if queries else 1
+        self._line(
+            r,
+            "CloudWatch alarm",
+            f"{metrics} alarm {'metric' if metrics == 1 else 'metrics'}",
+            metrics * self.table.price("cloudwatch_alarm_metric_month"),
+        )
+        self._assume(
+            "CloudWatch alarms at list price; the free tier (10 alarm metrics a month per "
+            "account) is not deducted."
+        )
+
+    def _dashboard(self, r: Resource) -> None:
+        self._line(
+            r,
+            "CloudWatch dashboard",
+            "1 dashboard-month",
+            self.table.price("cloudwatch_dashboard_month"),
+            "3 a month are free per account",
+        )
+
+    def _topic(self, r: Resource) -> None:
+        self._line(r, "SNS topic for the alarms", "a few notifications", 0.0, "no charge")
+        note = (
+            f"SNS e-mails past the first 1,000 a month "
+            f"({self.table.price('sns_email_per_100k'):g} USD per 100,000)."
+        )
+        if note not in self.not_estimated:
+            self.not_estimated.append(note)
 
     def _bucket(self, r: Resource) -> None:
         self.not_estimated.append(f"S3 storage and requests of bucket {r['name']}.")

@@ -248,6 +248,7 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "port": port,
                 "endpoint": f"{address}:{port}",
                 "arn": self._arn("rds", f"db:{name}"),
+                "identifier": inputs.get("identifier") or f"{name}-{digest[:8]}",
             }
             if inputs.get("manageMasterUserPassword"):
                 # RDS keeps the password in a secret it creates; the state holds only its ARN.
@@ -265,6 +266,13 @@ class AwsMocks(pulumi_mocks.Mocks):
             # RandomId does across updates (it is replaced when a keeper changes).
             seed = json.dumps(inputs, sort_keys=True, default=str).encode()
             state["hex"] = hashlib.sha256(seed).hexdigest()[: 2 * int(inputs["byteLength"])]
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            # Auto-named like the provider does: the resource name and a random suffix.
+            alarm = inputs.get("name") or f"{name}-{digest[:7]}"
+            state |= {"name": alarm, "arn": self._arn("cloudwatch", f"alarm:{alarm}")}
+        elif typ == "aws:sns/topic:Topic":
+            topic = inputs.get("name") or f"{name}-{digest[:7]}"
+            state |= {"name": topic, "arn": self._arn("sns", topic)}
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
         state.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))

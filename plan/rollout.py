@@ -22,6 +22,12 @@ desired count and must keep ``deploymentMinimumHealthyPercent`` of it healthy, s
 replaces (max - desired) + (desired - min) tasks, rounded as ECS rounds (max down, min up):
 with 100 % / 200 % every task is replaced in one wave.
 
+With ``deploymentConfiguration.strategy`` ``BLUE_GREEN`` (ECS's native blue/green) the new
+tasks start all at once beside the old ones, in the alternate target group (one wave, whatever
+the percentages); when they are healthy the production listener rule moves all traffic to them
+at once; the old tasks stay registered for the bake time (``bakeTimeInMinutes``), ready to take
+the traffic back when a deployment alarm fires, and only then drain and stop.
+
 The health check grace period does not appear: it only keeps ECS from replacing a task the load
 balancer has not found healthy yet, it never delays a healthy one. The comparison uses the same
 stack with AWS's defaults for what the program tunes: health checks every 30 s, healthy after
@@ -88,6 +94,10 @@ class Rollout:
     steps: tuple[Step, ...]
     migration: bool
     migration_timeout: int | None = None
+    strategy: str = "rolling"
+    """rolling or blue-green."""
+    alarms: bool = False
+    """Whether deployment alarms can fail (and roll back) the release."""
 
     @property
     def total(self) -> int | None:
@@ -102,6 +112,7 @@ class Rollout:
     def as_dict(self) -> dict[str, Any]:
         return {
             "service": self.service,
+            "strategy": self.strategy,
             "tasks": self.tasks,
             "waves": self.waves,
             "minimum_healthy_percent": self.minimum_percent,
@@ -176,27 +187,53 @@ def _service(service: Resource, by_key: Mapping[str, Resource]) -> Rollout:
         )
     )
     steps.append(_healthy(target_group, container))
+    config = i.get("deploymentConfiguration") or {}
+    blue_green = str(config.get("strategy") or "ROLLING").upper() == "BLUE_GREEN"
+    if blue_green:
+        steps += _blue_green(config)
     steps.append(_drain(target_group))
     steps.append(_stop(container))
 
     timeout = (migration or {}).get("inputs", {}).get("timeout_seconds")
     minimum = int(i.get("deploymentMinimumHealthyPercent", AWS_DEFAULTS["minimum_percent"]))
     maximum = int(i.get("deploymentMaximumPercent", AWS_DEFAULTS["maximum_percent"]))
+    # Blue/green starts the whole new revision at once, whatever the percentages say.
+    rollout_waves = (1 if tasks else 0) if blue_green else waves(tasks, minimum, maximum)
+    default_waves = waves(tasks, AWS_DEFAULTS["minimum_percent"], AWS_DEFAULTS["maximum_percent"])
     return Rollout(
         service=service["name"],
         tasks=tasks,
-        waves=waves(tasks, minimum, maximum),
+        waves=rollout_waves,
         # At 100 % / 200 % ECS can always replace every task: never None.
-        defaults_waves=waves(
-            tasks, AWS_DEFAULTS["minimum_percent"], AWS_DEFAULTS["maximum_percent"]
-        )
-        or 0,
+        defaults_waves=(1 if tasks else 0) if blue_green else default_waves or 0,
+        strategy="blue-green" if blue_green else "rolling",
+        alarms=bool((i.get("alarms") or {}).get("enable")),
         minimum_percent=minimum,
         maximum_percent=maximum,
         steps=tuple(steps),
         migration=migration is not None,
         migration_timeout=int(timeout) if timeout is not None else None,
     )
+
+
+def _blue_green(config: Mapping[str, Any]) -> list[Step]:
+    """The waits blue/green adds between the new tasks' health and the old tasks' drain."""
+    bake = int(config.get("bakeTimeInMinutes") or 0) * 60
+    return [
+        Step(
+            "traffic moves to the new tasks",
+            0,
+            0,
+            "blue/green: the production listener rule's weights change at once",
+        ),
+        Step(
+            "bake time (old tasks kept)",
+            bake,
+            bake,
+            f"bakeTimeInMinutes {bake // 60}: a deployment alarm moves traffic back at once",
+            "the same bake time",
+        ),
+    ]
 
 
 def _related(r: Resource, by_key: Mapping[str, Resource], type_: str, how: str) -> Resource | None:
@@ -293,8 +330,9 @@ def headline(rollout: Rollout) -> str:
             f"{rollout.minimum_percent} % and max {rollout.maximum_percent} %, ECS can neither "
             "start nor stop a task."
         )
+    strategy = " (blue/green)" if rollout.strategy == "blue-green" else ""
     return (
-        f"Estimated rollout of service {rollout.service}: {duration(rollout.total)} "
+        f"Estimated rollout of service {rollout.service}{strategy}: {duration(rollout.total)} "
         f"(AWS's defaults: {duration(rollout.defaults_total)}){_plus(rollout)}."
     )
 
@@ -307,19 +345,34 @@ def summary_lines(rollouts: Sequence[Rollout]) -> list[str]:
 def assumptions(rollout: Rollout) -> list[str]:
     """What the estimate takes for granted, in the words both formats print."""
     tasks = f"{rollout.tasks} {'task' if rollout.tasks == 1 else 'tasks'}"
+    if rollout.strategy == "blue-green":
+        first = (
+            f"{tasks} (the service's desiredCount; autoscaling may change it), blue/green: the "
+            f"new revision starts all at once beside the old one, so the stack needs room for "
+            f"twice the tasks during a release."
+        )
+    else:
+        first = (
+            f"{tasks} (the service's desiredCount; autoscaling may change it) at min healthy "
+            f"{rollout.minimum_percent} %, max {rollout.maximum_percent} %: "
+            + (
+                "ECS cannot replace any."
+                if rollout.waves is None
+                else f"replaced in {_count(rollout.waves, 'wave')}"
+                + ("" if rollout.waves == 1 else "; the task steps repeat in every wave")
+                + "."
+            )
+        )
     notes = [
-        f"{tasks} (the service's desiredCount; autoscaling may change it) at min healthy "
-        f"{rollout.minimum_percent} %, max {rollout.maximum_percent} %: "
-        + (
-            "ECS cannot replace any."
-            if rollout.waves is None
-            else f"replaced in {_count(rollout.waves, 'wave')}"
-            + ("" if rollout.waves == 1 else "; the task steps repeat in every wave")
-            + "."
-        ),
+        first,
         "A healthy image: a failing one ends with the circuit breaker instead, if the service "
         "has one. ECS's and Pulumi's own polling add some seconds.",
     ]
+    if rollout.alarms and rollout.strategy == "rolling":
+        notes.append(
+            "With deployment alarms, ECS keeps watching them for a while after the last task "
+            "is replaced (a bake time it derives from the alarms' periods; not estimated)."
+        )
     if rollout.migration:
         limit = (
             f", and at most its timeout of {rollout.migration_timeout} s"

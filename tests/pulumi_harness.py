@@ -8,6 +8,7 @@ parent, dependencies and options, plus the stack outputs. See ``plan.render`` fo
 from collections.abc import Mapping
 from typing import Any
 
+from components.settings import Settings, parse_settings
 from plan.engine_config import BLINDING, Decrypter, load_project, program_config
 from plan.render import (
     ACCOUNT,
@@ -49,6 +50,12 @@ def handed_over(
     return config, {k.removeprefix(prefix) for k in result.secret_keys if k.startswith(prefix)}
 
 
+def settings_of(edits: Mapping[str, Any] | None = None, **kwargs: Any) -> Settings:
+    """The parsed settings of a stack set with ``pulumi config set --path`` for each of
+    ``edits`` (see ``handed_over``); raises ``SettingsError`` like the program would."""
+    return parse_settings(*handed_over(edits, **kwargs))
+
+
 __all__ = [
     "ACCOUNT",
     "PROJECT",
@@ -61,5 +68,6 @@ __all__ = [
     "Resource",
     "handed_over",
     "render",
+    "settings_of",
     "stack_config",
 ]

@@ -307,7 +307,7 @@ class TestManagedInstance:
 
 class TestModes:
     def test_off_creates_no_database_and_sets_no_database_variables(self):
-        rendered = render({"database.mode": "off"})
+        rendered = render({"database.mode": "off", "service.exec": "off"})
         for type_ in (*DB_TYPES, SECURITY_GROUP):
             assert not [r for r in rendered.all(type_) if r.name.startswith("data")]
         names = set(environment(rendered)) | set(secrets(rendered))

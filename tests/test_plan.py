@@ -29,7 +29,7 @@ from plan.document import build_plan
 from plan.engine_config import cli_edit, stack_config_from_document, stack_document
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
-from plan.rollout import Rollout, waves
+from plan.rollout import Rollout, headline, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
 from pulumi_harness import PROJECT, ROOT, stack_config
@@ -133,7 +133,7 @@ class TestThePlanOfTheDevStack:
         (waits,) = [line for line in service.splitlines() if "waits for: " in line]
         # The migration, the listener, the capacity providers, and what its tasks need to
         # reach ECR, logs and the database (see test_task_dependencies.py).
-        assert {"app-capacity", "edge-https", "migration-run", "edge-tasks-out"} <= set(
+        assert {"app-capacity", "web-exec", "edge-https", "migration-run", "edge-tasks-out"} <= set(
             waits.split("waits for: ")[1].split(", ")
         )
 
@@ -204,11 +204,16 @@ class TestTheCommandLine:
             estimate(dev),
         )
         assert text.startswith("### Offline plan: stack dev -> stack dev (changed)\n")
-        assert "**0 to add, 0 to remove, 2 to change.**" in text
+        # The fewest tasks also move the tasks alarm's threshold and the dashboard's line.
+        assert "**0 to add, 0 to remove, 4 to change.**" in text
         assert "| ~ change | `web` | `ecs.Service` | `desiredCount` |" in text
+        assert "| ~ change | `dev-tasks-below-desired` | `cloudwatch.MetricAlarm` |" in text
         assert "<details><summary>change <code>web-scaling-target</code>" in text
         assert "```mermaid\nflowchart LR" in text
-        assert "  class Autoscaling_web_scaling,WebService_web changed\n" in text
+        assert (
+            "  class Autoscaling_web_scaling,Dashboard_dashboard,ServiceAlarms_service_alarms,"
+            "WebService_web changed\n"
+        ) in text
 
     def test_an_unknown_stack_is_named_with_the_stacks_there_are(self, capsys):
         code, out, err = run_cli(capsys, "nosuchstack")
@@ -527,3 +532,47 @@ class TestTheGoldenPlan:
         # Nothing that differs between machines: paths, users, times.
         assert str(ROOT) not in golden and str(Path.home()) not in golden
         assert not re.search(r"\b20\d\d-\d\d-\d\d[T ]\d\d:\d\d", golden)
+
+
+class TestOperationsInThePlan:
+    def test_alarms_dashboard_and_topic_are_priced(self, dev):
+        lines = {(line.resource, line.item): line for line in estimate(dev).lines}
+        # A metric-math alarm pays for each metric it reads: 3 x 0.10.
+        assert lines[("dev-errors", "CloudWatch alarm")].monthly == 0.30
+        assert lines[("dev-latency", "CloudWatch alarm")].monthly == 0.10
+        assert lines[("dashboard", "CloudWatch dashboard")].monthly == 3.00
+        assert lines[("alarms-topic", "SNS topic for the alarms")].monthly == 0.0
+        alarms = [line for (_, item), line in lines.items() if item == "CloudWatch alarm"]
+        assert round(sum(line.monthly for line in alarms), 2) == 1.30  # 11 alarms, 13 metrics
+
+    def test_a_blue_green_rollout_shows_the_traffic_switch_and_the_bake_time(self, dev):
+        plan = with_service(
+            dev, deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "5"}
+        )
+        (web,) = rollout_of(plan)
+        assert web.strategy == "blue-green" and web.waves == 1
+        assert list(steps_of(web)) == [
+            "migration task starts",
+            "new tasks start",
+            "new tasks turn healthy",
+            "traffic moves to the new tasks",
+            "bake time (old tasks kept)",
+            "old tasks drain",
+            "old tasks stop",
+        ]
+        assert steps_of(web)["bake time (old tasks kept)"] == (300, 300)
+        assert web.total == 190 + 300
+        assert "(blue/green): 8 min 10 s" in headline(web)
+
+    def test_blue_green_starts_every_task_at_once_whatever_the_percentages(self, dev):
+        plan = with_service(
+            dev,
+            desiredCount=4,
+            deploymentMinimumHealthyPercent=100,
+            deploymentMaximumPercent=125,
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": "0"},
+        )
+        (web,) = rollout_of(plan)
+        assert web.waves == 1
+        rolling = rollout_of(with_service(plan, deploymentConfiguration=None))[0]
+        assert rolling.waves == 4 and rolling.strategy == "rolling"

@@ -62,6 +62,7 @@ from guardrails import (  # noqa: E402
     edge,
     iam_grants,
     network,
+    operations,
     platform,
     production,
     props,
@@ -173,6 +174,9 @@ LEVELS = {
     "production-deletion-protection": "mandatory",
     "production-private-tasks": "mandatory",
     "production-real-domain": "mandatory",
+    "ecs-service-keeps-healthy-tasks": "mandatory",
+    "production-deployment-alarms": "mandatory",
+    "production-no-exec": "mandatory",
 }
 
 
@@ -718,6 +722,7 @@ def ecs_service(**changes: Any) -> dict[str, Any]:
         "healthCheckGracePeriodSeconds": 60,
         "loadBalancers": [{"containerName": "app", "containerPort": 8000}],
         "networkConfiguration": {"subnets": ["subnet-a", "subnet-b"], "assignPublicIp": False},
+        "alarms": {"alarmNames": ["errors", "latency"], "enable": True, "rollback": True},
     } | changes
 
 
@@ -1353,6 +1358,9 @@ def _http_forwards(stack: Stack) -> None:
         (_set(ALB, "enableDeletionProtection", False), "production-deletion-protection"),
         (_set(RDS, "deletionProtection", False), "production-deletion-protection"),
         (_set(SERVICE, "networkConfiguration", {"subnets": ["subnet-a", "subnet-b"], "assignPublicIp": True}), "production-private-tasks"),
+        (_set(SERVICE, "deploymentMinimumHealthyPercent", 0), "ecs-service-keeps-healthy-tasks"),
+        (_set(SERVICE, "alarms", {"alarmNames": ["prod-errors"], "enable": True, "rollback": False}), "production-deployment-alarms"),
+        (_set(SERVICE, "enableExecuteCommand", True), "production-no-exec"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )  # fmt: skip
@@ -1361,3 +1369,81 @@ def test_a_prod_rendering_made_bad_on_purpose_is_caught(stacks, monkeypatch, mut
     stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
     mutate(stack)
     assert policy in {name for _, name, _, _ in stack.violations(monkeypatch)}
+
+
+# --- operations --------------------------------------------------------------------------------
+
+ALARMS = {"alarmNames": ["prod-errors-1", "prod-latency-2"], "enable": True, "rollback": True}
+
+
+@pytest.mark.parametrize(
+    ("desired", "minimum", "refused"),
+    [
+        (1, 0, True),  # every task may stop at once
+        (3, 0, True),
+        (1, 50, False),  # 0.5 is rounded up to 1 healthy task
+        (2, 50, False),
+        (4, 100, False),
+        (1, None, False),  # AWS's default minimum is 100 %
+        (0, 0, False),  # nothing runs, nothing to keep
+    ],
+)
+def test_a_rollout_that_can_drop_to_zero_healthy_tasks_is_refused(desired, minimum, refused):
+    properties: dict[str, Any] = {"desiredCount": desired}
+    if minimum is not None:
+        properties["deploymentMinimumHealthyPercent"] = minimum
+    found = check(operations.ecs_service_keeps_healthy_tasks, SERVICE, properties, name="web")
+    assert bool(found) is refused
+    if refused:
+        assert "Service 'web' may take the app to zero healthy tasks" in found[0]
+        assert "deployment_minimum_healthy_percent to 100" in found[0]
+
+
+@pytest.mark.usefixtures("production_stack")
+@pytest.mark.parametrize(
+    "alarms",
+    [
+        None,
+        {**ALARMS, "rollback": False},
+        {**ALARMS, "enable": False},
+        {**ALARMS, "alarmNames": []},
+    ],
+)
+def test_a_production_service_without_rolling_back_deployment_alarms_is_refused(alarms):
+    properties = {"desiredCount": 2} | ({"alarms": alarms} if alarms is not None else {})
+    (message,) = check(operations.production_deployment_alarms, SERVICE, properties, name="web")
+    assert "Service 'web' has no deployment alarms with rollback on a production stack" in message
+    assert "alarms.enabled true" in message
+
+
+@pytest.mark.usefixtures("production_stack")
+def test_a_production_service_with_deployment_alarms_and_no_exec_passes():
+    properties = {"desiredCount": 2, "alarms": ALARMS, "enableExecuteCommand": False}
+    assert check(operations.production_deployment_alarms, SERVICE, properties) == []
+    assert check(operations.production_no_exec, SERVICE, properties) == []
+
+
+@pytest.mark.usefixtures("production_stack")
+def test_ecs_exec_on_a_production_service_is_refused():
+    (message,) = check(
+        operations.production_no_exec, SERVICE, {"enableExecuteCommand": True}, name="web"
+    )
+    assert "Service 'web' allows ECS Exec on a production stack" in message
+
+
+@pytest.mark.usefixtures("other_stack")
+def test_deployment_alarms_and_exec_are_not_required_outside_production():
+    properties = {"desiredCount": 1, "enableExecuteCommand": True}
+    assert check(operations.production_deployment_alarms, SERVICE, properties) == []
+    assert check(operations.production_no_exec, SERVICE, properties) == []
+
+
+def test_a_stack_marked_production_with_exec_forced_on_breaks_only_the_exec_rule(monkeypatch):
+    stack = render_stack("prod", {"service.exec": "on"})
+    broken = {(p, n) for level, p, n, _ in stack.violations(monkeypatch) if level == "mandatory"}
+    assert broken == {("production-no-exec", "web")}
+
+
+def test_a_blue_green_production_stack_passes_every_policy(monkeypatch):
+    stack = render_stack("prod", {"service.deploymentStrategy": "blue-green"})
+    assert stack.violations(monkeypatch) == []

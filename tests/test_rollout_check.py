@@ -22,7 +22,12 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ecs.models import Service, ecs_backends
 
 from components import rollout_check
-from components.rollout_check import RolloutCheckProvider, RolloutError, verify_rollout
+from components.rollout_check import (
+    RolloutCheckProvider,
+    RolloutError,
+    alarm_rollback,
+    verify_rollout,
+)
 
 REGION = "us-east-1"
 
@@ -274,3 +279,39 @@ def test_the_check_runs_again_only_when_the_deployed_revision_changes():
 def test_the_provider_pickles_without_clients_or_credentials():
     blob = pickle.dumps(RolloutCheckProvider())
     assert b"botocore" not in blob and b"Session" not in blob
+
+
+def test_a_release_rolled_back_by_a_deployment_alarm_names_the_alarm(
+    world: World, fake_time: FakeTime
+):
+    old = world.register("app:v1")
+    new = world.register("app:v2")
+    deploy(world, new)
+
+    def alarm_rollback_on_second_read(number: int) -> None:
+        # ECS's rollback on a deployment alarm: the old revision is PRIMARY again, and the
+        # event names the alarm that fired.
+        if number == 2:
+            world.primary().update(taskDefinition=old, rolloutState="COMPLETED")
+            world.add_event(
+                "(service web) deployment ecs-svc/2 failed: alarm dev-errors-1a2b3c4 detected."
+            )
+
+    world.on_describe(alarm_rollback_on_second_read)
+    with pytest.raises(RolloutError) as caught:
+        verify_rollout(
+            cluster="app",
+            service="web",
+            task_definition_arn=new,
+            region=REGION,
+            session=world.session,
+            alarm_names=["dev-errors-1a2b3c4", "dev-latency-5d6e7f8"],
+        )
+    message = str(caught.value)
+    assert "the deployment alarm dev-errors-1a2b3c4 fired" in message
+    assert "circuit breaker" not in message
+
+
+def test_a_failed_rollout_without_an_alarm_name_blames_no_alarm():
+    assert alarm_rollback(["tasks failed to start"], ["dev-errors-1a2b3c4"]) is None
+    assert alarm_rollback(["alarm detected"], []) is None

@@ -207,7 +207,9 @@ class TestRoles:
 
     def test_the_execution_role_reads_exactly_the_secrets_the_task_uses(self):
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-key-AbCdEf"
-        rendered = render({"service.secrets": [f"API_KEY={arn}"], "database.mode": "off"})
+        rendered = render(
+            {"service.secrets": [f"API_KEY={arn}"], "database.mode": "off", "service.exec": "off"}
+        )
         policy = json.loads(rendered.one("aws:iam/rolePolicy:RolePolicy")["policy"])
         assert policy["Statement"] == [
             {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
@@ -216,7 +218,7 @@ class TestRoles:
         assert rendered.depends_on(task, rendered.one("aws:iam/rolePolicy:RolePolicy"))
 
     def test_no_secrets_no_secrets_policy(self):
-        rendered = render({"database.mode": "off"})
+        rendered = render({"database.mode": "off", "service.exec": "off"})
         assert not rendered.all("aws:iam/rolePolicy:RolePolicy")
 
     def test_the_task_role_has_no_permissions_unless_settings_name_them(self, dev):
@@ -249,8 +251,9 @@ class TestRoles:
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:x-AbCdEf"
         rendered = render({"service.secrets": [f"X={arn}"]})
         documents = policy_documents(rendered)
-        # Two trust policies, the execution role's secrets, the task role's database secret.
-        assert len(documents) == 4
+        # Two trust policies, the execution role's secrets, the task role's database secret,
+        # and ECS Exec's channels (on in dev).
+        assert len(documents) == 5
         for document in documents:
             assert document["Version"] == "2012-10-17"
             for statement in document["Statement"]:

@@ -3,15 +3,16 @@
 Importable without starting anything, so tests call each policy's ``validate`` directly; the
 pack's ``__main__.py`` only hands ``POLICIES`` to ``PolicyPack``. One module per concern:
 ``edge`` (HTTPS and the load balancer), ``network`` (who reaches what), ``service`` (rollouts,
-containers, memory, secrets), ``platform`` (logs, images, IAM) and ``production``; ``props``
-reads resources as the engine passes them.
+containers, memory, secrets), ``platform`` (logs, images, IAM), ``production`` and
+``operations`` (deployment alarms, healthy tasks in a rollout, ECS Exec); ``props`` reads
+resources as the engine passes them.
 """
 
 from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import edge, network, platform, production, service
+from . import edge, network, operations, platform, production, service
 
 PACK_NAME = "fastapi-fargate-guardrails"
 
@@ -21,4 +22,5 @@ POLICIES: list[Policy] = [
     *service.POLICIES,
     *platform.POLICIES,
     *production.POLICIES,
+    *operations.POLICIES,
 ]

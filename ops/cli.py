@@ -1,0 +1,127 @@
+"""``python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] | events``.
+
+Errors a user can fix (no outputs yet, no credentials, no plugin, a destroyed service) are
+printed as one message with the fix, exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ProfileNotFound,
+    TokenRetrievalError,
+)
+
+from ops import commands
+from ops.stack import OpsError, load_outputs
+
+_CREDENTIAL_CODES = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "AccessDenied",
+    "AccessDeniedException",
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m ops",
+        description="Look at and into a deployed stack: its service, logs, events and tasks.",
+    )
+    p.add_argument("stack", help="the stack (its outputs say where the service is)")
+    p.add_argument(
+        "--outputs",
+        type=Path,
+        help="a JSON file of `pulumi stack output --json` instead of asking the Pulumi CLI",
+    )
+    p.add_argument("--profile", help="the AWS profile to use (default: the usual credential chain)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("status", help="tasks, deployments, image, migration, alarms, utilization")
+    logs = sub.add_parser("logs", help="the app's logs")
+    logs.add_argument("--since", default="10m", help="how far back: 30s, 10m, 2h, 1d (10m)")
+    logs.add_argument("--filter", dest="pattern", help="a CloudWatch Logs filter pattern")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    events = sub.add_parser("events", help="the service's recent events, newest first")
+    events.add_argument("--limit", type=int, default=20, help="how many (20)")
+    run = sub.add_parser("exec", help="a shell (or CMD) in a running task, via ECS Exec")
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ... (default /bin/sh)")
+    return p
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    write: Callable[[str], None] = print,
+    error: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+    which: Callable[[str], str | None] = shutil.which,
+    run: Callable[..., Any] = subprocess.run,
+    session_factory: Callable[..., boto3.Session] = boto3.Session,
+) -> int:
+    args = parser().parse_args(argv)
+    try:
+        outputs = load_outputs(args.stack, args.outputs, which=which, run=run)
+        session = session_factory(profile_name=args.profile, region_name=outputs.region)
+        if args.command == "status":
+            commands.status(outputs, session, write)
+        elif args.command == "events":
+            commands.events(outputs, session, write, limit=args.limit)
+        elif args.command == "logs":
+            commands.logs(
+                outputs,
+                session,
+                write,
+                since=commands.parse_since(args.since),
+                pattern=args.pattern,
+                follow=args.follow,
+            )
+        else:
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            return commands.exec_(outputs, session, write, cmd, which=which, run=run)
+        return 0
+    except OpsError as exc:
+        error(f"error: {exc}")
+    except (NoCredentialsError, TokenRetrievalError, ProfileNotFound) as exc:
+        error(
+            f"error: no usable AWS credentials ({exc}). Sign in (`aws sso login`, or set "
+            f"AWS_PROFILE / AWS_ACCESS_KEY_ID) with access to the stack's account, then retry."
+        )
+    except NoRegionError:
+        error("error: no AWS region: the stack's outputs name none; pass it with AWS_REGION.")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        message = exc.response.get("Error", {}).get("Message", str(exc))
+        if code in _CREDENTIAL_CODES:
+            error(
+                f"error: AWS refused the credentials ({code}: {message}). Sign in again, or use "
+                f"a profile allowed to read the stack (--profile)."
+            )
+        elif code in (
+            "ClusterNotFoundException",
+            "ServiceNotFoundException",
+            "ResourceNotFoundException",
+        ):
+            error(
+                f"error: {message}. The stack may have been destroyed, or its outputs are out "
+                f"of date: `pulumi up --stack {args.stack}`."
+            )
+        else:
+            error(f"error: AWS answered {code}: {message}")
+    except BotoCoreError as exc:
+        error(f"error: could not reach AWS: {exc}")
+    except KeyboardInterrupt:
+        return 130
+    return 2
