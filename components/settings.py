@@ -581,7 +581,7 @@ class DatabaseSettings(_Group):
         "password.",
     )
     statement_timeout: int = Field(
-        5, ge=1, le=3600,
+        5, ge=2, le=3600,
         description="Seconds an app query may run before PostgreSQL cancels it; 5: the shipped "
         "app's queries take milliseconds, and a stuck one would hold a pool connection long "
         "after its client (or the 5 s health check) gave up; below loadBalancer.idleTimeout.",

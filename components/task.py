@@ -230,7 +230,7 @@ class MigrationTaskArgs:
 
 
 class AppTask(pulumi.ComponentResource):
-    """The task definition shared by the web service and the migration run."""
+    """The web service's task definition, which the migration run shares unless it has its own."""
 
     task_definition_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
@@ -308,7 +308,6 @@ class AppTask(pulumi.ComponentResource):
             environment=environment,
             task_secret_arns=args.task_secret_arns,
             writable_secret_arns=(),
-            role_suffix="task",
             description=(
                 "The app's own AWS permissions: reading the secrets it fetches itself, "
                 "plus service.taskPolicyArns."
@@ -330,7 +329,6 @@ class AppTask(pulumi.ComponentResource):
                 environment=_all_by_name({**args.environment, **migration.environment}),
                 task_secret_arns=migration.task_secret_arns,
                 writable_secret_arns=migration.task_writable_secret_arns,
-                role_suffix="task",
                 description="The release phase's AWS permissions: reading the database "
                 "credentials and storing the app role's password, plus service.taskPolicyArns.",
             )
@@ -361,14 +359,13 @@ class AppTask(pulumi.ComponentResource):
         environment: pulumi.Output[dict[str, str]],
         task_secret_arns: Sequence[pulumi.Input[str]],
         writable_secret_arns: Sequence[pulumi.Input[str]],
-        role_suffix: str,
         description: str,
     ) -> tuple[aws.ecs.TaskDefinition, aws.iam.Role]:
         """A task role (with its secrets policy) and a task definition using it."""
         settings, service = args.settings, args.settings.service
         child = pulumi.ResourceOptions(parent=self)
         task_role = aws.iam.Role(
-            f"{name}-{role_suffix}",
+            f"{name}-task",
             aws.iam.RoleArgs(
                 assume_role_policy=assume_role_policy(args.account_id, args.region),
                 description=description,
@@ -381,7 +378,7 @@ class AppTask(pulumi.ComponentResource):
             # app's code calls goes through the task role.
             count = len(task_secret_arns)
             task_secrets_policy = aws.iam.RolePolicy(
-                f"{name}-{role_suffix}-secrets",
+                f"{name}-task-secrets",
                 aws.iam.RolePolicyArgs(
                     role=task_role.name,
                     policy=pulumi.Output.all(*task_secret_arns, *writable_secret_arns).apply(
@@ -392,7 +389,7 @@ class AppTask(pulumi.ComponentResource):
             )
         for index, policy_arn in enumerate(service.task_policy_arns):
             aws.iam.RolePolicyAttachment(
-                f"{name}-{role_suffix}-policy-{index}",
+                f"{name}-task-policy-{index}",
                 aws.iam.RolePolicyAttachmentArgs(role=task_role.name, policy_arn=policy_arn),
                 child,
             )
