@@ -4,10 +4,9 @@ A benchmark, not a test (timings vary with the machine). Against PostgreSQL (a f
 dropped afterwards): a reader holds ACCESS SHARE on ``notes`` for ``--reader-seconds``; a
 migration adding a column starts behind it through ``api.migrate.upgrade_to_head``; meanwhile
 an app loop runs ``SELECT count(*) FROM notes`` until the migration is done and records each
-query's latency. Run twice:
-with ``lock_timeout`` (the stack's default, 2 s) and without (0: wait forever, the old
-behaviour). Prints, per run: app queries, their p50/p99/max latency, how many failed, and how
-many attempts the migration needed.
+query's latency. Run twice: with ``lock_timeout`` (the stack's default, 2 s) and without (0:
+wait forever, the old behaviour). Prints, per run: app queries, their p50/p99/max latency, how
+many failed, and how many attempts the migration needed.
 
 Usage (from the repository root)::
 
