@@ -18,7 +18,7 @@ from components.image import AppImage, AppImageArgs
 from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
 from components.settings import app_secret_values, load_settings
-from components.task import AppTask, AppTaskArgs
+from components.task import AppTask, AppTaskArgs, MigrationTaskArgs
 
 # Bad input stops here, with every problem named, before anything is created.
 settings = load_settings()
@@ -37,6 +37,7 @@ edge = build_edge(settings)
 environment: dict[str, pulumi.Input[str]] = {}
 secrets: dict[str, pulumi.Input[str]] = {}
 task_secret_arns: list[pulumi.Input[str]] = []
+migration_task = None
 database = None
 if settings.database.enabled:
     database = Database(
@@ -52,6 +53,14 @@ if settings.database.enabled:
     environment |= wiring.environment
     secrets |= wiring.secrets
     task_secret_arns += wiring.task_secret_arns
+    # With an app role, the release phase keeps the master credentials in a task of its own.
+    if (migration_wiring := database.migration_wiring) is not None:
+        migration_task = MigrationTaskArgs(
+            environment=migration_wiring.environment,
+            secrets=migration_wiring.secrets,
+            task_secret_arns=migration_wiring.task_secret_arns,
+            task_writable_secret_arns=migration_wiring.task_writable_secret_arns,
+        )
 if settings.app_secret_names:
     app_secrets = AppSecrets(
         "app-secrets",
@@ -75,6 +84,7 @@ task = AppTask(
         environment=environment,
         secrets=secrets,
         task_secret_arns=task_secret_arns,
+        migration=migration_task,
     ),
 )
 cluster = Cluster("app", ClusterArgs(settings=settings.service))
@@ -104,7 +114,7 @@ if settings.migration.enabled:
         "migration-run",
         MigrationRunArgs(
             cluster=cluster.cluster_name,
-            task_definition=task.task_definition_arn,
+            task_definition=task.migration_task_definition_arn,
             container_name=task.container_name,
             command=settings.migration.command,
             subnets=edge.network.task_subnet_ids,

@@ -29,12 +29,27 @@
   timestamp would change on every run. The name is stored in the instance's state at create,
   and the provider reads it from there when it deletes.
 
-With ``database.mode = external`` it creates nothing and passes the settings on. Either way,
-``container_wiring`` says what the container gets: host, port, name, sslmode and the credentials
-secret's ARN as plain variables, user name and password only as ECS secrets read from the
-secret's JSON keys; and that the task role may read that one secret, so the app can fetch the
-credentials again after a rotation. With ``database.mode = off`` the program does not build a
-``Database`` at all.
+With ``database.mode = external`` it creates no database and passes the settings on.
+
+With ``database.appRole`` (and the release phase on), it also creates an empty Secrets Manager
+secret for the app's own database role: the release phase creates that role (rows only, no
+DDL: app/api/app_role.py), generates its password and stores it there, so the password never
+passes through Pulumi. The web tasks connect as that role; the migration task keeps the
+master credentials.
+
+Either way, ``container_wiring`` says what the web container gets: host, port, name, TLS
+settings, the statement timeout and the credentials secret's ARN as plain variables, user name
+and password only as ECS secrets read from the secret's JSON keys; and that the task role may
+read that one secret, so the app can fetch the credentials again after a rotation.
+``migration_wiring`` says what the migration's task definition gets instead (the master
+credentials, the app role's name and secret, and the right to write that one secret); None
+without an app role, when the migration runs the web task definition itself.
+
+TLS: ``verify-full`` against the RDS CA bundle the image ships (app/Dockerfile), so a task
+checks the server's certificate and name, not only that the link is encrypted. An external
+database that is not RDS (its host does not end in ``.rds.amazonaws.com``) keeps ``require``:
+the RDS bundle cannot vouch for another server. With ``database.mode = off`` the program does
+not build a ``Database`` at all.
 """
 
 from __future__ import annotations
@@ -54,19 +69,35 @@ MASTER_USERNAME = "app"
 # The CA that signs the server certificate; rds-ca-rsa2048-g1 is AWS's recommended default
 # (valid until 2061), and clients verifying with the RDS bundle trust it.
 CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+# Where app/Dockerfile puts AWS's global RDS CA bundle.
+RDS_CA_BUNDLE_PATH = "/srv/certs/rds-global-bundle.pem"
+RDS_HOST_SUFFIX = ".rds.amazonaws.com"
+# The app's login role, made by the release phase. Not "app": that is the master user's name.
+APP_ROLE_NAME = "app_rw"
+# Days a deleted production secret can still be restored (AWS's default and its longest).
+PRODUCTION_RECOVERY_WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
 class ContainerWiring:
-    """What the app container gets from the database."""
+    """What a container gets from the database."""
 
     environment: Mapping[str, pulumi.Input[str]]
-    """Plain variables: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_SECRET_ARN."""
+    """Plain variables: DB_HOST, DB_PORT, DB_NAME, DB_SSLMODE, DB_SSLROOTCERT,
+    DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_SECRET_ARN (and for the migration
+    DB_APP_ROLE, DB_APP_SECRET_ARN)."""
     secrets: Mapping[str, pulumi.Input[str]]
     """ECS secrets, name -> valueFrom: DB_USER and DB_PASSWORD from the secret's JSON keys."""
     task_secret_arns: Sequence[pulumi.Input[str]]
     """Secrets the app reads itself while it runs (the task role's permission): the
     credentials secret, read again when the database refuses the credentials ECS injected."""
+    task_writable_secret_arns: Sequence[pulumi.Input[str]] = ()
+    """Secrets the process writes (the migration stores the app role's password)."""
+
+
+def tls_mode(host: str) -> str:
+    """``verify-full`` for an RDS host (the image has its CAs), else ``require``."""
+    return "verify-full" if host.rstrip(".").lower().endswith(RDS_HOST_SUFFIX) else "require"
 
 
 def container_wiring(
@@ -74,17 +105,25 @@ def container_wiring(
     port: pulumi.Input[int],
     name: pulumi.Input[str],
     secret_arn: pulumi.Input[str],
+    settings: Settings | None = None,
 ) -> ContainerWiring:
     """The container's database variables; the credentials only as references to ``secret_arn``."""
+    settings = settings or Settings()
     secret = pulumi.Output.from_input(secret_arn)
     return ContainerWiring(
         environment={
             "DB_HOST": host,
             "DB_PORT": pulumi.Output.from_input(port).apply(str),
             "DB_NAME": name,
-            # RDS accepts TLS on every connection; require it so credentials never cross the
-            # network in clear.
-            "DB_SSLMODE": "require",
+            # verify-full: TLS on every connection, and the server must prove it is this RDS
+            # host with a certificate from the bundle in the image; "require" would accept any
+            # server that answers on the way (no MITM protection).
+            "DB_SSLMODE": pulumi.Output.from_input(host).apply(tls_mode),
+            "DB_SSLROOTCERT": RDS_CA_BUNDLE_PATH,
+            # Read by the app's engine (app/api/db.py); the migration does not apply it.
+            "DB_STATEMENT_TIMEOUT_MS": str(settings.database.statement_timeout * 1000),
+            # Read by the migration (app/api/migrate.py); the app does not apply it.
+            "DB_LOCK_TIMEOUT_MS": str(settings.migration.lock_timeout * 1000),
             # ECS resolves DB_USER/DB_PASSWORD only when a task starts; RDS rotates the password
             # every 7 days. With the ARN the app re-reads them when the database refuses the
             # old ones (app/api/credentials.py). An ARN names the secret; it is not one.
@@ -126,7 +165,9 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     name: pulumi.Output[str]
     secret_arn: pulumi.Output[str]
-    """The Secrets Manager secret with JSON keys ``username`` and ``password``."""
+    """The Secrets Manager secret with JSON keys ``username`` and ``password`` (master)."""
+    app_secret_arn: pulumi.Output[str] | None
+    """The app role's secret (filled by the release phase); None without an app role."""
     security_group_id: pulumi.Output[str] | None
     """The managed database's group; None for an external database."""
     ingress_rule: aws.vpc.SecurityGroupIngressRule | None
@@ -138,6 +179,7 @@ class Database(pulumi.ComponentResource):
         self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("fastapi-fargate:database:Database", name, None, opts)
+        self._settings = args.settings
         db = args.settings.database
         if db.mode == "managed":
             self._managed(name, args)
@@ -151,18 +193,57 @@ class Database(pulumi.ComponentResource):
             self.instance_id = None
         else:
             raise ValueError("Database needs database.mode managed or external")
+        self.app_secret_arn = None
+        if args.settings.app_role:
+            production = args.settings.production
+            prefix = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+            # No version: the release phase generates the password and puts the first one, so
+            # no password is ever in Pulumi's config or state.
+            app_secret = aws.secretsmanager.Secret(
+                f"{name}-app-role",
+                aws.secretsmanager.SecretArgs(
+                    name=f"{prefix}/database-app-role",
+                    description=f"Login of the database role {APP_ROLE_NAME} the app of stack "
+                    f"{prefix} connects as; written by its release phase (api.migrate).",
+                    recovery_window_in_days=PRODUCTION_RECOVERY_WINDOW_DAYS if production else 0,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.app_secret_arn = app_secret.arn
         self.register_outputs(
             {
                 "host": self.host,
                 "port": self.port,
                 "name": self.name,
                 "secret_arn": self.secret_arn,
+                "app_secret_arn": self.app_secret_arn,
             }
         )
 
     @property
     def container_wiring(self) -> ContainerWiring:
-        return container_wiring(self.host, self.port, self.name, self.secret_arn)
+        """The web container's: the app role's secret when there is one, else the master's."""
+        return container_wiring(
+            self.host, self.port, self.name, self.app_secret_arn or self.secret_arn, self._settings
+        )
+
+    @property
+    def migration_wiring(self) -> ContainerWiring | None:
+        """The migration container's, when it differs from the web one (an app role)."""
+        if self.app_secret_arn is None:
+            return None
+        master = container_wiring(self.host, self.port, self.name, self.secret_arn, self._settings)
+        return ContainerWiring(
+            environment={
+                **master.environment,
+                "DB_APP_ROLE": APP_ROLE_NAME,
+                "DB_APP_SECRET_ARN": self.app_secret_arn,
+            },
+            secrets=master.secrets,
+            # The master secret after a rotation, and the app role's to check its password.
+            task_secret_arns=[self.secret_arn, self.app_secret_arn],
+            task_writable_secret_arns=[self.app_secret_arn],
+        )
 
     @property
     def access_rules(self) -> list[pulumi.Resource]:

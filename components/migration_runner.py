@@ -42,7 +42,30 @@ from components import aws_session
 DEFAULT_TIMEOUT_SECONDS = 900
 """Own deadline for one migration task (settings default: 15 minutes)."""
 
-LOG_TAIL_LINES = 50
+LOG_TAIL_LINES = 10
+"""Log lines quoted in a failed ``pulumi up``: enough for the end of a traceback and the
+migration's one "migration failed: ..." line. The error travels further than the log (CI logs,
+PR comments, chat), so it carries a short, redacted tail and points to the stream, which stays
+whole in CloudWatch behind IAM."""
+
+LOG_LINE_MAX_CHARS = 240
+"""Longer lines are cut: a long line is a dumped row or payload more often than a message."""
+
+# Values that look like secrets, replaced by "[redacted]" in the quoted tail (the stream keeps
+# them): a value after a secret-sounding key, a URL's password, well-known token shapes, and
+# long mixed-case-and-digit runs (random keys; hex ids like task ids are lower-case only).
+_SECRET_KEY_VALUE = re.compile(
+    r"(?i)((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|"
+    r"authorization|credentials?)[\w-]*[\"']?\s*[=:]\s*[\"']?)([^\s\"',;&)}\]]+)"
+)
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(@)")
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|\bwhsec_[\w+/=-]+|\b[sr]k_(?:live|test)_\w+|"
+    r"\bgh[pousr]_\w{20,}|\bxox[abprs]-[\w-]+|\beyJ[\w-]+\.[\w-]+\.[\w-]+|"
+    r"(?i:bearer)\s+[\w.~+/=-]+"
+)
+_RANDOM_RUN = re.compile(r"\b(?=[\w+/=-]*[a-z])(?=[\w+/=-]*[A-Z])(?=[\w+/=-]*\d)[\w+/=-]{32,}")
+REDACTED = "[redacted]"
 
 STARTED_BY_MAX_LENGTH = 36
 """``startedBy`` limit documented for StartTask (RunTask says 128): keep the stricter one."""
@@ -405,10 +428,28 @@ def _log_tail(logs: Any, request: MigrationRequest, task_arn: str) -> tuple[list
         return [], f"no log lines found (could not read {where}: {code})"
     except BotoCoreError as error:
         return [], f"no log lines found (could not read {where}: {type(error).__name__})"
-    lines = [str(event.get("message", "")).rstrip("\n") for event in answer.get("events", [])]
+    lines = [
+        redact_log_line(str(event.get("message", "")).rstrip("\n"))
+        for event in answer.get("events", [])
+    ][-LOG_TAIL_LINES:]
     if not lines:
         return [], f"no log lines found ({where} is empty)"
-    return lines[-LOG_TAIL_LINES:], f"last {len(lines)} log lines ({where})"
+    return lines, (
+        f"last {len(lines)} log lines, cut to {LOG_LINE_MAX_CHARS} characters with "
+        f"secret-looking values redacted ({where}; whole: `aws logs tail {request.log_group} "
+        f"--log-stream-names {stream} --since 1d`)"
+    )
+
+
+def redact_log_line(line: str) -> str:
+    """``line`` without values that look like secrets, cut to ``LOG_LINE_MAX_CHARS``."""
+    line = _SECRET_KEY_VALUE.sub(lambda m: m.group(1) + REDACTED, line)
+    line = _URL_PASSWORD.sub(lambda m: m.group(1) + REDACTED + m.group(3), line)
+    line = _TOKEN_SHAPES.sub(REDACTED, line)
+    line = _RANDOM_RUN.sub(REDACTED, line)
+    if len(line) > LOG_LINE_MAX_CHARS:
+        line = line[: LOG_LINE_MAX_CHARS - 1] + "…"
+    return line
 
 
 def _wait_for_other_migrations(

@@ -120,6 +120,8 @@ STACK_ENV_NAMES = frozenset(
         "GRACEFUL_SHUTDOWN_TIMEOUT",
         "KEEP_ALIVE_TIMEOUT",
         "HEALTH_CHECK_PATH",
+        "MAX_BODY_BYTES",
+        "FORWARDED_ALLOW_IPS",
     }
 )
 # The database wiring (components/database.py). DATABASE_URL is reserved too because the app
@@ -133,6 +135,11 @@ DATABASE_ENV_NAMES = frozenset(
         "DB_PASSWORD",
         "DB_SSLMODE",
         "DB_SECRET_ARN",
+        "DB_SSLROOTCERT",
+        "DB_STATEMENT_TIMEOUT_MS",
+        "DB_LOCK_TIMEOUT_MS",
+        "DB_APP_ROLE",
+        "DB_APP_SECRET_ARN",
         "DATABASE_URL",
     }
 )
@@ -472,6 +479,12 @@ class ServiceSettings(_Group):
         "for development stacks, off for production (anyone with ecs:ExecuteCommand gets a "
         "shell next to the app's secrets); on/off force it.",
     )
+    max_body_bytes: int = Field(
+        1048576, ge=1024, le=104857600,
+        description="Largest request body the app accepts (413 beyond, before it is buffered); "
+        "1 MiB holds any note many times over, while the ALB caps no body and a worker holds a "
+        "body in memory.",
+    )  # fmt: skip
 
     @field_validator("health_check_path")
     @classmethod
@@ -610,6 +623,12 @@ class MigrationSettings(_Group):
         900, ge=30, le=7200,
         description="Seconds the migration may take before it is stopped and the rollout fails.",
     )  # fmt: skip
+    lock_timeout: int = Field(
+        2, ge=1, le=60,
+        description="Seconds a migration statement waits for a table lock before it gives up and "
+        "retries later (up to 10 attempts, with backoff): while it waits, every app query on "
+        "that table queues behind it, so keep it well below database.statementTimeout.",
+    )  # fmt: skip
     nonce: str = Field("", description="Change to any new value to force a migration run.")
 
     @field_validator("command")
@@ -659,6 +678,19 @@ class DatabaseSettings(_Group):
         None,
         description="External: full ARN of a Secrets Manager secret with JSON keys username and "
         "password.",
+    )
+    statement_timeout: int = Field(
+        5, ge=2, le=3600,
+        description="Seconds an app query may run before PostgreSQL cancels it; 5: the shipped "
+        "app's queries take milliseconds, and a stuck one would hold a pool connection long "
+        "after its client (or the 5 s health check) gave up; below loadBalancer.idleTimeout.",
+    )  # fmt: skip
+    app_role: bool = Field(
+        True,
+        description="The release phase creates the database role app_rw (read and write rows, no "
+        "DDL) with a generated password kept in a Secrets Manager secret of the stack, and the "
+        "app connects as it; false, or migration.enabled false: the app connects with the "
+        "database secret's user. With mode external, that user needs CREATEROLE.",
     )
 
     @field_validator("engine_version", mode="before")
@@ -851,6 +883,11 @@ class Settings(_Group):
     alarms: AlarmsSettings = AlarmsSettings()
     app_secret_names: tuple[str, ...] = ()
     """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
+
+    @property
+    def app_role(self) -> bool:
+        """Whether the app connects as the role the release phase creates (database.appRole)."""
+        return self.database.enabled and self.database.app_role and self.migration.enabled
 
     @property
     def deletion_protection(self) -> bool:
@@ -1242,7 +1279,22 @@ def _database_problems(s: Settings) -> list[str]:
                 f"backups (and point-in-time recovery). Fix: `pulumi config set "
                 f"--path database.backupRetentionDays 7` (1 to 35)."
             )
-    elif db.mode == "external":
+    if db.enabled:
+        if db.statement_timeout >= s.load_balancer.idle_timeout:
+            problems.append(
+                f"{_key('database.statementTimeout')} = {db.statement_timeout}: must be below "
+                f"loadBalancer.idleTimeout = {s.load_balancer.idle_timeout}, or the load balancer "
+                f"drops the request while its query still runs. Fix: `pulumi config set --path "
+                f"database.statementTimeout {max(1, min(5, s.load_balancer.idle_timeout - 1))}`."
+            )
+        if s.migration.lock_timeout >= db.statement_timeout:
+            problems.append(
+                f"{_key('migration.lockTimeout')} = {s.migration.lock_timeout}: must be below "
+                f"database.statementTimeout = {db.statement_timeout}: app queries queued behind a "
+                f"migration waiting for its lock would be cancelled. Fix: `pulumi config set "
+                f"--path migration.lockTimeout {max(1, db.statement_timeout // 2)}`."
+            )
+    if db.mode == "external":
         if db.host is None:
             problems.append(
                 f"{_key('database.host')}: is required with database.mode = external. Fix: "

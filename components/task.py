@@ -10,6 +10,14 @@ very image, environment and secrets that are about to serve.
 Besides what the settings say, the container gets what other components hand over in
 ``AppTaskArgs``: plain variables (the database's host, port and name) and secrets (the database
 credentials, the app secrets), each secret only as a reference that ECS resolves at start.
+It also learns which peers may set ``X-Forwarded-*`` headers (``FORWARDED_ALLOW_IPS``: the
+VPC's CIDR blocks, where the load balancer's nodes live; read from AWS for an existing VPC)
+and the largest request body it accepts (``MAX_BODY_BYTES``).
+
+With ``AppTaskArgs.migration`` (the database has an app role), the release phase gets a task
+definition of its own: the same image and variables, but the database's master credentials
+instead of the app role's, and a task role of its own that may also write the app role's
+secret. The web tasks' role can read only the app role's secret.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import Settings
+from components.settings import NetworkSettings, Settings
 
 CONTAINER_NAME = "app"
 LOG_STREAM_PREFIX = "app"
@@ -69,10 +77,11 @@ def secret_resource_arn(value_from: str) -> str:
     return value_from
 
 
-def secrets_read_policy(secret_arns: list[str]) -> str:
+def secrets_read_policy(secret_arns: list[str], writable_arns: Sequence[str] = ()) -> str:
     """Read exactly these Secrets Manager secrets and SSM parameters, nothing else.
 
     ``secret_arns`` may be ``valueFrom`` references with a JSON key; the policy names the secret.
+    ``writable_arns`` may also get a new value (``PutSecretValue``), and nothing more.
     """
     statements = []
     arns = {secret_resource_arn(a) for a in secret_arns}
@@ -86,7 +95,32 @@ def secrets_read_policy(secret_arns: list[str]) -> str:
         statements.append(
             {"Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": parameters}
         )
+    if writable_arns:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:PutSecretValue"],
+                "Resource": sorted({secret_resource_arn(a) for a in writable_arns}),
+            }
+        )
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def trusted_proxy_cidrs(network: NetworkSettings) -> list[str]:
+    """The VPC's IPv4 CIDR blocks: the load balancer's nodes take their addresses from them.
+
+    A new VPC has ``network.cidr``; an existing one is asked (``aws.ec2.get_vpc``), with every
+    associated block, since its public subnets may sit in a secondary one.
+    """
+    if not network.existing:
+        return [network.cidr]
+    vpc = aws.ec2.get_vpc(id=network.vpc_id)
+    blocks = [
+        a.cidr_block
+        for a in vpc.cidr_block_associations or []
+        if a.cidr_block and a.state in (None, "", "associated")
+    ]
+    return sorted(set(blocks or [vpc.cidr_block]))
 
 
 def container_definitions(
@@ -96,6 +130,7 @@ def container_definitions(
     region: str,
     secret_arns: Mapping[str, str],
     extra_environment: Mapping[str, str] | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> str:
     """The container definitions JSON of the task: one exec-form container.
 
@@ -113,7 +148,12 @@ def container_definitions(
         # Longer than the ALB idle timeout, so the ALB never reuses a connection the app closed.
         "KEEP_ALIVE_TIMEOUT": str(settings.load_balancer.idle_timeout + 5),
         "HEALTH_CHECK_PATH": service.health_check_path,
+        "MAX_BODY_BYTES": str(service.max_body_bytes),
     }
+    if trusted_proxies:
+        # Only the load balancer's addresses may set X-Forwarded-For/-Proto; anything reaching
+        # the task directly gets its own address taken at face value.
+        environment["FORWARDED_ALLOW_IPS"] = ",".join(trusted_proxies)
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": image,
@@ -170,18 +210,38 @@ class AppTaskArgs:
     task_secret_arns: Sequence[pulumi.Input[str]] = field(default_factory=list)
     """Secrets Manager secrets the app reads itself while it runs (the database credentials
     after a rotation). The task role may read exactly these; none, no task role policy."""
+    migration: MigrationTaskArgs | None = None
+    """What the release phase's own task definition gets instead of the web one's; None: the
+    migration runs the web task definition."""
+
+
+@dataclass
+class MigrationTaskArgs:
+    """The migration's differences from the web task (the database's ``migration_wiring``)."""
+
+    environment: Mapping[str, pulumi.Input[str]]
+    """Plain variables added to, or replacing, the web task's."""
+    secrets: Mapping[str, pulumi.Input[str]]
+    """Secret variables replacing the web task's of the same name (the master credentials)."""
+    task_secret_arns: Sequence[pulumi.Input[str]]
+    """Secrets its task role may read."""
+    task_writable_secret_arns: Sequence[pulumi.Input[str]] = ()
+    """Secrets its task role may also write (the app role's password)."""
 
 
 class AppTask(pulumi.ComponentResource):
-    """The task definition shared by the web service and the migration run."""
+    """The web service's task definition, which the migration run shares unless it has its own."""
 
     task_definition_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
+    task_role_name: pulumi.Output[str]
     execution_role_ready: list[pulumi.Resource]
     """The execution role's permissions (pull the image, write logs, read the secrets): ECS
     uses them to start a task, so nothing may start one before they are attached."""
+    migration_task_definition_arn: pulumi.Output[str]
+    """The release phase's task definition: its own with an app role, else the web one."""
     container_name: str = CONTAINER_NAME
     log_stream_prefix: str = LOG_STREAM_PREFIX
 
@@ -213,39 +273,125 @@ class AppTask(pulumi.ComponentResource):
         # Names are known now, values (ARNs of resources made in this run) only later.
         secret_refs = _all_by_name({**service.secret_arns, **args.secrets})
         environment = _all_by_name(args.environment)
+        migration = args.migration
+        migration_refs = (
+            _all_by_name({**service.secret_arns, **args.secrets, **migration.secrets})
+            if migration
+            else None
+        )
         secrets_policy = None
         if service.secret_arns or args.secrets:
+            # One execution role for both task definitions: ECS uses it to inject the secrets
+            # before the container runs; the app's code never holds its credentials.
+            every_ref = (
+                pulumi.Output.all(secret_refs, migration_refs).apply(
+                    lambda both: [*both[0].values(), *both[1].values()]
+                )
+                if migration_refs is not None
+                else secret_refs.apply(lambda refs: list(refs.values()))
+            )
             secrets_policy = aws.iam.RolePolicy(
                 f"{name}-execution-secrets",
                 aws.iam.RolePolicyArgs(
                     role=execution_role.name,
-                    policy=secret_refs.apply(lambda refs: secrets_read_policy(list(refs.values()))),
+                    policy=every_ref.apply(secrets_read_policy),
                 ),
                 child,
             )
+        execution_role_ready: list[pulumi.Resource] = [execution_managed]
+        if secrets_policy is not None:
+            execution_role_ready.append(secrets_policy)
+        trusted_proxies = trusted_proxy_cidrs(settings.network)
+
+        task_definition, task_role = self._definition(
+            name,
+            args,
+            execution_role,
+            log_group,
+            execution_role_ready,
+            trusted_proxies,
+            family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            secret_refs=secret_refs,
+            environment=environment,
+            task_secret_arns=args.task_secret_arns,
+            writable_secret_arns=(),
+            description=(
+                "The app's own AWS permissions: reading the secrets it fetches itself, "
+                "plus service.taskPolicyArns."
+                if args.task_secret_arns
+                else "The app's own AWS permissions: none unless service.taskPolicyArns."
+            ),
+        )
+        self.migration_task_definition_arn = task_definition.arn
+        if migration is not None and migration_refs is not None:
+            migration_definition, _ = self._definition(
+                f"{name}-migration",
+                args,
+                execution_role,
+                log_group,
+                execution_role_ready,
+                trusted_proxies,
+                family=f"{pulumi.get_project()}-{pulumi.get_stack()}-migration",
+                secret_refs=migration_refs,
+                environment=_all_by_name({**args.environment, **migration.environment}),
+                task_secret_arns=migration.task_secret_arns,
+                writable_secret_arns=migration.task_writable_secret_arns,
+                description="The release phase's AWS permissions: reading the database "
+                "credentials and storing the app role's password, plus service.taskPolicyArns.",
+            )
+            self.migration_task_definition_arn = migration_definition.arn
+        self.task_definition_arn = task_definition.arn
+        self.log_group_name = log_group.name
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
+        self.task_role_name = task_role.name
+        self.execution_role_ready = execution_role_ready
+        self.register_outputs(
+            {
+                "task_definition_arn": self.task_definition_arn,
+                "migration_task_definition_arn": self.migration_task_definition_arn,
+                "log_group_name": self.log_group_name,
+            }
+        )
+
+    def _definition(
+        self,
+        name: str,
+        args: AppTaskArgs,
+        execution_role: aws.iam.Role,
+        log_group: aws.cloudwatch.LogGroup,
+        execution_role_ready: Sequence[pulumi.Resource],
+        trusted_proxies: Sequence[str],
+        *,
+        family: str,
+        secret_refs: pulumi.Output[dict[str, str]],
+        environment: pulumi.Output[dict[str, str]],
+        task_secret_arns: Sequence[pulumi.Input[str]],
+        writable_secret_arns: Sequence[pulumi.Input[str]],
+        description: str,
+    ) -> tuple[aws.ecs.TaskDefinition, aws.iam.Role]:
+        """A task role (with its secrets policy) and a task definition using it."""
+        settings, service = args.settings, args.settings.service
+        child = pulumi.ResourceOptions(parent=self)
         task_role = aws.iam.Role(
             f"{name}-task",
             aws.iam.RoleArgs(
                 assume_role_policy=assume_role_policy(args.account_id, args.region),
-                description=(
-                    "The app's own AWS permissions: reading the secrets it fetches itself, "
-                    "plus service.taskPolicyArns."
-                    if args.task_secret_arns
-                    else "The app's own AWS permissions: none unless service.taskPolicyArns."
-                ),
+                description=description,
             ),
             child,
         )
         task_secrets_policy = None
-        if args.task_secret_arns:
+        if task_secret_arns:
             # Not on the execution role: that one is ECS's, used before the app runs; what the
             # app's code calls goes through the task role.
+            count = len(task_secret_arns)
             task_secrets_policy = aws.iam.RolePolicy(
                 f"{name}-task-secrets",
                 aws.iam.RolePolicyArgs(
                     role=task_role.name,
-                    policy=pulumi.Output.all(*args.task_secret_arns).apply(
-                        lambda arns: secrets_read_policy(list(arns))
+                    policy=pulumi.Output.all(*task_secret_arns, *writable_secret_arns).apply(
+                        lambda arns: secrets_read_policy(list(arns[:count]), arns[count:])
                     ),
                 ),
                 child,
@@ -256,22 +402,18 @@ class AppTask(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachmentArgs(role=task_role.name, policy_arn=policy_arn),
                 child,
             )
-
-        execution_role_ready: list[pulumi.Resource] = [execution_managed]
-        if secrets_policy is not None:
-            execution_role_ready.append(secrets_policy)
         task_ready = [task_secrets_policy] if task_secrets_policy is not None else []
         definitions = pulumi.Output.all(
             args.image_ref, log_group.name, secret_refs, environment
         ).apply(
             lambda values: container_definitions(
-                settings, values[0], values[1], args.region, values[2], values[3]
+                settings, values[0], values[1], args.region, values[2], values[3], trusted_proxies
             )
         )
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-definition",
             aws.ecs.TaskDefinitionArgs(
-                family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+                family=family,
                 cpu=str(service.cpu),
                 memory=str(service.memory),
                 network_mode="awsvpc",
@@ -288,15 +430,4 @@ class AppTask(pulumi.ComponentResource):
             # can start.
             pulumi.ResourceOptions(parent=self, depends_on=[*execution_role_ready, *task_ready]),
         )
-        self.task_definition_arn = task_definition.arn
-        self.log_group_name = log_group.name
-        self.execution_role_arn = execution_role.arn
-        self.task_role_arn = task_role.arn
-        self.execution_role_ready = execution_role_ready
-        self.task_role_name = task_role.name
-        self.register_outputs(
-            {
-                "task_definition_arn": self.task_definition_arn,
-                "log_group_name": self.log_group_name,
-            }
-        )
+        return task_definition, task_role

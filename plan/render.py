@@ -329,6 +329,23 @@ class AwsMocks(pulumi_mocks.Mocks):
                 "vpcId": "vpc-0123456789abcdef0",
                 "cidrBlock": "10.0.0.0/24",
             }
+        if token == "aws:ec2/getVpc:getVpc":
+            return {
+                "id": a.get("id"),
+                "cidrBlock": "10.20.0.0/16",
+                "cidrBlockAssociations": [
+                    {
+                        "associationId": "vpc-cidr-assoc-1",
+                        "cidrBlock": "10.20.0.0/16",
+                        "state": "associated",
+                    },
+                    {
+                        "associationId": "vpc-cidr-assoc-2",
+                        "cidrBlock": "100.64.0.0/20",
+                        "state": "associated",
+                    },
+                ],
+            }
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
         return {}

@@ -34,7 +34,9 @@ def dev() -> Rendered:
 
 
 def container(rendered: Rendered) -> dict:
-    (definition,) = json.loads(rendered.one(TASK_DEFINITION)["containerDefinitions"])
+    (definition,) = json.loads(
+        rendered.one(TASK_DEFINITION, "app-definition")["containerDefinitions"]
+    )
     return definition
 
 
@@ -72,7 +74,8 @@ def places_holding(rendered: Rendered, value: str) -> list[str]:
 
 class TestSecretsManager:
     def test_one_secret_per_value_named_after_the_stack(self, dev):
-        assert sorted(s["name"] for s in dev.all(SECRET)) == [
+        component = dev.one("fastapi-fargate:app_secrets:AppSecrets")
+        assert sorted(s["name"] for s in dev.children(component) if s.type == SECRET) == [
             "fastapi-fargate/dev/STRIPE_KEY",
             "fastapi-fargate/dev/WEBHOOK_SECRET",
         ]
@@ -84,7 +87,7 @@ class TestSecretsManager:
         assert all(v.secret_inputs == {"secretString"} for v in versions.values())
 
     def test_a_dev_secret_is_deleted_at_once_a_production_one_can_be_restored(self, dev):
-        assert {s["recoveryWindowInDays"] for s in dev.all(SECRET)} == {0}
+        assert {s["recoveryWindowInDays"] for s in dev.all(SECRET)} == {0}  # app role's too
         prod = render_with_secrets(
             {
                 "production": True,
@@ -97,7 +100,7 @@ class TestSecretsManager:
         assert {s["recoveryWindowInDays"] for s in prod.all(SECRET)} == {30}
 
     def test_no_app_secrets_no_secrets_manager_resources(self):
-        rendered = render()
+        rendered = render({"database.appRole": False})
         assert not rendered.all(SECRET) and not rendered.all(VERSION)
         assert not rendered.all("fastapi-fargate:app_secrets:AppSecrets")
 
@@ -114,13 +117,20 @@ class TestContainer:
         (statement,) = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])[
             "Statement"
         ]
-        database = secret_refs(dev)["DB_PASSWORD"].removesuffix(":password::")
+        app_role = secret_refs(dev)["DB_PASSWORD"].removesuffix(":password::")
+        master = dev.one("aws:rds/instance:Instance")  # its secret: the migration's credentials
+        (master_secret,) = [
+            r
+            for r in statement["Resource"]
+            if r.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!")
+        ]
+        assert master.inputs["manageMasterUserPassword"] is True
         assert sorted(statement["Resource"]) == sorted(
-            [database, secret_arn("STRIPE_KEY"), secret_arn("WEBHOOK_SECRET")]
+            [app_role, master_secret, secret_arn("STRIPE_KEY"), secret_arn("WEBHOOK_SECRET")]
         )
 
     def test_no_task_starts_before_the_values_are_stored(self, dev):
-        task = dev.one(TASK_DEFINITION)
+        task = dev.one(TASK_DEFINITION, "app-definition")
         assert all(dev.depends_on(task, version) for version in dev.all(VERSION))
 
 

@@ -51,17 +51,20 @@ def prod() -> Rendered:
     return render(PROD)
 
 
-def container(rendered: Rendered) -> dict:
-    (definition,) = json.loads(rendered.one(TASK_DEFINITION)["containerDefinitions"])
-    return definition
+WEB, MIGRATION = "app-definition", "app-migration-definition"
 
 
-def environment(rendered: Rendered) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container(rendered)["environment"]}
+def container(rendered: Rendered, definition: str = WEB) -> dict:
+    (container,) = json.loads(rendered.one(TASK_DEFINITION, definition)["containerDefinitions"])
+    return container
 
 
-def secrets(rendered: Rendered) -> dict[str, str]:
-    return {s["name"]: s["valueFrom"] for s in container(rendered)["secrets"]}
+def environment(rendered: Rendered, definition: str = WEB) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(rendered, definition)["environment"]}
+
+
+def secrets(rendered: Rendered, definition: str = WEB) -> dict[str, str]:
+    return {s["name"]: s["valueFrom"] for s in container(rendered, definition)["secrets"]}
 
 
 def policy_resources(rendered: Rendered, name: str = "app-execution-secrets") -> list[str]:
@@ -69,8 +72,13 @@ def policy_resources(rendered: Rendered, name: str = "app-execution-secrets") ->
     return [arn for statement in policy["Statement"] for arn in statement["Resource"]]
 
 
-def database_secret_arn(rendered: Rendered) -> str:
-    return secrets(rendered)["DB_PASSWORD"].removesuffix(":password::")
+def database_secret_arn(rendered: Rendered, definition: str = WEB) -> str:
+    """The secret the container's credentials come from (web: the app role's)."""
+    return secrets(rendered, definition)["DB_PASSWORD"].removesuffix(":password::")
+
+
+def master_secret_arn(rendered: Rendered) -> str:
+    return database_secret_arn(rendered, MIGRATION)
 
 
 def database_group_id(rendered: Rendered) -> str:
@@ -162,18 +170,26 @@ class TestCredentials:
         env = environment(dev)
         assert env["DB_HOST"] == dev.outputs["database"]["host"]
         assert env["DB_HOST"].endswith(".rds.amazonaws.com")
-        assert (env["DB_PORT"], env["DB_NAME"], env["DB_SSLMODE"]) == ("5432", "app", "require")
+        assert (env["DB_PORT"], env["DB_NAME"], env["DB_SSLMODE"]) == ("5432", "app", "verify-full")
 
-    def test_user_and_password_reach_the_container_only_as_secret_references(self, dev):
-        env, refs = environment(dev), secrets(dev)
-        assert "DB_USER" not in env and "DB_PASSWORD" not in env
-        secret_arn = refs["DB_USER"].removesuffix(":username::")
-        assert secret_arn.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!")
-        assert refs["DB_USER"] == f"{secret_arn}:username::"
-        assert refs["DB_PASSWORD"] == f"{secret_arn}:password::"
+    def test_user_and_password_reach_the_containers_only_as_secret_references(self, dev):
+        for definition, name in [
+            (WEB, "fastapi-fargate/dev/database-app-role"),
+            (MIGRATION, "rds!"),
+        ]:
+            env, refs = environment(dev, definition), secrets(dev, definition)
+            assert "DB_USER" not in env and "DB_PASSWORD" not in env
+            secret_arn = refs["DB_USER"].removesuffix(":username::")
+            assert secret_arn.startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}")
+            assert refs["DB_USER"] == f"{secret_arn}:username::"
+            assert refs["DB_PASSWORD"] == f"{secret_arn}:password::"
 
     def test_the_execution_role_may_read_exactly_the_database_secret(self, dev):
-        assert policy_resources(dev) == [database_secret_arn(dev)]
+        # ECS injects the app role's credentials into the web tasks, the master's into the
+        # migration task.
+        assert sorted(policy_resources(dev)) == sorted(
+            [database_secret_arn(dev), master_secret_arn(dev)]
+        )
         policy = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])
         assert [s["Action"] for s in policy["Statement"]] == [["secretsmanager:GetSecretValue"]]
         assert dev.one(ROLE_POLICY, "app-execution-secrets")["role"] == "app-execution"
@@ -199,17 +215,20 @@ class TestCredentials:
         assert policy_resources(rendered, "app-task-secrets") == [database_secret_arn(rendered)]
 
     def test_no_task_starts_before_the_task_role_may_read_the_secret(self, dev):
-        assert dev.depends_on(dev.one(TASK_DEFINITION), dev.one(ROLE_POLICY, "app-task-secrets"))
+        assert dev.depends_on(
+            dev.one(TASK_DEFINITION, "app-definition"), dev.one(ROLE_POLICY, "app-task-secrets")
+        )
 
     def test_the_policy_adds_the_database_secret_to_the_settings_secrets(self):
         api_key = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-key-AbCdEf"
         rendered = render({"service.secrets": [f"API_KEY={api_key}"]})
-        db_secret = secrets(rendered)["DB_USER"].removesuffix(":username::")
-        assert sorted(policy_resources(rendered)) == sorted([api_key, db_secret])
+        assert sorted(policy_resources(rendered)) == sorted(
+            [api_key, database_secret_arn(rendered), master_secret_arn(rendered)]
+        )
 
     def test_the_release_phase_waits_for_the_database(self, dev):
         # The migration runs this task definition; it cannot exist before the database does.
-        assert dev.depends_on(dev.one(TASK_DEFINITION), dev.one(INSTANCE))
+        assert dev.depends_on(dev.one(TASK_DEFINITION, "app-definition"), dev.one(INSTANCE))
 
     def test_outputs_say_where_the_database_is_and_nothing_more(self, dev):
         assert dev.outputs["database"] == {
@@ -297,7 +316,7 @@ class TestManagedInstance:
     def test_every_database_resource_is_a_child_of_the_component(self, dev):
         component = dev.one("fastapi-fargate:database:Database")
         names = {r.name for r in dev.children(component)}
-        assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-postgres"}  # fmt: skip
+        assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-postgres", "data-app-role"}  # fmt: skip
 
     def test_every_production_database_resource_is_a_child_of_the_component(self, prod):
         component = prod.one("fastapi-fargate:database:Database")
@@ -320,18 +339,34 @@ class TestModes:
         rendered = render(EXTERNAL)
         assert not rendered.all(INSTANCE) and not rendered.all(SUBNET_GROUP)
         assert not [g for g in rendered.all(SECURITY_GROUP) if g.name == "data-db"]
-        assert rendered.children(rendered.one("fastapi-fargate:database:Database")) == []
+        # Only the app role's secret: the role itself is made in that database by the release.
+        (child,) = rendered.children(rendered.one("fastapi-fargate:database:Database"))
+        assert child.name == "data-app-role"
         env = environment(rendered)
         assert (env["DB_HOST"], env["DB_PORT"], env["DB_NAME"]) == (
             "db.internal.example.com",
             "6432",
             "notes",
         )
+        assert secrets(rendered, MIGRATION) == {
+            "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
+            "DB_USER": f"{EXTERNAL_ARN}:username::",
+        }
+        assert environment(rendered, MIGRATION)["DB_SECRET_ARN"] == EXTERNAL_ARN
+        assert EXTERNAL_ARN in policy_resources(rendered)
+        assert EXTERNAL_ARN in policy_resources(rendered, "app-migration-task-secrets")
+        assert EXTERNAL_ARN not in policy_resources(rendered, "app-task-secrets")
+        # Not an RDS host: the RDS CA bundle cannot vouch for it, so TLS without verification.
+        assert env["DB_SSLMODE"] == "require"
+
+    def test_external_without_an_app_role_wires_its_secret_into_the_one_task_definition(self):
+        rendered = render({**EXTERNAL, "database.appRole": False})
+        assert [d.name for d in rendered.all(TASK_DEFINITION)] == [WEB]
         assert secrets(rendered) == {
             "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
             "DB_USER": f"{EXTERNAL_ARN}:username::",
         }
-        assert env["DB_SECRET_ARN"] == EXTERNAL_ARN
+        assert environment(rendered)["DB_SECRET_ARN"] == EXTERNAL_ARN
         assert policy_resources(rendered) == [EXTERNAL_ARN]
         assert policy_resources(rendered, "app-task-secrets") == [EXTERNAL_ARN]
 

@@ -35,6 +35,7 @@ from moto.moto_api import state_manager
 
 from components import aws_session
 from components.migration_runner import (
+    LOG_LINE_MAX_CHARS,
     STARTED_BY_MAX_LENGTH,
     MigrationFailed,
     MigrationRequest,
@@ -416,10 +417,48 @@ def test_nonzero_exit_fails_with_exit_code_and_log_tail(aws: Aws, fake_time: Fak
     assert failure.task_arn == task.task_arn
     assert "exited with code 3" in str(failure)
     assert "python -m api.migrate" in str(failure)
-    assert failure.log_lines == [*lines[10:59], "ERROR: relation exists"]
+    # A short tail: the pulumi up error ends up in CI logs; the stream keeps the rest.
+    assert failure.log_lines == [*lines[50:59], "ERROR: relation exists"]
     assert "ERROR: relation exists" in str(failure)
-    assert "migration step 9\n" not in str(failure)
+    assert "migration step 49\n" not in str(failure)
     assert f"{LOG_PREFIX}/{CONTAINER}/{task.id}" in str(failure)
+    assert f"aws logs tail {LOG_GROUP} --log-stream-names {LOG_PREFIX}/{CONTAINER}/{task.id}" in (
+        str(failure)
+    )
+
+
+def test_the_log_tail_in_the_error_hides_secret_looking_values_and_long_lines(
+    aws: Aws, fake_time: FakeTime
+) -> None:
+    secrets = [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "hunter2-db-pw",
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY1",
+        "s3cr3t-token-value",
+    ]
+    lines = [
+        "INFO  [alembic.runtime.migration] Running upgrade  -> 8c1f4e2a9b3d, create notes table",
+        f"DETAIL:  Failing row contains (1, https://hooks.example.com, {secrets[0]}).",
+        f"connecting to postgresql+psycopg://app:{secrets[1]}@db.internal:5432/app",
+        f"aws_access_key_id={secrets[2]} aws_secret_access_key={secrets[3]}",
+        f"[parameters: {{'api_token': '{secrets[4]}'}}]",
+        "row dump " + "x" * 5000,
+        "migration failed: IntegrityError (CheckViolation, SQLSTATE 23514) on table webhooks",
+    ]
+    script(aws, fake_time, exit_code=1, log_lines=lines)
+
+    with pytest.raises(MigrationFailed) as raised:
+        run(aws, fake_time)
+
+    message = str(raised.value)
+    for secret in secrets:
+        assert secret not in message
+    assert "[redacted]" in message
+    assert "x" * (LOG_LINE_MAX_CHARS + 1) not in message
+    # What the reader needs stays: the migration's own summary line and the Alembic step.
+    assert lines[-1] in message and lines[0] in message
+    assert "postgresql+psycopg://app:[redacted]@db.internal:5432/app" in message
 
 
 def test_out_of_memory_fails_with_exit_code_and_container_reason(

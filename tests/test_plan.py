@@ -187,13 +187,16 @@ class TestTheCommandLine:
             f"{PROJECT}:service.cpu",
             f"{PROJECT}:service.memory",
         ]
+        # The web task definition and the release phase's own (same size).
         assert [(r["name"], r["change"]) for r in changes["resources"]] == [
-            ("app-definition", "change")
+            ("app-definition", "change"),
+            ("app-migration-definition", "change"),
         ]
-        assert changes["resources"][0]["properties"] == [
-            {"path": "cpu", "before": "256", "after": "512"},
-            {"path": "memory", "before": "512", "after": "1024"},
-        ]
+        for resource in changes["resources"]:
+            assert resource["properties"] == [
+                {"path": "cpu", "before": "256", "after": "512"},
+                {"path": "memory", "before": "512", "after": "1024"},
+            ]
 
     def test_the_markdown_diff_has_a_summary_a_table_details_and_the_chart(self, tmp_path, dev):
         after = plan_of(tmp_path, **{"service.desiredCount": 2, "scaling.minCount": 2})

@@ -1311,7 +1311,7 @@ def test_a_dev_sized_stack_marked_production_breaks_the_production_rules(monkeyp
 
 
 def _container_env(stack: Stack, name: str, value: str) -> None:
-    definition = stack.inputs[stack.find(TASK)]
+    definition = stack.inputs[stack.find(TASK, "app-definition")]
     containers = json.loads(definition["containerDefinitions"])
     containers[0]["environment"].append({"name": name, "value": value})
     definition["containerDefinitions"] = json.dumps(containers)
@@ -1349,7 +1349,7 @@ def _http_forwards(stack: Stack) -> None:
         (_open_tasks_to_the_vpc, "tasks-only-from-load-balancer"),
         (_set(INGRESS, "fromPort", 22, "edge-alb-in-443-ipv4"), "no-world-open-ports"),
         (_set(SERVICE, "deploymentCircuitBreaker", {"enable": False, "rollback": False}), "ecs-service-safe-rollout"),
-        (_set(TASK, "memory", "256"), "task-memory-fits-workers"),
+        (_set(TASK, "memory", "256", "app-definition"), "task-memory-fits-workers"),
         (lambda s: _container_env(s, "STRIPE_API_KEY", "sk_live_1"), "no-plain-secret-environment"),
         (_set(ECR, "imageTagMutability", "MUTABLE"), "ecr-scan-and-immutable-tags"),
         (_set(LOGS, "retentionInDays", 0), "log-group-retention"),

@@ -53,7 +53,7 @@ def plan(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 class TestTheCommittedStacks:
     def test_dev_gets_its_stack_files_values_and_the_declared_defaults(self):
         rendered = render(stack="dev")
-        task = rendered.one(TASK)
+        task = rendered.one(TASK, "app-definition")
         assert (task["cpu"], task["memory"]) == ("256", "512")
         assert rendered.one(SERVICE)["desiredCount"] == 1
         database = rendered.one(RDS)
@@ -64,7 +64,7 @@ class TestTheCommittedStacks:
 
     def test_prod_gets_its_stack_files_values(self):
         rendered = render(stack="prod")
-        task = rendered.one(TASK)
+        task = rendered.one(TASK, "app-definition")
         assert (task["cpu"], task["memory"]) == ("512", "1024")
         assert rendered.one(SERVICE)["desiredCount"] == 2
         assert len(rendered.all("aws:ec2/natGateway:NatGateway")) == 2
@@ -95,15 +95,16 @@ class TestPulumiConfigSetPath:
         assert (code, err) == (0, "")
         changes = json.loads(out)
         assert [c["path"] for c in changes["settings"]] == [f"{PROJECT}:service.memory"]
+        # The web tasks' definition and the release phase's own, both the task size.
         assert [(r["name"], r["change"]) for r in changes["resources"]] == [
-            ("app-definition", "change")
+            ("app-definition", "change"),
+            ("app-migration-definition", "change"),
         ]
-        assert changes["resources"][0]["properties"] == [
-            {"path": "memory", "before": "512", "after": "1024"}
-        ]
+        for resource in changes["resources"]:
+            assert resource["properties"] == [{"path": "memory", "before": "512", "after": "1024"}]
 
     def test_render_overrides_are_the_same_edit(self):
-        assert render({"service.memory": 1024}).one(TASK)["memory"] == "1024"
+        assert render({"service.memory": 1024}).one(TASK, "app-definition")["memory"] == "1024"
 
 
 class TestRefusedBeforeAnythingIsCreated:

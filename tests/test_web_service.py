@@ -32,7 +32,9 @@ def dev() -> Rendered:
 
 
 def container(rendered: Rendered) -> dict:
-    definitions = json.loads(rendered.one(TASK_DEFINITION)["containerDefinitions"])
+    definitions = json.loads(
+        rendered.one(TASK_DEFINITION, "app-definition")["containerDefinitions"]
+    )
     assert len(definitions) == 1
     return definitions[0]
 
@@ -74,7 +76,7 @@ class TestImage:
         rendered = render({"image.platform": platform, "service.fargateSpotPercent": 0})
         image = rendered.one("docker:index/image:Image")
         assert image["build"]["platform"] == platform
-        assert rendered.one(TASK_DEFINITION)["runtimePlatform"] == {
+        assert rendered.one(TASK_DEFINITION, "app-definition")["runtimePlatform"] == {
             "cpuArchitecture": arch,
             "operatingSystemFamily": "LINUX",
         }
@@ -115,7 +117,7 @@ class TestImage:
 class TestTaskDefinition:
     def test_a_fargate_task_with_the_configured_size(self):
         rendered = render({"service.cpu": 1024, "service.memory": 2048})
-        task = rendered.one(TASK_DEFINITION)
+        task = rendered.one(TASK_DEFINITION, "app-definition")
         assert task["requiresCompatibilities"] == ["FARGATE"]
         assert task["networkMode"] == "awsvpc"
         assert (task["cpu"], task["memory"]) == ("1024", "2048")
@@ -128,7 +130,7 @@ class TestTaskDefinition:
             {
                 "family": "fastapi-fargate-dev",
                 "containerDefinitions": json.loads(
-                    dev.one(TASK_DEFINITION)["containerDefinitions"]
+                    dev.one(TASK_DEFINITION, "app-definition")["containerDefinitions"]
                 ),
             },
             shape,
@@ -214,7 +216,7 @@ class TestRoles:
         assert policy["Statement"] == [
             {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
         ]
-        task = rendered.one(TASK_DEFINITION)
+        task = rendered.one(TASK_DEFINITION, "app-definition")
         assert rendered.depends_on(task, rendered.one("aws:iam/rolePolicy:RolePolicy"))
 
     def test_no_secrets_no_secrets_policy(self):
@@ -251,9 +253,10 @@ class TestRoles:
         arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:x-AbCdEf"
         rendered = render({"service.secrets": [f"X={arn}"]})
         documents = policy_documents(rendered)
-        # Two trust policies, the execution role's secrets, the task role's database secret,
-        # and ECS Exec's channels (on in dev).
-        assert len(documents) == 5
+        # Three trust policies, the execution role's secrets, the web task role's database
+        # secret, the migration task role's database secrets, and ECS Exec's channels (on in
+        # dev).
+        assert len(documents) == 7
         for document in documents:
             assert document["Version"] == "2012-10-17"
             for statement in document["Statement"]:
@@ -361,7 +364,11 @@ class TestService:
 
 class TestMigrationGate:
     def test_the_migration_runs_the_services_task_definition_with_the_configured_command(self):
-        rendered = render({"migration.command": ["alembic", "upgrade", "head"]})
+        # Without an app role the release phase runs the very task definition the service
+        # rolls out (with one, see test_app_db_role: its twin with the master credentials).
+        rendered = render(
+            {"migration.command": ["alembic", "upgrade", "head"], "database.appRole": False}
+        )
         run = rendered.one("pulumi-python:dynamic/migration:MigrationRun")
         assert run["task_definition"] == rendered.one(SERVICE)["taskDefinition"]
         assert run["command"] == ["alembic", "upgrade", "head"]

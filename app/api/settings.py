@@ -4,7 +4,9 @@ Database selection, first match wins:
 
 1. ``DATABASE_URL``: a full SQLAlchemy URL (local runs, tests).
 2. ``DB_HOST`` (+ ``DB_PORT``, ``DB_NAME``, ``DB_USER``, ``DB_PASSWORD``, optional
-   ``DB_SSLMODE``): the cloud setup. The infrastructure injects the password as a secret and
+   ``DB_SSLMODE`` and ``DB_SSLROOTCERT``): the cloud setup, where the stack sets
+   ``verify-full`` and the RDS CA bundle the image ships, so libpq checks the server's
+   certificate and name instead of only encrypting. The infrastructure injects the password as a secret and
    never assembles a URL containing it; we build the URL here with ``URL.create`` so special
    characters are escaped, and SQLAlchemy's ``repr``/``str`` of a URL masks the password.
    ``DB_SECRET_ARN`` names the Secrets Manager secret they came from, so the app can read
@@ -32,6 +34,9 @@ def database_url(environ: os._Environ[str] | dict[str, str] | None = None) -> UR
         sslmode = env.get("DB_SSLMODE", "").strip()
         if sslmode:
             query["sslmode"] = sslmode
+        sslrootcert = env.get("DB_SSLROOTCERT", "").strip()
+        if sslrootcert:
+            query["sslrootcert"] = sslrootcert
         return URL.create(
             "postgresql+psycopg",
             username=env.get("DB_USER") or None,
@@ -63,3 +68,26 @@ def safe_url(url: URL) -> str:
 def env_flag(name: str, environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# 2 s, the stack's migration.lockTimeout default: while a migration's ALTER waits for its table
+# lock, every app query on that table queues behind it, so the wait must stay well below the
+# app's statement timeout (5 s).
+DEFAULT_LOCK_TIMEOUT_MS = 2000
+
+
+def lock_timeout_ms(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
+    """``DB_LOCK_TIMEOUT_MS``: how long one migration statement waits for a lock (0 = forever)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("DB_LOCK_TIMEOUT_MS", "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT_MS
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds, got {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"DB_LOCK_TIMEOUT_MS must be >= 0 (0 = wait forever), got {value}")
+    return value

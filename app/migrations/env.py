@@ -2,6 +2,11 @@
 
 The URL comes from ``api.settings.database_url()`` (never from alembic.ini). A caller may
 pass an open connection in ``config.attributes["connection"]`` (the test suite does).
+
+On PostgreSQL the migration transaction runs with ``lock_timeout`` (``DB_LOCK_TIMEOUT_MS``,
+or ``config.attributes["lock_timeout_ms"]``): an ``ALTER TABLE`` that must wait for a long
+reader gives up after that instead of queueing every app query on the table behind itself;
+``api.migrate`` then retries the whole upgrade later.
 """
 
 from __future__ import annotations
@@ -10,9 +15,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from api.db import create_migration_engine
+from api.migrate import migration_engine
 from api.models import Base
-from api.settings import credentials_secret_arn, database_url
+from api.settings import database_url, lock_timeout_ms
 
 config = context.config
 
@@ -38,7 +43,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
-    engine = create_migration_engine(database_url(), credentials_secret_arn())
+    engine = migration_engine(database_url())
     try:
         with engine.connect() as connection:
             _run_with(connection)
@@ -56,6 +61,11 @@ def _run_with(connection) -> None:
         compare_server_default=not sqlite,
     )
     with context.begin_transaction():
+        if not sqlite and connection.dialect.name == "postgresql":
+            timeout = config.attributes.get("lock_timeout_ms")
+            timeout = lock_timeout_ms() if timeout is None else int(timeout)
+            # LOCAL: for this transaction only, so a caller's own connection is left as it was.
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout}")
         context.run_migrations()
 
 

@@ -248,6 +248,10 @@ class TestRotation:
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv("APP_ENABLE_TEST_ROUTES", raising=False)
+        # Ready means migrated too (api.schema_state): the release phase has run.
+        config = migrate.alembic_config()
+        config.attributes["configure_logger"] = False
+        migrate.upgrade_to_head(database_url(), config)
         with TestClient(create_app()) as client:
             assert client.get("/readyz").status_code == 200
             rotating_user.rotate(kind)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import make_url
 
 from api import serve
-from api.settings import DEFAULT_SQLITE_URL, database_url, safe_url
+from api.settings import DEFAULT_SQLITE_URL, database_url, lock_timeout_ms, safe_url
 
 PASSWORD = "p@ss:w/rd%?#"
 
@@ -36,6 +36,35 @@ def test_port_defaults_to_5432_and_sslmode_is_passed_through():
     url = database_url({"DB_HOST": "db", "DB_SSLMODE": "require"})
     assert url.port == 5432
     assert url.query == {"sslmode": "require"}
+
+
+def test_verify_full_names_the_ca_bundle_for_libpq():
+    url = database_url(
+        {
+            "DB_HOST": "db.abc.eu-west-1.rds.amazonaws.com",
+            "DB_SSLMODE": "verify-full",
+            "DB_SSLROOTCERT": "/srv/certs/rds-global-bundle.pem",
+        }
+    )
+    assert url.query == {
+        "sslmode": "verify-full",
+        "sslrootcert": "/srv/certs/rds-global-bundle.pem",
+    }
+    # psycopg hands the query to libpq as connection parameters.
+    assert url.render_as_string().endswith(
+        "?sslmode=verify-full&sslrootcert=%2Fsrv%2Fcerts%2Frds-global-bundle.pem"
+    )
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", 2000), ("150", 150), ("0", 0)])
+def test_the_migration_lock_timeout_comes_from_the_environment(raw, expected):
+    assert lock_timeout_ms({"DB_LOCK_TIMEOUT_MS": raw}) == expected
+
+
+@pytest.mark.parametrize("raw", ["2s", "-1"])
+def test_a_bad_lock_timeout_is_refused_with_the_variable_named(raw):
+    with pytest.raises(ValueError, match="DB_LOCK_TIMEOUT_MS"):
+        lock_timeout_ms({"DB_LOCK_TIMEOUT_MS": raw})
 
 
 def test_password_never_appears_in_repr_str_or_safe_url():

@@ -4,8 +4,11 @@
   group and the container health check use it. If it touched the database, one database
   blip would fail every task's check at once and ECS would replace the whole fleet, which
   cannot fix a database problem and turns a blip into an outage.
-* ``/readyz`` (readiness): runs ``SELECT 1``; 503 when the database is unreachable. For
-  humans, smoke tests after a deploy and monitors; not wired to anything that kills tasks.
+* ``/readyz`` (readiness): 503 when the database is unreachable, or while its schema is not
+  at the Alembic head this build ships (the release phase has not migrated it yet: writes
+  would fail on a missing table). Once at head, that answer is kept (``api.schema_state``)
+  and the check is one ``SELECT 1``. For humans, smoke tests after a deploy and monitors;
+  not wired to anything that kills tasks.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.schema_state import schema_at_head
+
 router = APIRouter(tags=["health"])
 logger = logging.getLogger("api.health")
 
@@ -25,13 +30,23 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "database unreachable"}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "database unreachable, or its schema not migrated yet"}},
+)
 def readyz(request: Request) -> JSONResponse:
+    engine = request.app.state.engine
     try:
-        with request.app.state.engine.connect() as connection:
+        at_head = schema_at_head(engine)
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
-        # The exception text of a driver error never contains the password.
+        # The class only: a driver's message can quote the statement or its parameters.
         logger.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "error"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    if not at_head:
+        return JSONResponse(
+            {"status": "unavailable", "database": "ok", "schema": "not at head"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "schema": "at head"})
