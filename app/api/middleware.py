@@ -199,7 +199,9 @@ class RequestGuard:
                 send,
                 503,
                 {"detail": "overloaded, retry shortly"},
-                {"Retry-After": RETRY_AFTER_SECONDS, "Connection": "close"},
+                # The connection stays open: reconnecting would only add load, and uvicorn
+                # discards an unread body before the next request on it.
+                {"Retry-After": RETRY_AFTER_SECONDS},
             )
             return
         try:

@@ -17,29 +17,19 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 from api.main import create_app
-from app_support import clean_env, run_migrate
 
 HYPOTHESIS_EXAMPLES = 25
 ALL_CHECKS = CHECKS.get_all()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request) -> str:
-    if request.param == "sqlite":
-        return request.getfixturevalue("migrated_sqlite_url")
-    url = request.getfixturevalue("pg_url")
-    result = run_migrate(clean_env(DATABASE_URL=url))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return url
-
-
-@pytest.fixture
-def app_schema(monkeypatch, database):
-    monkeypatch.setenv("DATABASE_URL", database)
-    monkeypatch.delenv("APP_ENABLE_TEST_ROUTES", raising=False)
-    app = create_app()
-    with TestClient(app):  # runs the lifespan: the engine schemathesis's requests use
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+@pytest.fixture(scope="module")
+def app_schema(migrated_database):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", migrated_database)
+        patch.delenv("APP_ENABLE_TEST_ROUTES", raising=False)
+        app = create_app()
+        with TestClient(app):  # runs the lifespan: the engine schemathesis's requests use
+            yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 def _fuzz(operation, mode: GenerationMode) -> None:
