@@ -11,20 +11,20 @@ teardown: nothing moves until ``pool_timeout`` fails them all. That is the findi
 
 The design here, and why it cannot deadlock:
 
-1. **One job per request.** A route opens its session with ``session_scope(request)`` inside
-   its own body, so checkout, queries, commit and the return of the connection all happen in
-   the one thread that runs the route. A request never holds a connection while it waits for
-   a thread.
+1. **One job per request.** A route hands its database work to ``run_in_session``, which
+   opens the session, runs the queries, commits and closes it in one thread job, so the
+   connection is back in the pool before that thread is. A request never holds a connection
+   while it waits for a thread.
 2. **Admission before a thread.** ``api.middleware`` admits at most ``POOL_CAPACITY``
    (= ``pool_size + max_overflow``) database requests per worker at a time; the rest wait up
    to a few tens of milliseconds for a slot and are then answered 503 with ``Retry-After``.
    Each admitted request uses at most one connection at a time.
 3. So, with ``A`` admitted requests (``A <= POOL_CAPACITY``), at most ``A`` connections are
    checked out: a checkout never waits for another request to return one (only for the
-   database to accept a new connection, bounded by ``connect_timeout``), and
-   ``POOL_CAPACITY`` (10) is below anyio's 40 threads, so an admitted request never waits for
-   a thread held by a request that waits for it. No cycle of waits exists; every wait has a
-   timeout (connect 5 s, ``statement_timeout``) besides.
+   database to accept a new connection, bounded by ``connect_timeout``); database jobs run on
+   their own ``POOL_CAPACITY`` thread tokens, so an admitted request never waits for a thread
+   held by a request that waits for it. No cycle of waits exists; every wait has a timeout
+   (connect 5 s, ``statement_timeout``) besides.
 
 Async SQLAlchemy would remove the thread pool from the picture as well, but costs a second
 driver for SQLite (aiosqlite) and an async port of the credential-rotation hook
@@ -42,9 +42,10 @@ settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import TypeVar
 
+import anyio
 from fastapi import Request
 from sqlalchemy import URL, Engine, create_engine, event, pool
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,6 +60,8 @@ POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW
 # 5 s: longer than any query this app runs by two orders of magnitude, shorter than the
 # ALB's 60 s idle timeout and the container health check's patience.
 DEFAULT_STATEMENT_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
 
 
 def statement_timeout_ms(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
@@ -156,9 +159,21 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-@contextmanager
-def session_scope(request: Request) -> Iterator[Session]:
-    """One session for the body of a sync route: opened and closed in the route's own thread,
-    so its connection is back in the pool before the thread is (see the module docstring)."""
-    with request.app.state.sessionmaker() as session:
-        yield session
+async def run_in_session(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one worker thread: session opened, used and closed there, so
+    its connection is back in the pool before the thread is (see the module docstring).
+
+    The threads come from the app's own limiter of ``POOL_CAPACITY`` tokens, not from the
+    shared default pool, and the result comes back to the event loop in one hop (a ``def``
+    route would take two: the route, then FastAPI validating its result in a thread).
+    """
+
+    def job() -> T:
+        with request.app.state.sessionmaker() as session:
+            return work(session)
+
+    return await anyio.to_thread.run_sync(job, limiter=request.app.state.db_threads)
+
+
+def make_db_thread_limiter() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(POOL_CAPACITY)

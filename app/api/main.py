@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors, settings
-from api.db import create_db_engine, make_sessionmaker
+from api.db import create_db_engine, make_db_thread_limiter, make_sessionmaker
 from api.middleware import RequestGuard
 from api.routes import health, notes
 
@@ -53,6 +53,7 @@ def create_app() -> FastAPI:
         engine = create_db_engine(url, settings.credentials_secret_arn())
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.db_threads = make_db_thread_limiter()
         logger.info("database: %s", settings.safe_url(url))
         try:
             yield

@@ -1,7 +1,8 @@
 """The notes resource.
 
-Every route is a plain ``def`` that opens its session with ``session_scope`` in its own body
-(never a ``yield`` dependency): why that cannot deadlock is in ``api.db``.
+Routes are ``async def`` and hand all their database work to ``run_in_session`` (one thread
+job per request, session opened and closed inside it; never a ``yield`` session dependency):
+why that cannot deadlock is in ``api.db``.
 
 Inputs are bounded by what both databases accept, so bad input is a 422 and never reaches
 the driver: ids fit the ``INTEGER`` primary key (int32 on PostgreSQL), offsets fit a
@@ -17,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.db import session_scope
+from api.db import run_in_session
 from api.models import Note
 from api.schemas import NoteCreate, NoteOut
 
@@ -48,25 +49,28 @@ def _get_or_404(session: Session, note_id: int) -> Note:
     response_model=NoteOut,
     responses={413: {"description": "body larger than MAX_BODY_BYTES"}, **UNAVAILABLE},
 )
-def create_note(payload: NoteCreate, request: Request, response: Response):
-    with session_scope(request) as session:
+async def create_note(payload: NoteCreate, request: Request, response: Response):
+    def create(session: Session) -> Note:
         note = Note(title=payload.title, body=payload.body)
         session.add(note)
         session.commit()
         session.refresh(note)  # load the server-side created_at
+        return note
+
+    note = await run_in_session(request, create)
     # Absolute URL: its scheme and host come from X-Forwarded-Proto/Host behind the ALB.
     response.headers["Location"] = str(request.url_for("get_note", note_id=note.id))
     return note
 
 
 @router.get("", response_model=list[NoteOut], responses=UNAVAILABLE)
-def list_notes(
+async def list_notes(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ):
-    with session_scope(request) as session:
-        return session.scalars(select(Note).order_by(Note.id).limit(limit).offset(offset)).all()
+    query = select(Note).order_by(Note.id).limit(limit).offset(offset)
+    return await run_in_session(request, lambda session: session.scalars(query).all())
 
 
 @router.get(
@@ -74,9 +78,8 @@ def list_notes(
     response_model=NoteOut,
     responses={404: {"description": "not found"}, **UNAVAILABLE},
 )
-def get_note(note_id: NoteId, request: Request):
-    with session_scope(request) as session:
-        return _get_or_404(session, note_id)
+async def get_note(note_id: NoteId, request: Request):
+    return await run_in_session(request, lambda session: _get_or_404(session, note_id))
 
 
 @router.delete(
@@ -85,8 +88,10 @@ def get_note(note_id: NoteId, request: Request):
     response_class=Response,
     responses={404: {"description": "not found"}, **UNAVAILABLE},
 )
-def delete_note(note_id: NoteId, request: Request) -> Response:
-    with session_scope(request) as session:
+async def delete_note(note_id: NoteId, request: Request) -> Response:
+    def delete(session: Session) -> None:
         session.delete(_get_or_404(session, note_id))
         session.commit()
+
+    await run_in_session(request, delete)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
