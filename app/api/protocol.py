@@ -25,6 +25,7 @@ Selected in ``api.serve`` with ``Config(http="api.protocol:BoundedHttpToolsProto
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -38,9 +39,26 @@ DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_HEADER_READ_TIMEOUT = 10.0
 
 
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
+@functools.cache
+def limits_from_env() -> tuple[int, float]:
+    """(``MAX_HEADER_BYTES``, ``HEADER_READ_TIMEOUT``), read once per process.
+
+    ``api.serve`` calls this before starting, so a bad value stops the server with a message
+    instead of failing every connection."""
+    values = []
+    for name, default in (
+        ("MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES),
+        ("HEADER_READ_TIMEOUT", DEFAULT_HEADER_READ_TIMEOUT),
+    ):
+        raw = os.environ.get(name, "").strip()
+        try:
+            value = float(raw) if raw else float(default)
+        except ValueError:
+            raise SystemExit(f"{name} must be a positive number, got {raw!r}") from None
+        if not value > 0:
+            raise SystemExit(f"{name} must be a positive number, got {raw!r}")
+        values.append(value)
+    return int(values[0]), values[1]
 
 
 class HeadTooLargeError(Exception):
@@ -50,8 +68,7 @@ class HeadTooLargeError(Exception):
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.max_header_bytes = int(_env_number("MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES))
-        self.header_read_timeout = _env_number("HEADER_READ_TIMEOUT", DEFAULT_HEADER_READ_TIMEOUT)
+        self.max_header_bytes, self.header_read_timeout = limits_from_env()
         self._reading_head = True
         self._head_bytes = 0
         self._parsed_head_bytes = 0

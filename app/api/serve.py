@@ -49,6 +49,8 @@ from typing import Any
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE, Config
 from uvicorn.supervisors import Multiprocess
 
+from api.protocol import limits_from_env
+
 APP = "api.main:app"
 # uvicorn's httptools protocol plus a header size limit and a header read timeout.
 HTTP_PROTOCOL = "api.protocol:BoundedHttpToolsProtocol"
@@ -125,6 +127,7 @@ def build_config() -> Config:
     level = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
     if level not in LOG_LEVELS:
         raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    limits_from_env()  # refuse bad header limits here, not on every connection
     return Config(
         APP,
         host=os.environ.get("HOST", "0.0.0.0").strip() or "0.0.0.0",

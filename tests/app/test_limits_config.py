@@ -71,3 +71,17 @@ def test_the_server_uses_the_bounded_http_protocol():
     config = serve.build_config()
     config.load()
     assert config.http_protocol_class.__name__ == "BoundedHttpToolsProtocol"
+
+
+@pytest.mark.parametrize("name", ["MAX_HEADER_BYTES", "HEADER_READ_TIMEOUT"])
+def test_a_bad_header_limit_stops_the_server_with_its_name(monkeypatch, name):
+    from api import protocol
+
+    monkeypatch.setenv(name, "lots")
+    protocol.limits_from_env.cache_clear()
+    try:
+        with pytest.raises(SystemExit, match=name):
+            serve.build_config()
+    finally:
+        monkeypatch.delenv(name)
+        protocol.limits_from_env.cache_clear()
