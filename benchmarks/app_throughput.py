@@ -1,18 +1,27 @@
-"""Throughput and memory of the shipped server command (a benchmark, not a test).
+"""The shipped server command under bounded overload (a benchmark, not a test).
 
 Starts ``python -m api.serve`` (the container's CMD) on a free loopback port with
-``WEB_CONCURRENCY`` = 1 and 2, drives load on ``GET /healthz`` (no database) and on the
-database-backed ``GET /notes?limit=20``, then reads the resident memory of each worker
-process from /proc.
+``WEB_CONCURRENCY`` = 1 and 2 against PostgreSQL (or SQLite without ``--database-url``), and
+for each concurrency level (default 10, 100, 300, 1000 keep-alive connections) drives
+``GET /notes?limit=20`` for ``--duration`` seconds while a separate thread probes
+``GET /healthz`` ten times a second. Prints, per level: requests/s, p50/p99 of the *served*
+(2xx) requests and of the shed 503s, answers by status, connection errors, the health
+probe's p99, and each worker's RSS. Then one ``--soak`` run (60 s by default) samples every
+worker's RSS every 5 s to show whether memory grows.
 
-Load generator: ``wrk`` when it is on PATH (Debian: ``apt-get install -y wrk``), else a small
-asyncio HTTP/1.1 keep-alive generator. Both are bounded: each run lasts ``--duration``
-seconds, and the Python generator also stops after ``--max-requests``. Loopback only.
+Aims (issue 16): no 5xx other than shed 503s (with ``Retry-After``); p99 of served requests
+under 1 s; ``/healthz`` p99 under 1 s; RSS per worker bounded (no growth over the soak).
 
-Usage (from the repository root)::
+Load generator: a small asyncio HTTP/1.1 keep-alive client in its own process (pure Python,
+nothing to install), which records each answer's status and latency. Everything is bounded:
+each level lasts ``--duration`` seconds and stops after ``--max-requests``; loopback only.
+(``wrk`` - ``apt-get install -y wrk`` on Debian - drives more load per core but cannot split
+latency by status, which is what the aims are about.)
 
-    python benchmarks/app_throughput.py                      # SQLite file in a temp dir
+Usage (from the repository root, in the project's virtualenv)::
+
     python benchmarks/app_throughput.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python benchmarks/app_throughput.py --levels 10 100 --duration 5 --soak 0   # quicker
     python benchmarks/app_throughput.py --json results.json
 
 With a PostgreSQL URL the benchmark works in a fresh schema and drops it afterwards.
@@ -23,17 +32,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
-import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,23 +54,19 @@ PAGE = "/notes?limit=20"
 
 
 @dataclass
-class LoadResult:
-    path: str
-    requests: int
+class LevelResult:
+    workers: int
+    connections: int
     seconds: float
     rps: float
-    errors: int
-    tool: str
-
-
-@dataclass
-class RunResult:
-    workers: int
-    results: list[LoadResult] = field(default_factory=list)
+    statuses: dict[str, int]
+    connection_errors: int
+    served_p50_ms: float
+    served_p99_ms: float
+    shed_p99_ms: float
+    healthz_p99_ms: float
+    healthz_failures: int
     worker_rss_mib: list[float] = field(default_factory=list)
-    worker_pss_mib: list[float] = field(default_factory=list)
-    supervisor_rss_mib: float = 0.0
-    task_rss_mib: float = 0.0  # supervisor + every child (workers, resource tracker)
 
 
 # --- process helpers -----------------------------------------------------------------------
@@ -198,72 +204,101 @@ def server(database_url: str, workers: int, log_path: Path):
             proc.wait()
 
 
-# --- load generators -----------------------------------------------------------------------
+# --- load generator ------------------------------------------------------------------------
 
 
-def run_wrk(url: str, duration: int, connections: int, threads: int) -> LoadResult:
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", url],
-        capture_output=True,
-        text=True,
-        timeout=duration + 30,
-        check=True,
-    ).stdout
-    total = re.search(r"(\d+) requests in ([\d.]+)(\w+)", out)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if not total or not rps:
-        raise RuntimeError(f"could not parse wrk output:\n{out}")
-    seconds = float(total.group(2)) * {"ms": 0.001, "s": 1, "m": 60}.get(total.group(3), 1)
-    errors = 0
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if non_2xx:
-        errors += int(non_2xx.group(1))
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    if socket_errors:
-        errors += sum(int(n) for n in socket_errors.groups())
-    path = "/" + url.split("/", 3)[3]
-    return LoadResult(path, int(total.group(1)), seconds, float(rps.group(1)), errors, "wrk")
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _python_load(
-    host: str, port: int, path: str, duration: float, connections: int, max_requests: int
-) -> tuple[int, int, float]:
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    done = 0
-    errors = 0
+async def _drive(
+    port: int, path: str, duration: float, connections: int, max_requests: int
+) -> dict:
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    samples: list[tuple[int, float]] = []
+    errors = Counter()
     start = time.perf_counter()
     deadline = start + duration
 
     async def one_connection() -> None:
-        nonlocal done, errors
-        reader, writer = await asyncio.open_connection(host, port)
-        try:
-            while time.perf_counter() < deadline and done + errors < max_requests:
+        reader = writer = None
+        while time.perf_counter() < deadline and len(samples) < max_requests:
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection("127.0.0.1", port), 10
+                    )
+                sent = time.perf_counter()
                 writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = 0
+                close = False
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                    elif name.strip().lower() == b"connection" and b"close" in value.lower():
+                        close = True
                 await reader.readexactly(length)
-                if head.startswith(b"HTTP/1.1 200"):
-                    done += 1
-                else:
-                    errors += 1
-        finally:
+                status = int(head.split(b" ", 2)[1])
+                if status == 503 and b"retry-after" not in head.lower():
+                    status = 599  # a 503 that is not a shed answer
+                samples.append((status, time.perf_counter() - sent))
+                if close:
+                    writer.close()
+                    reader = writer = None
+            except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                errors[type(exc).__name__] += 1
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+                await asyncio.sleep(0.05)
+        if writer is not None:
             writer.close()
 
     await asyncio.gather(*(one_connection() for _ in range(connections)))
-    return done, errors, time.perf_counter() - start
+    return {"samples": samples, "errors": dict(errors), "seconds": time.perf_counter() - start}
 
 
-def run_python(
-    base: str, path: str, duration: int, connections: int, max_requests: int
-) -> LoadResult:
-    host, port = base.removeprefix("http://").split(":")
-    done, errors, seconds = asyncio.run(
-        _python_load(host, int(port), path, duration, connections, max_requests)
+def _drive_in_process(args: tuple, queue: multiprocessing.Queue) -> None:
+    queue.put(asyncio.run(_drive(*args)))
+
+
+def drive(port: int, path: str, duration: float, connections: int, max_requests: int) -> dict:
+    """The load, in its own process so the probe thread below is not starved by it."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(
+        target=_drive_in_process, args=((port, path, duration, connections, max_requests), queue)
     )
-    return LoadResult(path, done, seconds, done / seconds, errors, "python-asyncio")
+    proc.start()
+    result = queue.get(timeout=duration + 120)
+    proc.join(timeout=30)
+    return result
+
+
+class HealthProbe(threading.Thread):
+    """GET /healthz every 100 ms on a fresh connection (as the ALB's checks do)."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.latencies: list[float] = []
+        self.failures = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            start = time.perf_counter()
+            status = http_get(f"http://127.0.0.1:{self.port}/healthz", timeout=5)
+            if status == 200:
+                self.latencies.append(time.perf_counter() - start)
+            else:
+                self.failures += 1
+            self.stop.wait(0.1)
 
 
 # --- database setup ------------------------------------------------------------------------
@@ -309,79 +344,147 @@ def migrate_and_seed(database_url: str, log_path: Path, notes: int) -> None:
 # --- main ----------------------------------------------------------------------------------
 
 
-def measure(args: argparse.Namespace, database_url: str, workers: int, log: Path) -> RunResult:
-    result = RunResult(workers=workers)
-    use_wrk = shutil.which("wrk") is not None and not args.python_load
+def rss_mib(pids: list[int]) -> list[float]:
+    return [round(_status_kib(p, "VmRSS") / 1024, 1) for p in pids]
 
-    def load(base: str, path: str, duration: int) -> LoadResult:
-        if use_wrk:
-            return run_wrk(base + path, duration, args.connections, args.wrk_threads)
-        return run_python(base, path, duration, args.connections, args.max_requests)
 
+def measure_level(base: str, proc, workers: int, connections: int, args) -> LevelResult:
+    port = int(base.rsplit(":", 1)[1])
+    probe = HealthProbe(port)
+    probe.start()
+    result = drive(port, PAGE, args.duration, connections, args.max_requests)
+    probe.stop.set()
+    probe.join(timeout=10)
+    samples = result["samples"]
+    statuses = Counter(str(status) for status, _ in samples)
+    served = [latency for status, latency in samples if 200 <= status < 300]
+    shed = [latency for status, latency in samples if status == 503]
+    ms = 1000
+    return LevelResult(
+        workers=workers,
+        connections=connections,
+        seconds=round(result["seconds"], 2),
+        rps=round(len(samples) / result["seconds"], 1),
+        statuses=dict(sorted(statuses.items())),
+        connection_errors=sum(result["errors"].values()),
+        served_p50_ms=round(percentile(served, 0.50) * ms, 1),
+        served_p99_ms=round(percentile(served, 0.99) * ms, 1),
+        shed_p99_ms=round(percentile(shed, 0.99) * ms, 1),
+        healthz_p99_ms=round(percentile(probe.latencies, 0.99) * ms, 1),
+        healthz_failures=probe.failures,
+        worker_rss_mib=rss_mib(worker_pids(proc.pid)),
+    )
+
+
+def soak(database_url: str, workers: int, seconds: int, connections: int, log: Path, args):
+    """RSS of each worker every 5 s under steady load: growth means a leak."""
+    samples: list[tuple[float, list[float]]] = []
     with server(database_url, workers, log) as (base, proc):
-        for path in ("/healthz", PAGE):  # warm-up: imports, pools, caches
-            load(base, path, args.warmup)
-        for path in ("/healthz", PAGE):
-            result.results.append(load(base, path, args.duration))
+        port = int(base.rsplit(":", 1)[1])
         pids = worker_pids(proc.pid)
-        result.worker_rss_mib = [round(_status_kib(p, "VmRSS") / 1024, 1) for p in pids]
-        result.worker_pss_mib = [round(_pss_kib(p) / 1024, 1) for p in pids]
-        result.supervisor_rss_mib = round(_status_kib(proc.pid, "VmRSS") / 1024, 1)
-        everything = [proc.pid, *children(proc.pid)]
-        result.task_rss_mib = round(sum(_status_kib(p, "VmRSS") for p in everything) / 1024, 1)
-    return result
+        drive(port, PAGE, 5, connections, args.max_requests)  # warm-up
+        done = threading.Event()
+        outcome: dict = {}
+
+        def load() -> None:
+            outcome.update(drive(port, PAGE, seconds, connections, 10**9))
+            done.set()
+
+        threading.Thread(target=load, daemon=True).start()
+        start = time.monotonic()
+        while not done.wait(5):
+            samples.append((round(time.monotonic() - start), rss_mib(pids)))
+        samples.append((round(time.monotonic() - start), rss_mib(pids)))
+    statuses = Counter(str(status) for status, _ in outcome.get("samples", []))
+    return samples, dict(statuses)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up per path")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--max-requests", type=int, default=500_000, help="python generator")
-    parser.add_argument("--python-load", action="store_true", help="ignore wrk if installed")
+    parser.add_argument("--levels", type=int, nargs="+", default=[10, 100, 300, 1000])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per level")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="per level")
+    parser.add_argument("--soak", type=int, default=60, help="seconds of the RSS run (0: skip)")
+    parser.add_argument("--soak-connections", type=int, default=100)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--notes", type=int, default=20, help="rows seeded for GET /notes")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     capacity = parallel_capacity()
+    load_before = os.getloadavg()
+    levels: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="app-bench-") as tmp_name:
         tmp = Path(tmp_name)
         log = tmp / "server.log"
         with database(args.database_url, tmp) as database_url:
             backend = database_url.split(":", 1)[0]
             migrate_and_seed(database_url, log, args.notes)
-            runs = [measure(args, database_url, n, log) for n in args.workers]
+            for workers in args.workers:
+                with server(database_url, workers, log) as (base, proc):
+                    drive(int(base.rsplit(":", 1)[1]), PAGE, 2, 10, 10_000)  # warm-up
+                    for connections in args.levels:
+                        levels.append(measure_level(base, proc, workers, connections, args))
+                        print(_row(levels[-1]), flush=True)
+            soak_samples, soak_statuses = (
+                soak(database_url, max(args.workers), args.soak, args.soak_connections, log, args)
+                if args.soak
+                else ([], {})
+            )
+        server_errors = [
+            line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line
+        ]
 
+    print()
     print(
         f"cpus={os.cpu_count()} (2 busy processes get {capacity:.2f} cores' worth) "
-        f"python={sys.version.split()[0]} database={backend} "
-        f"connections={args.connections} duration={args.duration}s"
+        f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} "
+        f"python={sys.version.split()[0]} database={backend} duration={args.duration}s per level"
     )
-    print(f"{'workers':>7}  {'path':<18} {'req/s':>9} {'requests':>9} {'errors':>6}  tool")
-    for run in runs:
-        for r in run.results:
-            print(
-                f"{run.workers:>7}  {r.path:<18} {r.rps:>9.0f} {r.requests:>9} {r.errors:>6}"
-                f"  {r.tool}"
-            )
-    for run in runs:
+    print(HEADER)
+    for level in levels:
+        print(_row(level))
+    if soak_samples:
+        first = soak_samples[0][1]
+        last = soak_samples[-1][1]
         print(
-            f"workers={run.workers}: worker RSS MiB {run.worker_rss_mib} "
-            f"(PSS {run.worker_pss_mib}), supervisor RSS {run.supervisor_rss_mib} MiB, "
-            f"whole process tree RSS {run.task_rss_mib} MiB"
+            f"soak: {max(args.workers)} worker(s), {args.soak_connections} connections, "
+            f"{args.soak} s, answers {soak_statuses}"
         )
+        print("  RSS MiB per worker every 5 s: " + "; ".join(f"{t}s {r}" for t, r in soak_samples))
+        print(
+            f"  growth first->last sample: {[round(b - a, 1) for a, b in zip(first, last, strict=False)]} MiB"
+        )
+    print(f"server log ERROR lines: {len(server_errors)}")
+    for line in server_errors[:5]:
+        print("  " + line)
     if args.json:
         payload = {
             "database": backend,
             "cpus": os.cpu_count(),
             "parallel_capacity": round(capacity, 2),
-            "runs": [asdict(run) for run in runs],
+            "levels": [asdict(level) for level in levels],
+            "soak": {"samples": soak_samples, "statuses": soak_statuses},
         }
         args.json.write_text(json.dumps(payload, indent=2))
     return 0
+
+
+HEADER = (
+    f"{'workers':>7} {'conns':>5} {'req/s':>7} {'served p50/p99 ms':>18} {'shed p99':>8} "
+    f"{'healthz p99':>11}  answers by status (conn errors)  worker RSS MiB"
+)
+
+
+def _row(level: LevelResult) -> str:
+    return (
+        f"{level.workers:>7} {level.connections:>5} {level.rps:>7.0f} "
+        f"{level.served_p50_ms:>8} / {level.served_p99_ms:<7} {level.shed_p99_ms:>8} "
+        f"{level.healthz_p99_ms:>11}  {level.statuses} ({level.connection_errors}"
+        f"{', healthz failures ' + str(level.healthz_failures) if level.healthz_failures else ''})"
+        f"  {level.worker_rss_mib}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""The ASGI application: ``api.main:app``."""
+"""The ASGI application: ``api.main:app``.
+
+Swagger UI is served from the ``swagger-ui-bundle-v2`` package under ``/docs/static`` (no CDN:
+FastAPI's default page loads it from jsdelivr, which is blank offline and trusts a third
+party with the page); ReDoc, which has no packaged copy, is off.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
-from api import settings
-from api.db import create_db_engine, make_sessionmaker
+from api import errors, settings
+from api.db import create_db_engine, make_db_thread_limiter, make_sessionmaker
+from api.middleware import RequestGuard
 from api.routes import health, notes
 
 logger = logging.getLogger("api")
+
+DOCS_STATIC = "/docs/static"
+
+
+def _mount_docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount(
+        DOCS_STATIC, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static"
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+        )
 
 
 def create_app() -> FastAPI:
@@ -24,13 +53,20 @@ def create_app() -> FastAPI:
         engine = create_db_engine(url, settings.credentials_secret_arn())
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.db_threads = make_db_thread_limiter()
         logger.info("database: %s", settings.safe_url(url))
         try:
             yield
         finally:
             engine.dispose()
 
-    app = FastAPI(title="Notes API", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Notes API", version="1.0.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+    errors.install(app)
+    # Pure ASGI, so it wraps every route (and answers 413/503 before any of them runs).
+    app.add_middleware(RequestGuard)
+    _mount_docs(app)
     app.include_router(health.router)
     app.include_router(notes.router)
     if settings.env_flag("APP_ENABLE_TEST_ROUTES"):

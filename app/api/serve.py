@@ -23,14 +23,25 @@ Settings (environment):
 ``GRACEFUL_SHUTDOWN_TIMEOUT`` 20    seconds to finish in-flight requests after SIGTERM; the
                                     infrastructure sets the container ``stopTimeout`` (30 s)
                                     above it, so ECS's SIGKILL never cuts a drain short
-``FORWARDED_ALLOW_IPS``     ``*``   peers whose X-Forwarded-* headers are trusted; ``*``
-                                    because the task's security group admits only the ALB
+``FORWARDED_ALLOW_IPS``     127.0.0.1 peers (addresses or CIDRs, comma-separated) whose
+                                    X-Forwarded-For/-Proto are trusted; the stack sets the
+                                    VPC's CIDR (the ALB's subnets). Never ``*``: a peer that
+                                    reaches a task directly could then forge its address
+``MAX_HEADER_BYTES``        65536   request head size limit (431 above); ``api.protocol``
+``HEADER_READ_TIMEOUT``     10      seconds from a request's first byte to its last header
+                                    byte (408 and close above); ``api.protocol``
+``MAX_BODY_BYTES``          1048576 request body limit (413 above); ``api.middleware``
+``BODY_READ_TIMEOUT``       30      seconds between two chunks of a body (408 above)
+``ADMISSION_WAIT_MS``       50      how long a database request waits for one of the
+                                    worker's slots before it is shed with 503
+``DB_STATEMENT_TIMEOUT_MS`` 5000    PostgreSQL ``statement_timeout`` of the app's connections
 ``LOG_LEVEL``               info    uvicorn and app log level; access log goes to stdout
 =========================== ======= ======================================================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from typing import Any
@@ -38,7 +49,25 @@ from typing import Any
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE, Config
 from uvicorn.supervisors import Multiprocess
 
+from api.protocol import limits_from_env
+
 APP = "api.main:app"
+# uvicorn's httptools protocol plus a header size limit and a header read timeout.
+HTTP_PROTOCOL = "api.protocol:BoundedHttpToolsProtocol"
+
+
+def forwarded_allow_ips(raw: str | None) -> str:
+    """The trusted proxies, checked: addresses or networks only (``*`` is refused)."""
+    value = (raw or "").strip() or "127.0.0.1"
+    for item in value.split(","):
+        try:
+            ipaddress.ip_network(item.strip(), strict=False)
+        except ValueError:
+            raise SystemExit(
+                "FORWARDED_ALLOW_IPS must list IP addresses or CIDR networks (the load "
+                f"balancer's subnets, e.g. 10.0.0.0/16), got {item.strip()!r}"
+            ) from None
+    return value
 
 
 def _int_env(name: str, default: int, minimum: int = 0) -> int:
@@ -98,13 +127,15 @@ def build_config() -> Config:
     level = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
     if level not in LOG_LEVELS:
         raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    limits_from_env()  # refuse bad header limits here, not on every connection
     return Config(
         APP,
         host=os.environ.get("HOST", "0.0.0.0").strip() or "0.0.0.0",
         port=_int_env("PORT", 8000, minimum=1),
         workers=_int_env("WEB_CONCURRENCY", 1, minimum=1),
+        http=HTTP_PROTOCOL,
         proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "*"),
+        forwarded_allow_ips=forwarded_allow_ips(os.environ.get("FORWARDED_ALLOW_IPS")),
         timeout_keep_alive=_int_env("KEEP_ALIVE_TIMEOUT", 65, minimum=1),
         timeout_graceful_shutdown=_int_env("GRACEFUL_SHUTDOWN_TIMEOUT", 20),
         access_log=True,

@@ -49,6 +49,13 @@ _APP_ENV_VARS = (
     "APP_ENABLE_TEST_ROUTES",
     "APP_TEST_STATE_DIR",
     "MIGRATION_LOCK_TIMEOUT",
+    "MAX_BODY_BYTES",
+    "BODY_READ_TIMEOUT",
+    "MAX_HEADER_BYTES",
+    "HEADER_READ_TIMEOUT",
+    "ADMISSION_WAIT_MS",
+    "DB_STATEMENT_TIMEOUT_MS",
+    "DB_SSLROOTCERT",
 )
 
 
@@ -181,3 +188,39 @@ class ServerProcess:
                     os.kill(pid, signal.SIGKILL)
             self.proc.kill()
             self.proc.wait(timeout=10)
+
+
+def read_http_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response from ``sock``: status, headers (lower-case names), body.
+
+    Reads a Content-Length body; a response without one ends when the server closes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"server closed the connection after {data[:200]!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "-1"))
+    while length < 0 or len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+def connection_closed_by_server(sock: socket.socket) -> bool:
+    """True once the server has closed ``sock`` (waits up to the socket's timeout)."""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return True
+    except ConnectionResetError:
+        return True

@@ -6,6 +6,7 @@ importable, without relying on the repository's pytest configuration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -58,8 +59,8 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         server.stop()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
+@contextlib.contextmanager
+def fresh_pg_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
@@ -77,3 +78,26 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
+    with fresh_pg_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def migrated_database(request, _migrated_sqlite_template: Path, tmp_path_factory) -> Iterator[str]:
+    """One database at head per test module and backend (SQLite, then PostgreSQL), made by the
+    real migration entrypoint: for modules whose tests only read, or tolerate each other's
+    notes."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "app.db"
+        shutil.copyfile(_migrated_sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    with fresh_pg_schema() as url:
+        result = run_migrate(clean_env(DATABASE_URL=url))
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield url

@@ -99,7 +99,7 @@ def test_server_defaults_match_the_load_balancer_and_ecs(monkeypatch):
     assert config.timeout_keep_alive > 60
     assert config.timeout_graceful_shutdown < 30
     assert config.proxy_headers is True
-    assert config.forwarded_allow_ips == "*"
+    assert config.forwarded_allow_ips == "127.0.0.1"  # only a local proxy unless configured
     assert config.access_log is True
     assert config.log_config["handlers"]["access"]["stream"] == "ext://sys.stdout"
 

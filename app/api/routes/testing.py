@@ -1,5 +1,8 @@
 """Test-only hooks, mounted only when ``APP_ENABLE_TEST_ROUTES=1`` (never in a deployed task).
 
+``GET /_test/fail`` raises an unexpected exception whose message quotes request data: what
+a 500 looks like (status, ``Connection: close``) and what reaches the log (not the message).
+
 ``GET /_test/block/{name}`` is a request that stays in flight until the test says so: it
 creates ``$APP_TEST_STATE_DIR/<name>.started`` on arrival and answers 200 once
 ``<name>.release`` exists. This lets the graceful-shutdown test send SIGTERM while a request
@@ -47,3 +50,8 @@ async def block_until_released(name: str) -> dict[str, object]:
             raise HTTPException(status_code=504, detail="never released")
         await asyncio.sleep(0.05)
     return {"released": name, "pid": os.getpid()}
+
+
+@router.get("/fail")
+async def fail(q: str = "") -> None:
+    raise RuntimeError(f"unexpected failure while handling {q!r}")
