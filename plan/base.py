@@ -38,7 +38,9 @@ def plan_at_revision(root: Path, ref: str, stack: str, stack_file: Path | None =
         try:
             tool = Path(scratch) / "tool"
             shutil.copytree(TOOL, tool / "plan", ignore=shutil.ignore_patterns("__pycache__"))
-            command = [sys.executable, "-P", "-m", "plan", stack, "--json", "--root", str(worktree)]
+            # The guardrails judge the change, not its base: --no-policy.
+            command = [sys.executable, "-P", "-m", "plan", stack, "--json", "--no-policy"]
+            command += ["--root", str(worktree)]
             if stack_file is not None:
                 command += ["--stack-file", str(_in_worktree(stack_file, root, worktree))]
             # -P: not the current directory first; the copied tool first, then the program.

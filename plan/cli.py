@@ -4,9 +4,11 @@ Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``), 
 with its estimated cost (``--cost``) and its rollout time step by step (``--rollout``; the text
 summary and Markdown always give the total), or the diff against another stack
 (``--against``), a saved JSON plan (``--against-file``) or the program at a git revision
-(``--base``). Bad input (an unknown stack, invalid settings, an unreadable file, a bad git ref)
-prints one clear message and exits with status 2; a diff exits 0 whether or not something
-changed.
+(``--base``). The project's policy pack runs on the plan as ``pulumi preview --policy-pack
+policy`` would run it (``--no-policy`` skips it): a mandatory violation prints the plan, names
+each violation and exits with status 1. Bad input (an unknown stack, invalid settings, an
+unreadable file, a bad git ref) prints one clear message and exits with status 2; a diff exits
+0 whether or not something changed.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plan import cost, describe, diff, mermaid, rollout
+from plan import cost, describe, diff, mermaid, policies, rollout
 from plan.base import plan_at_revision
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
 from plan.render import ROOT
-from plan.stackfile import load_stack
+from plan.stackfile import StackFile, load_stack
 
+EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -57,6 +60,11 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--mermaid", action="store_true", help="print only the Mermaid chart")
     p.add_argument("--cost", action="store_true", help="add the estimated monthly cost")
     p.add_argument(
+        "--no-policy",
+        action="store_true",
+        help="skip the guardrails (the policy pack in policy/, with policy/config.STACK.json)",
+    )
+    p.add_argument(
         "--rollout",
         action="store_true",
         help="add how long a rollout takes, step by step, next to AWS's defaults (the text "
@@ -78,19 +86,30 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        output = run(args)
+        output, refused = run(args)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     sys.stdout.write(output)
+    if refused:
+        print(
+            f"error: the guardrails refuse this stack ({len(refused)} mandatory "
+            f"{'violation' if len(refused) == 1 else 'violations'}): " + "; ".join(refused),
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     return 0
 
 
-def run(args: argparse.Namespace) -> str:
-    """The text the command prints for these arguments; ``PlanError`` for bad input."""
+def run(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The text the command prints and the mandatory violations; ``PlanError`` for bad input."""
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
-    current = build_plan(stack, root)
+    current = build_plan(stack, root, policy=not args.no_policy)
+    return _output(args, root, stack, current), policies.refused(current)
+
+
+def _output(args: argparse.Namespace, root: Path, stack: StackFile, current: Plan) -> str:
     if args.against or args.against_file or args.base:
         before, label = _before(args, root, stack.stack)
         after_label = f"stack {stack.stack}"
@@ -162,6 +181,8 @@ def _diff_output(
             rollout_before=rollout.estimate(before),
         )
     text = diff.format_text(changes)
+    if after.get("guardrails"):
+        text += "\n" + "\n".join(policies.format_text(after["guardrails"])) + "\n"
     if args.rollout:
         new = rollout.estimate(after)
         text += "\n" + rollout.format_change(rollout.estimate(before), new)
@@ -177,7 +198,8 @@ def _diff_output(
 
 def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str]:
     if args.against:
-        return build_plan(load_stack(root, args.against), root), f"stack {args.against}"
+        before = build_plan(load_stack(root, args.against), root, policy=False)
+        return before, f"stack {args.against}"
     if args.against_file:
         path: Path = args.against_file
         try:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan import cost
+from plan import cost, policies
 from plan.cost import Estimate
 from plan.document import Plan, resources_by_key
 from plan.mermaid import flowchart
@@ -191,6 +191,8 @@ def format_markdown(
             f"({delta:+.2f})."
         )
     parts = [title, "", summary, ""]
+    if after.get("guardrails"):
+        parts.append(policies.format_markdown(after["guardrails"]))
     if diff.settings:
         parts += [
             "| setting | before | after |",

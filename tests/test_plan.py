@@ -12,6 +12,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,10 @@ from plan.cost import Estimate, capacity_split, estimate
 from plan.describe import describe_markdown, describe_text
 from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
+from plan.errors import PlanError
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
+from plan.policies import parse_config
 from plan.rollout import Rollout, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
@@ -38,9 +41,10 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "plan-dev.txt"
 APP_TAG = "<hash of app/>"
 
 
-def stack_file(tmp_path: Path, name: str = "dev", **settings: Any) -> Path:
-    """A copy of Pulumi.dev.yaml with these project settings changed (None removes one)."""
-    config = dict(stack_config("dev"))
+def stack_file(tmp_path: Path, name: str = "dev", base: str = "dev", **settings: Any) -> Path:
+    """A copy of Pulumi.<base>.yaml named Pulumi.<name>.yaml, with these project settings
+    changed (None removes one). The one place that knows how a stack file spells a setting."""
+    config = dict(stack_config(base))
     for key, value in settings.items():
         full = key if ":" in key else f"{PROJECT}:{key}"
         if value is None:
@@ -240,6 +244,107 @@ class TestTheCommandLine:
         code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
         assert code == 2
         assert err.startswith("error: --base no-such-ref-anywhere: git worktree add failed")
+
+
+class TestGuardrails:
+    """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
+
+    UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
+
+    def test_a_prod_stack_without_nat_and_with_one_task_is_refused_naming_both_policies(
+        self, capsys, tmp_path
+    ):
+        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        code, out, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 1
+        section = out.split("\n\nSettings:")[0]
+        assert (
+            "Guardrails (fastapi-fargate-guardrails, 19 policies, config policy/config.prod.json): "
+            "2 mandatory violations: `pulumi preview` with the pack would refuse this stack."
+        ) in section
+        assert "    ! production-high-availability on web: Service 'web' runs 1 task(s)" in section
+        assert "      fix: run at least 2 (service.desiredCount and scaling.minCount" in section
+        assert (
+            "    ! production-private-tasks on web: Service 'web' gives its tasks public IPs"
+            in (section)
+        )
+        assert err == (
+            "error: the guardrails refuse this stack (2 mandatory violations): "
+            "production-high-availability on web; production-private-tasks on web\n"
+        )
+
+    def test_the_pull_request_comment_shows_the_same_violations_with_their_fixes(
+        self, capsys, tmp_path
+    ):
+        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--markdown")
+        assert code == 1
+        assert "| `production-private-tasks` | `web` | Service 'web' gives its tasks public" in out
+        assert re.search(
+            r"^\| `production-high-availability` \| `web` \| .* \| run at least 2", out, re.M
+        )
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--against", "prod", "--markdown")
+        assert code == 1
+        assert "| `production-private-tasks` | `web` |" in out
+
+    def test_no_policy_skips_the_guardrails(self, capsys, tmp_path):
+        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        code, out, err = run_cli(capsys, "--stack-file", str(path), "--no-policy")
+        assert (code, err) == (0, "")
+        assert "Guardrails" not in out
+
+    def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys):
+        for stack in ("dev", "prod"):
+            code, out, _ = run_cli(capsys, stack, "--json")
+            assert code == 0
+            report = json.loads(out)["guardrails"]
+            assert report["config"] == f"policy/config.{stack}.json"
+            assert (report["mandatory"], report["advisory"]) == ([], [])
+
+    def test_the_stacks_policy_config_sets_levels_as_the_cli_reads_it(self, tmp_path):
+        root = tmp_path / "project"
+        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "app"))
+        (root / "policy" / "config.prod.json").write_text(
+            json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
+        )
+        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        report = build_plan(load_stack(root, None, path), root)["guardrails"]
+        assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
+        assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
+
+    # pulumi/pulumi pkg/resource/analyzer/config_test.go, TestParsePolicyPackConfigSuccess/Fail.
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("", {}),
+            ("  \t\n", {}),
+            ('{"foo":"advisory"}', {"foo": ("advisory", {})}),
+            ('{"foo":"mandatory"}', {"foo": ("mandatory", {})}),
+            (
+                '{"all":"mandatory","policy1":{"foo":"one"},"policy2":{"foo":"two"}}',
+                {
+                    "all": ("mandatory", {}),
+                    "policy1": (None, {"foo": "one"}),
+                    "policy2": (None, {"foo": "two"}),
+                },
+            ),
+        ],
+    )
+    def test_policy_config_files_parse_as_pulumi_parses_them(self, text, expected):
+        assert parse_config(text, "config.json") == expected
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"foo":[]}', '{"foo":null}', '{"foo":0}', '{"foo":true}', '{"foo":""}',
+            '{"foo":"bar"}', '{"foo":{"enforcementLevel":[]}}', '{"foo":{"enforcementLevel":null}}',
+            '{"foo":{"enforcementLevel":0}}', '{"foo":{"enforcementLevel":{}}}',
+            '{"foo":{"enforcementLevel":""}}', '{"foo":{"enforcementLevel":"bar"}}',
+        ],
+    )  # fmt: skip
+    def test_policy_config_files_pulumi_refuses_are_refused(self, text):
+        with pytest.raises(PlanError, match=r"^config\.json: 'foo': "):
+            parse_config(text, "config.json")
 
 
 class TestSecrets:
