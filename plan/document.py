@@ -31,6 +31,7 @@ import pulumi
 
 from plan.errors import PlanError
 from plan.placeholders import Placeholders, PlanMocks
+from plan.regions import check_region
 from plan.render import ROOT, Rendered, Resource, render
 from plan.stackfile import StackFile
 
@@ -60,6 +61,7 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
     Raises ``PlanError`` when the program refuses the settings (a ``SettingsError``, or any
     ``pulumi.RunError``: the errors Pulumi prints without a traceback).
     """
+    check_region(stack.region)
     namespace = f"{stack.project}:"
     mocks = PlanMocks(
         region=stack.region,

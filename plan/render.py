@@ -261,6 +261,16 @@ class AwsMocks(pulumi_mocks.Mocks):
                         "kmsKeyId": self._arn("kms", f"key/{digest[:8]}"),
                     }
                 ]
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            # Without a `bucket` input, AWS's provider names the bucket `<name>-<random>`; the
+            # program reads that name back (the state backend's URL).
+            bucket = inputs.get("bucket") or f"{name}-{digest[:8]}"
+            state |= {
+                "bucket": bucket,
+                "arn": f"arn:aws:s3:::{bucket}",
+                "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+            }
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
         state.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))

@@ -8,6 +8,7 @@ not set come from the program's own settings model, as in a real run.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from plan.errors import PlanError
 
 ENCRYPTED_PLACEHOLDER = "(secret: encrypted in the stack file, not decrypted offline)"
 REGION_KEY = "aws:region"
+# The keys of a stack file: pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack. The
+# CLI ignores any other key, so a misspelled `config:` would silently drop every setting.
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
 _STACK_FILE_NAME = re.compile(r"^Pulumi\.(?P<stack>[^/]+)\.ya?ml$")
 
 
@@ -87,6 +91,7 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         document = {}
     if not isinstance(document, dict):
         raise PlanError(f"{path}: is not a stack file (a YAML mapping with a `config` block)")
+    _check_keys(document, path)
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise PlanError(f"{path}: `config` must be a mapping of keys to values")
@@ -118,6 +123,18 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         secret_keys=frozenset(encrypted),
         encrypted_keys=frozenset(encrypted),
     )
+
+
+def _check_keys(document: dict[Any, Any], path: Path) -> None:
+    for key in document:
+        if key not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(str(key), STACK_FILE_KEYS, n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise PlanError(
+                f"{path}: `{key}` is not a key of a stack file (those are "
+                f"{', '.join(STACK_FILE_KEYS)}); Pulumi would ignore it and everything under "
+                f"it.{hint}"
+            )
 
 
 def _read_yaml(path: Path) -> Any:

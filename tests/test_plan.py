@@ -31,6 +31,7 @@ from plan.errors import PlanError
 from plan.mermaid import flowchart
 from plan.placeholders import PLAN_ACCOUNT
 from plan.policies import parse_config
+from plan.regions import known_regions
 from plan.rollout import Rollout, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
@@ -233,6 +234,54 @@ class TestTheCommandLine:
         assert f"{PROJECT}:service.cpu = 300: is not a Fargate CPU size" in result.stderr
         assert "Traceback" not in result.stderr
 
+    def test_the_bootstrap_program_with_a_state_backend_plans_its_bucket_url(
+        self, capsys, tmp_path
+    ):
+        # It used to crash with "TypeError: sequence item 1: expected str instance, NoneType
+        # found": the mocks gave the bucket no name for the program's s3:// URL.
+        path = tmp_path / "Pulumi.ci.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "config": {
+                        "aws:region": "us-east-1",
+                        "fastapi-fargate-bootstrap:githubRepository": "octo-org/app",
+                        "fastapi-fargate-bootstrap:createStateBackend": True,
+                    }
+                }
+            )
+        )
+        code, out, err = run_cli(
+            capsys, "--root", str(ROOT / "bootstrap"), "--stack-file", str(path)
+        )
+        assert (code, err) == (0, "")
+        assert "  backendUrl = s3://(known after apply: pulumi-state.id)\n" in out
+        assert "Guardrails" not in out  # bootstrap/ has no policy pack
+
+    def test_a_region_that_is_not_an_aws_region_is_refused_before_rendering(self, capsys, tmp_path):
+        path = stack_file(tmp_path, **{"aws:region": "us-east-9"})
+        code, out, err = run_cli(capsys, "--stack-file", str(path), "--cost")
+        assert (code, out) == (2, "")
+        assert err.startswith("error: aws:region = 'us-east-9': is not an AWS region")
+        assert "Did you mean us-east-2, us-east-1" in err
+        assert "Fix: `pulumi config set aws:region us-east-1`" in err
+
+    def test_every_region_of_botocores_endpoints_data_is_accepted(self):
+        regions = known_regions()
+        assert {"us-east-1", "eu-central-1", "ap-southeast-2", "cn-north-1"} <= regions
+        assert "us-east-9" not in regions
+
+    def test_a_misspelled_config_key_is_named_not_reported_as_a_missing_region(
+        self, capsys, tmp_path
+    ):
+        path = tmp_path / "Pulumi.typo.yaml"
+        path.write_text(yaml.safe_dump({"confg": stack_config("dev")}))
+        code, _, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 2
+        assert "`confg` is not a key of a stack file" in err
+        assert err.rstrip().endswith("Did you mean `config`?")
+        assert "aws:region" not in err
+
     def test_base_renders_the_committed_program_in_a_worktree_it_removes(self, capsys):
         before = worktree_paths()
         code, out, err = run_cli(capsys, "dev", "--base", "HEAD", "--json")
@@ -410,6 +459,18 @@ class TestCost:
     def test_a_spot_share_lowers_the_fargate_cost(self, tmp_path, dev):
         on_demand = plan_of(tmp_path, **{"service.fargateSpotPercent": 0})
         assert cost_of(dev, "Fargate") < cost_of(on_demand, "Fargate")
+
+    def test_the_autoscaling_ceiling_uses_the_stacks_spot_share(self, dev, tmp_path):
+        # 2 tasks x (0.25 x 0.04048 + 0.5 x 0.004445) x 730 h, all on Spot at 70 % off
+        assert (
+            "Autoscaling may run up to 2 tasks of web: Fargate then costs up to 5.41 USD a month "
+            "(all on Fargate Spot at 70% off)." in estimate(dev).assumptions
+        )
+        on_demand = plan_of(tmp_path, **{"service.fargateSpotPercent": 0})
+        assert (
+            "Autoscaling may run up to 2 tasks of web: Fargate then costs up to 18.02 USD a month "
+            "(at on-demand prices)." in estimate(on_demand).assumptions
+        )
 
     def test_a_mixed_strategy_keeps_the_base_task_on_demand(self):
         strategy = [
