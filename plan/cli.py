@@ -103,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> tuple[str, list[str]]:
     """The text the command prints and the mandatory violations; ``PlanError`` for bad input."""
+    if args.mermaid and (args.cost or args.rollout):
+        dropped = " and ".join(
+            f for f, on in (("--cost", args.cost), ("--rollout", args.rollout)) if on
+        )
+        raise PlanError(
+            f"--mermaid prints only the chart, so {dropped} would be lost. Use --markdown for the "
+            f"chart with the rollout time and the cost, or drop {dropped}."
+        )
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
     current = build_plan(stack, root, policy=not args.no_policy)

@@ -28,7 +28,7 @@ from plan.describe import describe_markdown, describe_text
 from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.errors import PlanError
-from plan.mermaid import flowchart
+from plan.mermaid import flowchart, node_id
 from plan.placeholders import PLAN_ACCOUNT
 from plan.policies import parse_config
 from plan.regions import known_regions
@@ -511,11 +511,38 @@ class TestTheChart:
     def test_image_task_migration_and_service_wait_for_each_other_in_order(self, dev):
         chart = flowchart(dev)
         assert chart.startswith("flowchart LR\n")
-        assert "  AppImage_app --> AppTask_app\n" in chart
-        assert "  AppTask_app --> MigrationRun_migration_run\n" in chart
-        assert "  MigrationRun_migration_run ==>|waits for| WebService_web\n" in chart
-        assert "  LoadBalancer_edge ==>|waits for| WebService_web\n" in chart
-        assert "  Database_data --> AppTask_app\n" in chart
+        assert "  AppTask_app -->|uses| AppImage_app\n" in chart
+        assert "  MigrationRun_migration_run -->|uses| AppTask_app\n" in chart
+        assert "  WebService_web ==>|waits for| MigrationRun_migration_run\n" in chart
+        assert "  WebService_web ==>|waits for| LoadBalancer_edge\n" in chart
+        assert "  Autoscaling_web_scaling ==>|waits for| WebService_web\n" in chart
+        assert "  AppTask_app -->|uses| Database_data\n" in chart
+
+    def test_the_charts_waits_for_arrows_are_the_text_plans_waits_for_lines(self, dev, dev_text):
+        # From the text: each "waits for:" line of a resource, under its group's header line.
+        components = {r["name"]: r["component"] for r in dev["resources"]}
+        groups = {r["key"]: r for r in dev["resources"]}
+        said: set[tuple[str, str]] = set()
+        group = ""
+        for line in dev_text.split("\n\nOutputs:")[0].splitlines():
+            header = re.match(r"^(\S+)  \[(\w+)", line)
+            if header:
+                group = f"{header[2]}_{header[1]}".replace("-", "_")
+            facts = re.match(r"^\s+waits for: (.+)$", line)
+            if facts:
+                for name in facts[1].split(", "):
+                    target = node_id(groups[components[name]])
+                    if target != group:
+                        said.add((group, target))
+        drawn = set(re.findall(r"^  (\w+) ==>\|waits for\| (\w+)$", flowchart(dev), re.M))
+        assert said and drawn == said
+        assert ("WebService_web", "MigrationRun_migration_run") in drawn
+
+    def test_mermaid_refuses_options_it_would_drop(self, capsys):
+        code, out, err = run_cli(capsys, "dev", "--mermaid", "--cost")
+        assert (code, out) == (2, "")
+        assert err.startswith("error: --mermaid prints only the chart, so --cost would be lost.")
+        assert "Use --markdown" in err
 
 
 def steps_of(rollout: Rollout) -> dict[str, tuple[int, int]]:
