@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from plan import cost, describe, diff, mermaid, policies, rollout
+from plan import cost, describe, diff, mermaid, motion, policies, rollout
 from plan.base import plan_at_revision
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
@@ -168,6 +168,7 @@ def _diff_output(
         return mermaid.flowchart(after, diff.touched_components(changes, after))
     if args.json:
         document = changes.as_dict()
+        document["sets_in_motion"] = motion.consequences(changes, after).as_dict()
         if args.cost:
             document["cost"] = {
                 "before": cost.estimate(before).as_dict(),
@@ -189,6 +190,9 @@ def _diff_output(
             rollout_before=rollout.estimate(before),
         )
     text = diff.format_text(changes)
+    moves = motion.format_text(motion.consequences(changes, after))
+    if moves:
+        text += "\n" + moves
     if after.get("guardrails"):
         text += "\n" + "\n".join(policies.format_text(after["guardrails"])) + "\n"
     if args.rollout:

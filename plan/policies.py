@@ -349,7 +349,7 @@ def format_markdown(report: Mapping[str, Any]) -> str:
                 for f in report[key]
             ]
             parts.append("")
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts)
 
 
 def _cell(text: str) -> str:

@@ -9,6 +9,7 @@ tests/test_plan.py -k golden` rewrites it after an intended change.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.errors import PlanError
 from plan.mermaid import flowchart, node_id
+from plan.motion import HOLDS_WHAT, REPLACED_BY, types_in
 from plan.placeholders import PLAN_ACCOUNT
 from plan.policies import parse_config
 from plan.regions import known_regions
@@ -293,6 +295,94 @@ class TestTheCommandLine:
         code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
         assert code == 2
         assert err.startswith("error: --base no-such-ref-anywhere: git worktree add failed")
+
+
+class TestWhatAChangeSetsInMotion:
+    """Under a diff: the revision, the migration, the rollout, and replacements that hurt."""
+
+    def diff_of(self, capsys, tmp_path, *options: str, **settings: Any) -> tuple[int, str]:
+        path = stack_file(tmp_path, **settings)
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--against", "dev", *options)
+        return code, out
+
+    def test_a_new_task_definition_runs_the_migration_and_rolls_out_the_service(
+        self, capsys, tmp_path
+    ):
+        code, out = self.diff_of(capsys, tmp_path, **{"service.memory": 1024})
+        assert code == 0
+        moves = out.split("Sets in motion:\n")[1].split("\n\n")[0]
+        assert moves.splitlines() == [
+            "  - app-definition: a new task definition revision (a task definition cannot change "
+            "in place)",
+            "  - migration-run: runs the migration with the new revision, before any new task serves",
+            "  - web: a rolling deployment after the migration, about 3 min 10 s",
+            "  This change runs the migration and rolls out web: about 3 min 10 s, plus the "
+            "migration's own time.",
+        ]
+        assert "Replaced, not updated" not in out
+
+    def test_without_migrations_only_the_rollout_is_set_in_motion(self, capsys, tmp_path):
+        before = stack_file(tmp_path, "before", **{"migration.enabled": False})
+        after = stack_file(tmp_path, **{"migration.enabled": False, "service.memory": 1024})
+        code, out, _ = run_cli(
+            capsys, "--stack-file", str(after), "--against-file", str(self.saved(capsys, before))
+        )
+        assert code == 0
+        # 60 start + 20 healthy + 30 drain + 20 stop: no migration task this time
+        assert "  This change rolls out web: about 2 min 10 s.\n" in out
+        assert "migration" not in out.split("Sets in motion:")[1]
+
+    @staticmethod
+    def saved(capsys, stack: Path) -> Path:
+        _, out, _ = run_cli(capsys, "--stack-file", str(stack), "--json")
+        path = stack.with_suffix(".json")
+        path.write_text(out)
+        return path
+
+    def test_a_change_that_touches_no_task_definition_sets_nothing_in_motion(
+        self, capsys, tmp_path
+    ):
+        code, out = self.diff_of(capsys, tmp_path, **{"loadBalancer.deregistrationDelay": 120})
+        assert code == 0 and "~ edge-tg [lb.TargetGroup]" in out
+        assert "Sets in motion" not in out and "Replaced" not in out
+
+    def test_renaming_the_database_warns_that_it_replaces_the_instance(self, capsys, tmp_path):
+        code, out = self.diff_of(capsys, tmp_path, **{"database.name": "notes"})
+        assert code == 0
+        assert (
+            "Replaced, not updated (deleted and created anew):\n"
+            "  ! data-postgres [rds.Instance]: `dbName` cannot change in place; it holds the "
+            "database: the new instance starts empty"
+        ) in out
+        code, markdown = self.diff_of(capsys, tmp_path, "--markdown", **{"database.name": "notes"})
+        assert "> [!WARNING]\n> **Replaced, not updated** (deleted and created anew):\n" in markdown
+        assert "> - `data-postgres` (rds.Instance): `dbName` cannot change in place" in markdown
+        assert (
+            "**Sets in motion:** this change runs the migration and rolls out web: about 3 min 10 s"
+            in markdown
+        )
+        code, document = self.diff_of(capsys, tmp_path, "--json", **{"database.name": "notes"})
+        moves = json.loads(document)["sets_in_motion"]
+        assert [(r["resource"], r["inputs"]) for r in moves["replacements"]] == [
+            ("data-postgres", ["dbName"])
+        ]
+
+    def test_the_replacement_table_names_real_inputs_of_the_types_the_program_creates(
+        self, dev, tmp_path
+    ):
+        import pulumi_aws
+
+        prod = build_plan(load_stack(ROOT, "prod"))
+        created = types_in([dev, prod])
+        for type_, inputs in REPLACED_BY.items():
+            assert type_ in created, type_
+            _, path, kind = type_.split(":")
+            args = getattr(getattr(pulumi_aws, path.split("/")[0]), f"{kind}Args")
+            parameters = set(inspect.signature(args.__init__).parameters)
+            for name in inputs:
+                assert re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower() in parameters, (type_, name)
+        # Every resource that holds data or a name users see has its table entry.
+        assert set(HOLDS_WHAT) <= set(REPLACED_BY)
 
 
 class TestGuardrails:
