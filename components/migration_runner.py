@@ -25,10 +25,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -37,6 +35,10 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ReadTimeoutError,
 )
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
 
 DEFAULT_TIMEOUT_SECONDS = 900
 """Own deadline for one migration task (settings default: 15 minutes)."""
@@ -57,13 +59,18 @@ _POLL_INITIAL_DELAY = 2.0
 _POLL_MAX_DELAY = 15.0
 _POLL_BACKOFF_FACTOR = 1.5
 
-# botocore's standard mode retries throttling and transient errors with jittered exponential
-# backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real outage for long.
-_BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 6},
-    connect_timeout=10,
-    read_timeout=60,
-)
+
+def _boto_config() -> Config:
+    """botocore's standard mode retries throttling and transient errors with jittered
+    exponential backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real
+    outage for long. Built on use: boto3 and botocore.config are imported only where a
+    migration really runs (the program imports this module for every preview and plan)."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 6}, connect_timeout=10, read_timeout=60
+    )
+
 
 # Error codes AWS uses for throttling across services; botocore retries these already, this set
 # lets our own loops keep going when botocore has used up its attempts.
@@ -244,10 +251,13 @@ def run_migration(
     tests never wait.
     """
     if session is None:
+        import boto3
+
         session = boto3.Session(region_name=request.region, profile_name=request.profile)
+    config = _boto_config()
     # region_name is passed again so an injected session cannot point at another region.
-    ecs = session.client("ecs", region_name=request.region, config=_BOTO_CONFIG)
-    logs = session.client("logs", region_name=request.region, config=_BOTO_CONFIG)
+    ecs = session.client("ecs", region_name=request.region, config=config)
+    logs = session.client("logs", region_name=request.region, config=config)
 
     _wait_for_other_migrations(ecs, request, sleep=sleep, clock=clock)
 

@@ -13,14 +13,17 @@ Creates no AWS resource; it only reads the service (``ecs:DescribeServices``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pulumi
-from botocore.config import Config
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
+if TYPE_CHECKING:
+    import boto3
+
+# boto3 is imported where the check runs (in the provider, during `pulumi up`): the program
+# imports this module for every preview and offline plan, which never call AWS from here.
+_RETRIES = {"retries": {"mode": "standard", "max_attempts": 8}}
 
 
 class RolloutError(Exception):
@@ -37,8 +40,11 @@ def verify_rollout(
     session: boto3.Session | None = None,
 ) -> dict[str, Any]:
     """Return the primary deployment when it runs ``task_definition_arn`` and has completed."""
+    import boto3
+    from botocore.config import Config
+
     session = session or boto3.Session(region_name=region, profile_name=profile)
-    ecs = session.client("ecs", config=_RETRIES)
+    ecs = session.client("ecs", config=Config(**_RETRIES))
     answer = ecs.describe_services(cluster=cluster, services=[service])
     if not answer["services"]:
         raise RolloutError(f"ECS service {service} was not found in cluster {cluster}.")

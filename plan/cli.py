@@ -18,14 +18,19 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plan import cost, describe, diff, mermaid, motion, policies, rollout
-from plan.base import plan_at_revision
+from plan import describe, policies, rollout
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
 from plan.render import ROOT
 from plan.stackfile import StackFile, load_stack
+
+if TYPE_CHECKING:
+    from plan.diff import PlanDiff
+
+# The modules only some options need (cost, diff, mermaid, motion, base) are imported where
+# they are used: a plain `python -m plan dev` should cost little more than its imports.
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
@@ -113,13 +118,30 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
         )
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
-    current = build_plan(stack, root, policy=not args.no_policy)
-    return _output(args, root, stack, current), policies.refused(current)
+    if args.base:
+        from plan.base import BasePlan
+
+        # The base revision's plan runs in a subprocess while this one renders.
+        with BasePlan(root, args.base, stack.stack, args.stack_file) as pending:
+            current = build_plan(stack, root, policy=not args.no_policy)
+            base = pending.result(), f"stack {stack.stack} at {args.base}"
+    else:
+        current = build_plan(stack, root, policy=not args.no_policy)
+        base = None
+    return _output(args, root, stack, current, base), policies.refused(current)
 
 
-def _output(args: argparse.Namespace, root: Path, stack: StackFile, current: Plan) -> str:
-    if args.against or args.against_file or args.base:
-        before, label = _before(args, root, stack.stack)
+def _output(
+    args: argparse.Namespace,
+    root: Path,
+    stack: StackFile,
+    current: Plan,
+    base: tuple[Plan, str] | None,
+) -> str:
+    if args.against or args.against_file or base:
+        from plan import diff
+
+        before, label = base or _before(args, root)
         after_label = f"stack {stack.stack}"
         if args.stack_file:
             after_label += f" ({args.stack_file})"
@@ -132,6 +154,8 @@ def _output(args: argparse.Namespace, root: Path, stack: StackFile, current: Pla
 
 
 def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
+    from plan import cost, mermaid
+
     if args.mermaid:
         return mermaid.flowchart(plan)
     if args.json:
@@ -161,9 +185,9 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
     return text
 
 
-def _diff_output(
-    args: argparse.Namespace, changes: diff.PlanDiff, before: Plan, after: Plan
-) -> str:
+def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, after: Plan) -> str:
+    from plan import cost, diff, mermaid, motion
+
     if args.mermaid:
         return mermaid.flowchart(after, diff.touched_components(changes, after))
     if args.json:
@@ -208,7 +232,7 @@ def _diff_output(
     return text
 
 
-def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str]:
+def _before(args: argparse.Namespace, root: Path) -> tuple[Plan, str]:
     if args.against:
         before = build_plan(load_stack(root, args.against), root, policy=False)
         return before, f"stack {args.against}"
@@ -220,10 +244,7 @@ def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str
             raise PlanError(f"--against-file {path}: cannot be read: {exc.strerror}") from None
         except ValueError as exc:
             raise PlanError(f"--against-file {path}: is not JSON: {exc}") from None
-        return check_plan(document, f"--against-file {path}"), f"{path.name}"
-    return plan_at_revision(
-        root, args.base, stack, args.stack_file
-    ), f"stack {stack} at {args.base}"
+    return check_plan(document, f"--against-file {path}"), f"{path.name}"
 
 
 def _json(document: Any) -> str:

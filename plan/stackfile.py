@@ -139,7 +139,8 @@ def _check_keys(document: dict[Any, Any], path: Path) -> None:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text())
+        # libyaml's loader when PyYAML has it: the same safe subset, ten times faster.
+        return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise PlanError(f"{path}: no such file") from None
     except (OSError, yaml.YAMLError) as exc:

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 import yaml
 
 from components.image import image_tag
+from plan import base
 from plan.cli import main
 from plan.cost import Estimate, capacity_split, estimate
 from plan.describe import describe_markdown, describe_text
@@ -181,7 +183,8 @@ class TestTheCommandLine:
         saved = tmp_path / "dev.json"
         saved.write_text(out)
         code, out, _ = run_cli(capsys, "dev", "--against-file", str(saved))
-        assert (code, out) == (0, "No changes from dev.json to stack dev.\n")
+        assert code == 0
+        assert out.startswith("No changes from dev.json to stack dev.\n\nGuardrails (")
 
     def test_one_changed_setting_shows_exactly_the_properties_it_changes(self, capsys, tmp_path):
         path = stack_file(tmp_path, **{"service.cpu": 512, "service.memory": 1024})
@@ -284,12 +287,29 @@ class TestTheCommandLine:
         assert err.rstrip().endswith("Did you mean `config`?")
         assert "aws:region" not in err
 
-    def test_base_renders_the_committed_program_in_a_worktree_it_removes(self, capsys):
-        before = worktree_paths()
+    def test_base_renders_the_committed_program_in_a_worktree_it_removes(
+        self, capsys, tmp_path, monkeypatch
+    ):
+        # Its own temporary directory: other plans may add and remove worktrees meanwhile.
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        calls: list[tuple[str, ...]] = []
+        real_git = base._git
+
+        def git(root: Path, *args: str, what: str) -> None:
+            calls.append(args)
+            real_git(root, *args, what=what)
+
+        monkeypatch.setattr(base, "_git", git)
         code, out, err = run_cli(capsys, "dev", "--base", "HEAD", "--json")
         assert (code, err) == (0, "")
         assert json.loads(out)["before"] == "stack dev at HEAD"
-        assert worktree_paths() == before
+        (added,) = [c for c in calls if c[:2] == ("worktree", "add")]
+        assert added[3].startswith(str(tmp_path)) and added[4] == "HEAD"
+        assert [c for c in calls if c[:2] == ("worktree", "remove")] == [
+            ("worktree", "remove", "--force", added[3])
+        ]
+        assert not [p for p in worktree_paths() if str(tmp_path) in p]
+        assert list(tmp_path.iterdir()) == []
 
     def test_a_bad_git_ref_is_a_clear_error(self, capsys):
         code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
