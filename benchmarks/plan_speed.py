@@ -11,9 +11,11 @@ program. Then, interleaved so that the machine's load hits them alike, ``--runs`
 * ``python -m plan STACK --base REF`` (default ``HEAD~1``): the diff against another revision,
   as the pull request workflow runs it.
 
-It prints each one's wall time (min and median), peak resident memory (from ``os.wait4``, so
-one run's peak does not hide another's) and the ratio of the medians to the floor's, against
-the targets: the plan at most 1.25x the floor, the ``--base`` diff at most 2.2x.
+It prints each one's wall time (min and median), its CPU time (user + system, which a busy
+machine disturbs less than the wall time), peak resident memory (from ``os.wait4``, so one
+run's peak does not hide another's), and the ratio of the wall-time medians to the floor's,
+against the targets: the plan at most 1.25x the floor, the ``--base`` diff at most 2.2x (its
+base revision renders on the second core meanwhile).
 
 Python writes bytecode caches by default, and site-packages holds them for the floor's
 modules. A shell with ``PYTHONDONTWRITEBYTECODE`` set would make every plan recompile the
@@ -85,8 +87,9 @@ def floor_script(modules: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run; exits if the command fails."""
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, its reaped subprocesses included) and peak
+    RSS (MiB) of one run; exits if the command fails."""
     start = time.perf_counter()
     child = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -102,7 +105,7 @@ def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
         raise SystemExit(f"{' '.join(command[1:])} failed ({code}):\n{error}")
     # Linux reports ru_maxrss in KiB, macOS in bytes.
     divisor = 1024 * 1024 if sys.platform == "darwin" else 1024
-    return wall, usage.ru_maxrss / divisor
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / divisor
 
 
 def main() -> int:
@@ -126,12 +129,14 @@ def main() -> int:
     for command in commands.values():
         timed(command, env)  # warm-up: bytecode caches, the page cache
     walls: dict[str, list[float]] = {k: [] for k in commands}
+    cpus: dict[str, list[float]] = {k: [] for k in commands}
     peaks: dict[str, list[float]] = {k: [] for k in commands}
     load_before = os.getloadavg()[0]
     for _ in range(args.runs):
         for name, command in commands.items():
-            wall, peak = timed(command, env)
+            wall, cpu, peak = timed(command, env)
             walls[name].append(wall)
+            cpus[name].append(cpu)
             peaks[name].append(peak)
     load_after = os.getloadavg()[0]
 
@@ -145,6 +150,7 @@ def main() -> int:
         "load_average_1min": {"before": load_before, "after": load_after},
         "floor_modules": sorted(modules),
         "seconds": {k: {"min": min(v), "median": medians[k], "all": v} for k, v in walls.items()},
+        "cpu_seconds": {k: {"median": statistics.median(v), "all": v} for k, v in cpus.items()},
         "peak_rss_mib": {k: {"min": min(v), "max": max(v)} for k, v in peaks.items()},
         "ratio_to_floor": {
             "plan": medians["plan"] / medians["floor"],
@@ -163,8 +169,8 @@ def main() -> int:
     targets = {"plan": PLAN_TARGET, "base": BASE_TARGET}
     for name, label in labels.items():
         line = (
-            f"  {label}: min {min(walls[name]):.2f} s, median {medians[name]:.2f} s, "
-            f"peak RSS {max(peaks[name]):.0f} MiB"
+            f"  {label}: min {min(walls[name]):.2f} s, median {medians[name]:.2f} s "
+            f"(CPU {statistics.median(cpus[name]):.2f} s), peak RSS {max(peaks[name]):.0f} MiB"
         )
         if name in targets:
             ratio = medians[name] / medians["floor"]
