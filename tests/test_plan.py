@@ -32,7 +32,8 @@ from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.errors import PlanError
 from plan.mermaid import flowchart, node_id
-from plan.motion import HOLDS_WHAT, REPLACED_BY, types_in
+from plan.motion import HOLDS_WHAT, REPLACED_BY, consequences, types_in
+from plan.motion import format_text as motion_text
 from plan.placeholders import PLAN_ACCOUNT
 from plan.policies import parse_config
 from plan.regions import known_regions
@@ -341,49 +342,38 @@ class TestWhatAChangeSetsInMotion:
         ]
         assert "Replaced, not updated" not in out
 
-    def test_without_migrations_only_the_rollout_is_set_in_motion(self, capsys, tmp_path):
-        before = stack_file(tmp_path, "before", **{"migration.enabled": False})
-        after = stack_file(tmp_path, **{"migration.enabled": False, "service.memory": 1024})
-        code, out, _ = run_cli(
-            capsys, "--stack-file", str(after), "--against-file", str(self.saved(capsys, before))
-        )
-        assert code == 0
+    def test_without_migrations_only_the_rollout_is_set_in_motion(self, tmp_path):
+        before = plan_of(tmp_path, **{"migration.enabled": False})
+        after = plan_of(tmp_path, **{"migration.enabled": False, "service.memory": 1024})
+        moves = consequences(diff_plans(before, after, "before", "after"), after)
         # 60 start + 20 healthy + 30 drain + 20 stop: no migration task this time
-        assert "  This change rolls out web: about 2 min 10 s.\n" in out
-        assert "migration" not in out.split("Sets in motion:")[1]
+        assert moves.sentence() == "this change rolls out web: about 2 min 10 s"
+        assert moves.migrations == []
 
-    @staticmethod
-    def saved(capsys, stack: Path) -> Path:
-        _, out, _ = run_cli(capsys, "--stack-file", str(stack), "--json")
-        path = stack.with_suffix(".json")
-        path.write_text(out)
-        return path
+    def test_a_change_that_touches_no_task_definition_sets_nothing_in_motion(self, tmp_path, dev):
+        after = plan_of(tmp_path, **{"loadBalancer.deregistrationDelay": 120})
+        changes = diff_plans(dev, after, "stack dev", "changed")
+        assert [r.name for r in changes.resources] == ["edge-tg"]
+        assert consequences(changes, after).empty
+        assert motion_text(consequences(changes, after)) == ""
 
-    def test_a_change_that_touches_no_task_definition_sets_nothing_in_motion(
-        self, capsys, tmp_path
-    ):
-        code, out = self.diff_of(capsys, tmp_path, **{"loadBalancer.deregistrationDelay": 120})
-        assert code == 0 and "~ edge-tg [lb.TargetGroup]" in out
-        assert "Sets in motion" not in out and "Replaced" not in out
-
-    def test_renaming_the_database_warns_that_it_replaces_the_instance(self, capsys, tmp_path):
-        code, out = self.diff_of(capsys, tmp_path, **{"database.name": "notes"})
-        assert code == 0
-        assert (
+    def test_renaming_the_database_warns_that_it_replaces_the_instance(self, tmp_path, dev):
+        after = plan_of(tmp_path, **{"database.name": "notes"})
+        changes = diff_plans(dev, after, "stack dev", "changed")
+        moves = consequences(changes, after)
+        assert motion_text(moves).startswith(
             "Replaced, not updated (deleted and created anew):\n"
             "  ! data-postgres [rds.Instance]: `dbName` cannot change in place; it holds the "
             "database: the new instance starts empty"
-        ) in out
-        code, markdown = self.diff_of(capsys, tmp_path, "--markdown", **{"database.name": "notes"})
+        )
+        markdown = format_markdown(changes, after)
         assert "> [!WARNING]\n> **Replaced, not updated** (deleted and created anew):\n" in markdown
         assert "> - `data-postgres` (rds.Instance): `dbName` cannot change in place" in markdown
         assert (
             "**Sets in motion:** this change runs the migration and rolls out web: about 3 min 10 s"
             in markdown
         )
-        code, document = self.diff_of(capsys, tmp_path, "--json", **{"database.name": "notes"})
-        moves = json.loads(document)["sets_in_motion"]
-        assert [(r["resource"], r["inputs"]) for r in moves["replacements"]] == [
+        assert [(r["resource"], r["inputs"]) for r in moves.as_dict()["replacements"]] == [
             ("data-postgres", ["dbName"])
         ]
 
@@ -405,15 +395,22 @@ class TestWhatAChangeSetsInMotion:
         assert set(HOLDS_WHAT) <= set(REPLACED_BY)
 
 
+UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
+
+
+@pytest.fixture(scope="module")
+def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = stack_file(tmp_path_factory.mktemp("unsafe"), "prod", base="prod", **UNSAFE_PROD)
+    return build_plan(load_stack(ROOT, None, path))
+
+
 class TestGuardrails:
     """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
-
-    UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
 
     def test_a_prod_stack_without_nat_and_with_one_task_is_refused_naming_both_policies(
         self, capsys, tmp_path
     ):
-        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         code, out, err = run_cli(capsys, "--stack-file", str(path))
         assert code == 1
         section = out.split("\n\nSettings:")[0]
@@ -433,30 +430,33 @@ class TestGuardrails:
         )
 
     def test_the_pull_request_comment_shows_the_same_violations_with_their_fixes(
-        self, capsys, tmp_path
+        self, unsafe_prod, dev
     ):
-        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
-        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--markdown")
-        assert code == 1
-        assert "| `production-private-tasks` | `web` | Service 'web' gives its tasks public" in out
-        assert re.search(
-            r"^\| `production-high-availability` \| `web` \| .* \| run at least 2", out, re.M
-        )
-        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--against", "prod", "--markdown")
-        assert code == 1
-        assert "| `production-private-tasks` | `web` |" in out
+        for markdown in (
+            describe_markdown(unsafe_prod),
+            format_markdown(diff_plans(dev, unsafe_prod, "dev", "prod"), unsafe_prod),
+        ):
+            assert (
+                "| `production-private-tasks` | `web` | Service 'web' gives its tasks public"
+                in (markdown)
+            )
+            assert re.search(
+                r"^\| `production-high-availability` \| `web` \| .* \| run at least 2",
+                markdown,
+                re.M,
+            )
 
     def test_no_policy_skips_the_guardrails(self, capsys, tmp_path):
-        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         code, out, err = run_cli(capsys, "--stack-file", str(path), "--no-policy")
         assert (code, err) == (0, "")
         assert "Guardrails" not in out
 
-    def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys):
-        for stack in ("dev", "prod"):
-            code, out, _ = run_cli(capsys, stack, "--json")
-            assert code == 0
-            report = json.loads(out)["guardrails"]
+    def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys, dev):
+        code, out, _ = run_cli(capsys, "prod", "--json")
+        assert code == 0
+        for stack, plan in (("dev", dev), ("prod", json.loads(out))):
+            report = plan["guardrails"]
             assert report["config"] == f"policy/config.{stack}.json"
             assert (report["mandatory"], report["advisory"]) == ([], [])
 
@@ -466,7 +466,7 @@ class TestGuardrails:
         (root / "policy" / "config.prod.json").write_text(
             json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
         )
-        path = stack_file(tmp_path, "prod", base="prod", **self.UNSAFE_PROD)
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         report = build_plan(load_stack(root, None, path), root)["guardrails"]
         assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
         assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
