@@ -273,9 +273,15 @@ class TestTheCommandLine:
         assert "Fix: `pulumi config set aws:region us-east-1`" in err
 
     def test_every_region_of_botocores_endpoints_data_is_accepted(self):
+        import botocore
+
         regions = known_regions()
+        endpoints = json.loads(
+            (Path(botocore.__file__).parent / "data" / "endpoints.json").read_text()
+        )
+        assert {r for p in endpoints["partitions"] for r in p["regions"]} <= regions
         assert {"us-east-1", "eu-central-1", "ap-southeast-2", "cn-north-1"} <= regions
-        assert "us-east-9" not in regions
+        assert not {"us-east-9", "aws-global"} & regions
 
     def test_a_misspelled_config_key_is_named_not_reported_as_a_missing_region(
         self, capsys, tmp_path
