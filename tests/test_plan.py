@@ -452,6 +452,15 @@ class TestGuardrails:
                 re.M,
             )
 
+    def test_without_pulumi_policy_installed_the_plan_says_how_to_get_it(self, capsys, monkeypatch):
+        monkeypatch.setitem(sys.modules, "pulumi_policy", None)  # what `import` then refuses
+        code, out, err = run_cli(capsys, "dev")
+        assert (code, out) == (2, "")
+        assert err == (
+            "error: the guardrails need pulumi-policy: `pip install -r policy/requirements.txt`, "
+            "or plan with --no-policy\n"
+        )
+
     def test_no_policy_skips_the_guardrails(self, capsys, tmp_path):
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         code, out, err = run_cli(capsys, "--stack-file", str(path), "--no-policy")
