@@ -38,22 +38,32 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
 import pulumi
-from botocore.config import Config
-from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError
 
-RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 6},
-    connect_timeout=10,
-    read_timeout=60,
-)
-"""botocore's standard mode retries throttling and transient errors with jittered exponential
-backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real outage for long."""
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+
+# boto3 and botocore's session machinery are imported where a session is built: the program
+# imports this module for every preview and offline plan, which never call AWS from here.
+
+
+@cache
+def retry_config() -> Config:
+    """botocore's standard mode retries throttling and transient errors with jittered
+    exponential backoff (capped at 20 s); 6 attempts ride out a burst without hiding a real
+    outage for long."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"mode": "standard", "max_attempts": 6},
+        connect_timeout=10,
+        read_timeout=60,
+    )
 
 DEFAULT_SESSION_NAME = "fastapi-fargate"
 """Role session name when ``aws:assumeRoles`` names none (after ``AWS_ROLE_SESSION_NAME``, which
@@ -171,6 +181,11 @@ def session_for(identity: AwsIdentity | None, region: str) -> boto3.Session:
     Nothing is called yet: the profile is resolved and the roles are assumed on the first API
     call (and again before the assumed credentials expire).
     """
+    import boto3
+    import botocore.session
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+    from botocore.exceptions import ProfileNotFound
+
     identity = identity or AwsIdentity()
     files = botocore.session.Session()
     if identity.shared_config_file:
@@ -226,7 +241,7 @@ def require_account(session: boto3.Session, expected_account: str | None, *, act
     if not expected_account:
         return
     try:
-        actual = session.client("sts", config=RETRY_CONFIG).get_caller_identity()["Account"]
+        actual = session.client("sts", config=retry_config()).get_caller_identity()["Account"]
     except (ClientError, BotoCoreError) as error:
         raise WrongAccountError(
             f"{acting} could not check which AWS account its credentials belong to "

@@ -25,9 +25,8 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -38,6 +37,9 @@ from botocore.exceptions import (
 )
 
 from components import aws_session
+
+if TYPE_CHECKING:
+    import boto3
 
 DEFAULT_TIMEOUT_SECONDS = 900
 """Own deadline for one migration task (settings default: 15 minutes)."""
@@ -81,7 +83,6 @@ _POLL_INITIAL_DELAY = 2.0
 _POLL_MAX_DELAY = 15.0
 _POLL_BACKOFF_FACTOR = 1.5
 
-_BOTO_CONFIG = aws_session.RETRY_CONFIG
 
 # Error codes AWS uses for throttling across services; botocore retries these already, this set
 # lets our own loops keep going when botocore has used up its attempts.
@@ -284,9 +285,10 @@ def run_migration(
     """
     if session is None:
         session = aws_session.session_for(None, request.region)
+    config = aws_session.retry_config()
     # region_name is passed again so an injected session cannot point at another region.
-    ecs = session.client("ecs", region_name=request.region, config=_BOTO_CONFIG)
-    logs = session.client("logs", region_name=request.region, config=_BOTO_CONFIG)
+    ecs = session.client("ecs", region_name=request.region, config=config)
+    logs = session.client("logs", region_name=request.region, config=config)
 
     _wait_for_other_migrations(ecs, request, sleep=sleep, clock=clock)
 

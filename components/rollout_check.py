@@ -33,9 +33,8 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 from pulumi.dynamic import (
@@ -49,6 +48,9 @@ from pulumi.dynamic import (
 
 from components import aws_session
 from components.aws_session import AwsIdentity
+
+if TYPE_CHECKING:
+    import boto3
 
 DEFAULT_TIMEOUT_SECONDS = 600
 """Own deadline for one check. It starts after ``wait_for_steady_state`` has returned, when ECS
@@ -105,7 +107,7 @@ def verify_rollout(
     this module's ``time`` (``monotonic``, ``sleep``), which tests replace with a fake clock.
     """
     # region_name again, so an injected session cannot point at another region.
-    ecs = session.client("ecs", region_name=region, config=aws_session.RETRY_CONFIG)
+    ecs = session.client("ecs", region_name=region, config=aws_session.retry_config())
     sleep, clock = time.sleep, time.monotonic
     deadline = clock() + timeout_seconds
     delay = _POLL_INITIAL_DELAY

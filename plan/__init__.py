@@ -11,8 +11,11 @@ one part:
 * ``convert_stack``: rewrites an old stack file's flat settings into structured objects;
 * ``placeholders``: mocks that remember their made-up values, and the swap for labels;
 * ``document``: the plan as a plain, ordered, JSON-ready document, secrets masked;
+* ``regions``: the AWS regions botocore knows, to refuse a stack's unknown region;
+* ``policies``: the policy pack (``policy/``) run in-process, as ``pulumi preview`` runs it;
 * ``describe``: the plan as text and Markdown;
 * ``diff``: what changed between two plans, as text, Markdown or JSON;
+* ``motion``: what a change sets in motion (revision, migration, rollout) and what it replaces;
 * ``cost``: an estimated monthly cost from the dated price table ``prices.json``;
 * ``rollout``: how long a rollout takes, step by step, next to AWS's defaults;
 * ``mermaid``: the components and what waits for what, as a Mermaid flowchart;

@@ -4,8 +4,9 @@ The revision is checked out into a temporary ``git worktree`` and planned by a s
 the same interpreter, so its ``components`` never mix with the ones already imported here.
 That subprocess runs *this* plan tool (copied next to the worktree) against the worktree's
 program and stack files: the revision may predate the tool or hold an older one, and two plans
-compare only when the same tool made them. The worktree is removed afterwards, whatever
-happened.
+compare only when the same tool made them. It runs while the caller renders its own stack
+(``BasePlan``), so a diff against a revision takes little longer than one plan on a machine with
+two cores. The worktree is removed afterwards, whatever happened.
 """
 
 from __future__ import annotations
@@ -26,42 +27,100 @@ TOOL = Path(__file__).resolve().parent
 TIMEOUT_SECONDS = 300
 
 
-def plan_at_revision(root: Path, ref: str, stack: str, stack_file: Path | None = None) -> Plan:
-    """Plan ``stack`` with the program of ``ref``; ``PlanError`` if git or the plan fails.
+class BasePlan:
+    """The plan of ``stack`` with the program of ``ref``, made by a subprocess that runs while
+    this one works; ``PlanError`` if git or that plan fails.
 
     The stack file is the revision's own ``Pulumi.<stack>.yaml``, unless ``stack_file`` is
     given: one inside ``root`` is taken from the revision too, one outside it as it is.
+
+    ``with BasePlan(...) as pending:`` checks the revision out and starts its plan; the caller
+    renders its own stack meanwhile (the machine's second core does the other), then
+    ``pending.result()`` waits for it. Leaving the block removes the worktree, and stops the
+    subprocess if its plan was never collected.
     """
-    with tempfile.TemporaryDirectory(prefix="plan-base-") as scratch:
-        worktree = Path(scratch) / "tree"
-        _git(root, "worktree", "add", "--detach", str(worktree), ref, what=f"--base {ref}")
+
+    def __init__(self, root: Path, ref: str, stack: str, stack_file: Path | None = None) -> None:
+        self.root, self.ref, self.stack, self.stack_file = root, ref, stack, stack_file
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._worktree: Path | None = None
+        self._process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> BasePlan:
+        self._scratch = tempfile.TemporaryDirectory(prefix="plan-base-")
+        scratch = Path(self._scratch.name)
+        worktree = scratch / "tree"
         try:
-            tool = Path(scratch) / "tool"
+            _git(
+                self.root,
+                "worktree",
+                "add",
+                "--detach",
+                str(worktree),
+                self.ref,
+                what=f"--base {self.ref}",
+            )
+        except BaseException:
+            self._scratch.cleanup()
+            raise
+        self._worktree = worktree
+        try:
+            tool = scratch / "tool"
             shutil.copytree(TOOL, tool / "plan", ignore=shutil.ignore_patterns("__pycache__"))
-            command = [sys.executable, "-P", "-m", "plan", stack, "--json", "--root", str(worktree)]
-            if stack_file is not None:
-                command += ["--stack-file", str(_in_worktree(stack_file, root, worktree))]
+            # The guardrails judge the change, not its base: --no-policy.
+            command = [sys.executable, "-P", "-m", "plan", self.stack, "--json", "--no-policy"]
+            command += ["--root", str(worktree)]
+            if self.stack_file is not None:
+                command += ["--stack-file", str(_in_worktree(self.stack_file, self.root, worktree))]
             # -P: not the current directory first; the copied tool first, then the program.
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tool), str(worktree)])}
-            result = subprocess.run(
+            self._process = subprocess.Popen(
                 command,
                 cwd=worktree,
                 env=env,
-                capture_output=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=TIMEOUT_SECONDS,
-                check=False,
             )
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def result(self) -> Plan:
+        """The revision's plan; ``PlanError`` if its plan failed or printed no plan."""
+        assert self._process is not None, "use BasePlan in a with block"
+        try:
+            stdout, stderr = self._process.communicate(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.communicate()
+            raise PlanError(
+                f"--base {self.ref}: the plan of that revision took over {TIMEOUT_SECONDS} s"
+            ) from None
+        if self._process.returncode != 0:
+            detail = (stderr or stdout).strip()
+            raise PlanError(f"--base {self.ref}: the plan of that revision failed:\n{detail}")
+        try:
+            document = json.loads(stdout)
+        except ValueError:
+            raise PlanError(
+                f"--base {self.ref}: the plan of that revision printed no JSON"
+            ) from None
+        return check_plan(document, f"--base {self.ref}")
+
+    def __exit__(self, *_: object) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+        try:
+            if self._worktree is not None:
+                _git(
+                    self.root, "worktree", "remove", "--force", str(self._worktree), what="cleanup"
+                )
         finally:
-            _git(root, "worktree", "remove", "--force", str(worktree), what="cleanup")
-    if result.returncode != 0:
-        detail = (result.stderr or result.stdout).strip()
-        raise PlanError(f"--base {ref}: the plan of that revision failed:\n{detail}")
-    try:
-        document = json.loads(result.stdout)
-    except ValueError:
-        raise PlanError(f"--base {ref}: the plan of that revision printed no JSON") from None
-    return check_plan(document, f"--base {ref}")
+            if self._scratch is not None:
+                self._scratch.cleanup()
 
 
 def _in_worktree(stack_file: Path, root: Path, worktree: Path) -> Path:

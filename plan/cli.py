@@ -4,9 +4,11 @@ Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``), 
 with its estimated cost (``--cost``) and its rollout time step by step (``--rollout``; the text
 summary and Markdown always give the total), or the diff against another stack
 (``--against``), a saved JSON plan (``--against-file``) or the program at a git revision
-(``--base``). Bad input (an unknown stack, invalid settings, an unreadable file, a bad git ref)
-prints one clear message and exits with status 2; a diff exits 0 whether or not something
-changed.
+(``--base``). The project's policy pack runs on the plan as ``pulumi preview --policy-pack
+policy`` would run it (``--no-policy`` skips it): a mandatory violation prints the plan, names
+each violation and exits with status 1. Bad input (an unknown stack, invalid settings, an
+unreadable file, a bad git ref) prints one clear message and exits with status 2; a diff exits
+0 whether or not something changed.
 """
 
 from __future__ import annotations
@@ -16,15 +18,21 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plan import cost, describe, diff, mermaid, rollout
-from plan.base import plan_at_revision
+from plan import describe, policies, rollout
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
 from plan.render import ROOT
-from plan.stackfile import load_stack
+from plan.stackfile import StackFile, load_stack
 
+if TYPE_CHECKING:
+    from plan.diff import PlanDiff
+
+# The modules only some options need (cost, diff, mermaid, motion, base) are imported where
+# they are used: a plain `python -m plan dev` should cost little more than its imports.
+
+EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 
 
@@ -57,6 +65,11 @@ def parser() -> argparse.ArgumentParser:
     output.add_argument("--mermaid", action="store_true", help="print only the Mermaid chart")
     p.add_argument("--cost", action="store_true", help="add the estimated monthly cost")
     p.add_argument(
+        "--no-policy",
+        action="store_true",
+        help="skip the guardrails (the policy pack in policy/, with policy/config.STACK.json)",
+    )
+    p.add_argument(
         "--rollout",
         action="store_true",
         help="add how long a rollout takes, step by step, next to AWS's defaults (the text "
@@ -78,21 +91,57 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        output = run(args)
+        output, refused = run(args)
     except PlanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     sys.stdout.write(output)
+    if refused:
+        print(
+            f"error: the guardrails refuse this stack ({len(refused)} mandatory "
+            f"{'violation' if len(refused) == 1 else 'violations'}): " + "; ".join(refused),
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     return 0
 
 
-def run(args: argparse.Namespace) -> str:
-    """The text the command prints for these arguments; ``PlanError`` for bad input."""
+def run(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """The text the command prints and the mandatory violations; ``PlanError`` for bad input."""
+    if args.mermaid and (args.cost or args.rollout):
+        dropped = " and ".join(
+            f for f, on in (("--cost", args.cost), ("--rollout", args.rollout)) if on
+        )
+        raise PlanError(
+            f"--mermaid prints only the chart, so {dropped} would be lost. Use --markdown for the "
+            f"chart with the rollout time and the cost, or drop {dropped}."
+        )
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
-    current = build_plan(stack, root)
-    if args.against or args.against_file or args.base:
-        before, label = _before(args, root, stack.stack)
+    if args.base:
+        from plan.base import BasePlan
+
+        # The base revision's plan runs in a subprocess while this one renders.
+        with BasePlan(root, args.base, stack.stack, args.stack_file) as pending:
+            current = build_plan(stack, root, policy=not args.no_policy)
+            base = pending.result(), f"stack {stack.stack} at {args.base}"
+    else:
+        current = build_plan(stack, root, policy=not args.no_policy)
+        base = None
+    return _output(args, root, stack, current, base), policies.refused(current)
+
+
+def _output(
+    args: argparse.Namespace,
+    root: Path,
+    stack: StackFile,
+    current: Plan,
+    base: tuple[Plan, str] | None,
+) -> str:
+    if args.against or args.against_file or base:
+        from plan import diff
+
+        before, label = base or _before(args, root)
         after_label = f"stack {stack.stack}"
         if args.stack_file:
             after_label += f" ({args.stack_file})"
@@ -105,6 +154,8 @@ def run(args: argparse.Namespace) -> str:
 
 
 def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
+    from plan import cost, mermaid
+
     if args.mermaid:
         return mermaid.flowchart(plan)
     if args.json:
@@ -134,13 +185,14 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
     return text
 
 
-def _diff_output(
-    args: argparse.Namespace, changes: diff.PlanDiff, before: Plan, after: Plan
-) -> str:
+def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, after: Plan) -> str:
+    from plan import cost, diff, mermaid, motion
+
     if args.mermaid:
         return mermaid.flowchart(after, diff.touched_components(changes, after))
     if args.json:
         document = changes.as_dict()
+        document["sets_in_motion"] = motion.consequences(changes, after).as_dict()
         if args.cost:
             document["cost"] = {
                 "before": cost.estimate(before).as_dict(),
@@ -162,6 +214,11 @@ def _diff_output(
             rollout_before=rollout.estimate(before),
         )
     text = diff.format_text(changes)
+    moves = motion.format_text(motion.consequences(changes, after))
+    if moves:
+        text += "\n" + moves
+    if after.get("guardrails"):
+        text += "\n" + "\n".join(policies.format_text(after["guardrails"])) + "\n"
     if args.rollout:
         new = rollout.estimate(after)
         text += "\n" + rollout.format_change(rollout.estimate(before), new)
@@ -175,9 +232,10 @@ def _diff_output(
     return text
 
 
-def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str]:
+def _before(args: argparse.Namespace, root: Path) -> tuple[Plan, str]:
     if args.against:
-        return build_plan(load_stack(root, args.against), root), f"stack {args.against}"
+        before = build_plan(load_stack(root, args.against), root, policy=False)
+        return before, f"stack {args.against}"
     if args.against_file:
         path: Path = args.against_file
         try:
@@ -186,10 +244,7 @@ def _before(args: argparse.Namespace, root: Path, stack: str) -> tuple[Plan, str
             raise PlanError(f"--against-file {path}: cannot be read: {exc.strerror}") from None
         except ValueError as exc:
             raise PlanError(f"--against-file {path}: is not JSON: {exc}") from None
-        return check_plan(document, f"--against-file {path}"), f"{path.name}"
-    return plan_at_revision(
-        root, args.base, stack, args.stack_file
-    ), f"stack {stack} at {args.base}"
+    return check_plan(document, f"--against-file {path}"), f"{path.name}"
 
 
 def _json(document: Any) -> str:

@@ -269,9 +269,23 @@ class _Builder:
         )
         maximum = self._max_tasks(r)
         if maximum is not None and maximum > count:
+            # The extra tasks are placed by the same capacity provider strategy as the rest.
+            most_on_demand, most_spot = capacity_split(
+                i.get("capacityProviderStrategies") or [], maximum
+            )
+            ceiling = (most_on_demand + most_spot * (1 - discount)) * per_task_hour * self.hours
+            if not most_spot:
+                share = "at on-demand prices"
+            elif not most_on_demand:
+                share = f"all on Fargate Spot at {discount:.0%} off"
+            else:
+                share = (
+                    f"{most_on_demand:g} on demand and {most_spot:g} on Fargate Spot at "
+                    f"{discount:.0%} off"
+                )
             self._assume(
                 f"Autoscaling may run up to {maximum} tasks of {r['name']}: Fargate then costs up "
-                f"to {maximum * per_task_hour * self.hours:.2f} USD a month at on-demand prices."
+                f"to {ceiling:.2f} USD a month ({share})."
             )
 
     def _log_group(self, task: Resource) -> Resource | None:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from plan import rollout
+from plan import policies, rollout
 from plan.document import Plan, top_level
 from plan.types import reference, short_type
 
@@ -32,6 +32,8 @@ def describe_text(plan: Plan) -> str:
         f"{len(resources)} resources in {len(components)} groups.",
         # How long `pulumi up` will take is part of the summary: tuning it is a review item.
         *rollout.summary_lines(rollout.estimate(plan)),
+        # What the guardrails would refuse at `pulumi preview` is the first thing to fix.
+        *(policies.format_text(plan["guardrails"]) if plan.get("guardrails") else []),
         "",
         "Settings:",
         *(f"  {key} = {_value(value)}" for key, value in plan["config"].items()),
@@ -97,6 +99,7 @@ def describe_markdown(plan: Plan) -> str:
         f"{len(plan['resources'])} resources in {len(components)} groups. "
         "Rendered without AWS credentials: values AWS computes show as *known after apply*.",
         "",
+        *([policies.format_markdown(plan["guardrails"])] if plan.get("guardrails") else []),
         "| resource | type | group |",
         "|---|---|---|",
         *rows,

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from plan import cost
+from plan import cost, motion, policies
 from plan.cost import Estimate
 from plan.document import Plan, resources_by_key
 from plan.mermaid import flowchart
@@ -191,6 +191,12 @@ def format_markdown(
             f"({delta:+.2f})."
         )
     parts = [title, "", summary, ""]
+    # What the change sets in motion and what it replaces come first: they are what to review.
+    moves = motion.format_markdown(motion.consequences(diff, after))
+    if moves:
+        parts.append(moves)
+    if after.get("guardrails"):
+        parts.append(policies.format_markdown(after["guardrails"]))
     if diff.settings:
         parts += [
             "| setting | before | after |",

@@ -32,6 +32,7 @@ import pulumi
 from plan.engine_config import ConfigError
 from plan.errors import PlanError
 from plan.placeholders import Placeholders, PlanMocks
+from plan.regions import check_region
 from plan.render import ROOT, Rendered, Resource, render
 from plan.stackfile import StackFile
 
@@ -51,12 +52,17 @@ def resource_key(type_: str, name: str) -> str:
     return f"{type_}::{name}"
 
 
-def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
+def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> Plan:
     """Render ``root/__main__.py`` with the stack's config and return the plan document.
+
+    With ``policy``, the project's policy pack (``root/policy``) runs on the rendering as
+    ``pulumi preview --policy-pack policy`` would run it (``plan.policies``); its findings are
+    the document's ``guardrails`` (None without a pack or with ``policy=False``).
 
     Raises ``PlanError`` when the program refuses the settings (a ``SettingsError``, or any
     ``pulumi.RunError``: the errors Pulumi prints without a traceback).
     """
+    check_region(stack.region)
     namespace = f"{stack.project}:"
     settings = stack.settings()
     mocks = PlanMocks(
@@ -89,6 +95,14 @@ def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
         key=lambda v: (-len(v), v),
     )
     clean = _Cleaner(mocks.placeholders(), secrets, root)
+    guardrails = None
+    if policy:
+        from plan.policies import run_pack
+
+        # Right after rendering: the runtime still holds this stack's config, as the engine
+        # hands it to the pack.
+        report = run_pack(root, stack.stack, rendered, lambda text: str(clean.value(text)))
+        guardrails = report.as_dict() if report is not None else None
     notes = list(mocks.notes)
     if stack.encrypted_keys:
         notes.append(
@@ -116,6 +130,7 @@ def build_plan(stack: StackFile, root: Path = ROOT) -> Plan:
             name: SECRET if name in rendered.secret_outputs else clean.value(value)
             for name, value in sorted(rendered.outputs.items())
         },
+        "guardrails": guardrails,
     }
 
 

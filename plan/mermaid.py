@@ -1,9 +1,11 @@
 """The shape of a plan as a Mermaid flowchart: its components and what waits for what.
 
 One node per top-level component (or lone resource such as the migration run), labelled with
-its name, kind and size. An arrow A --> B means B needs A first: something in B uses a value
-of something in A; a thick arrow A ==>|waits for| B means something in B is declared to wait
-for A (``depends_on``), like the service waiting for the migration run. Everything is derived
+its name, kind and size. Every arrow reads the way the text plan says it: a thick arrow
+``A ==>|waits for| B`` means something in A is declared to wait for something in B
+(``depends_on``; the text plan's "waits for:" lines), like the service waiting for the
+migration run; a thin arrow ``A -->|uses| B`` means something in A uses a value of something in
+B, so B comes first too. Everything is derived
 from the recorded parents and dependencies, so a new component shows up by itself. GitHub
 renders the chart in comments and job summaries.
 """
@@ -52,10 +54,10 @@ def flowchart(plan: Plan, changes: Mapping[str, str] | None = None) -> str:
         detail = f"{short_type(g['type'])}, {size} resources" if size else short_type(g["type"])
         lines.append(f'  {node_id(g)}["{g["name"]}<br/>{detail}"]')
     ids = {g["key"]: node_id(g) for g in groups}
-    for first, then in sorted(waits):
-        lines.append(f"  {ids[first]} ==>|waits for| {ids[then]}")
-    for first, then in sorted(uses - waits):
-        lines.append(f"  {ids[first]} --> {ids[then]}")
+    for first, then in sorted(waits, key=lambda e: (e[1], e[0])):
+        lines.append(f"  {ids[then]} ==>|waits for| {ids[first]}")
+    for first, then in sorted(uses - waits, key=lambda e: (e[1], e[0])):
+        lines.append(f"  {ids[then]} -->|uses| {ids[first]}")
     if changes:
         for kind, style in CHANGE_STYLES.items():
             members = sorted(ids[k] for k, v in changes.items() if v == kind and k in ids)

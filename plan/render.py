@@ -70,6 +70,12 @@ class Rendered:
     outputs: dict[str, Any]
     secret_outputs: set[str]
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    states: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def outputs_of(self, resource: Resource) -> dict[str, Any]:
+        """What AWS would hand back for ``resource``: the mocks' state with its id."""
+        rid, state = self.states.get((resource.type, resource.name), ("", resource.inputs))
+        return {**state, "id": rid} if rid else dict(state)
 
     def all(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -176,6 +182,9 @@ class AwsMocks(pulumi_mocks.Mocks):
         self.registered: list[str] = []
         self.zones: dict[str, str] = {"example.com": ZONE_ID}
         self.subnet_azs: dict[str, str] = {}
+        # (type, name) -> (id, state) answered for it: what AWS would hand back as the
+        # resource's outputs, which stack policies read.
+        self.states: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
@@ -273,10 +282,22 @@ class AwsMocks(pulumi_mocks.Mocks):
         elif typ == "aws:sns/topic:Topic":
             topic = inputs.get("name") or f"{name}-{digest[:7]}"
             state |= {"name": topic, "arn": self._arn("sns", topic)}
+        elif typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            # Without a `bucket` input, AWS's provider names the bucket `<name>-<random>`; the
+            # program reads that name back (the state backend's URL).
+            bucket = inputs.get("bucket") or f"{name}-{digest[:8]}"
+            state |= {
+                "bucket": bucket,
+                "arn": f"arn:aws:s3:::{bucket}",
+                "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{bucket}.s3.{self.region}.amazonaws.com",
+            }
         elif typ == "aws:secretsmanager/secret:Secret":
             state["arn"] = self._arn("secretsmanager", f"secret:{inputs.get('name', name)}-AbCdEf")
         state.setdefault("arn", self._arn(typ.split(":")[1].split("/")[0], f"{name}/{digest[:12]}"))
         state.setdefault("name", inputs.get("name", name))
+        # The same dict: what a subclass fills in afterwards (PlanMocks' auto-names) shows too.
+        self.states[(typ, name)] = (rid, state)
         return rid, state
 
     def call(self, args: pulumi_mocks.MockCallArgs):
@@ -473,4 +494,4 @@ def render(
         _sync_await(run_pulumi_func(run))
     finally:
         os.chdir(previous)
-    return Rendered(monitor.records, outputs, secret_outputs, mocks.invokes)
+    return Rendered(monitor.records, outputs, secret_outputs, mocks.invokes, mocks.states)

@@ -13,6 +13,7 @@ keys as secrets with a placeholder value and says so.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ from plan.errors import PlanError
 from plan.render import ENCRYPTED_PLACEHOLDER, OFFLINE_DECRYPTER  # noqa: F401 (re-exported)
 
 REGION_KEY = "aws:region"
+# The keys of a stack file: pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack. The
+# CLI ignores any other key, so a misspelled `config:` would silently drop every setting.
+STACK_FILE_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt", "config", "environment")
 _STACK_FILE_NAME = re.compile(r"^Pulumi\.(?P<stack>[^/]+)\.ya?ml$")
 
 
@@ -131,6 +135,7 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
             f"{path}: imports a Pulumi ESC environment (`environment:`), which the offline "
             "plan cannot open; plan a copy without it, or use `pulumi preview`."
         )
+    _check_keys(document, path)
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise PlanError(f"{path}: `config` must be a mapping of keys to values")
@@ -170,6 +175,18 @@ def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> 
         raise PlanError(
             f"{exc} (the Pulumi CLI's check of {path.name} against Pulumi.yaml)"
         ) from None
+
+
+def _check_keys(document: dict[Any, Any], path: Path) -> None:
+    for key in document:
+        if key not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(str(key), STACK_FILE_KEYS, n=1)
+            hint = f" Did you mean `{close[0]}`?" if close else ""
+            raise PlanError(
+                f"{path}: `{key}` is not a key of a stack file (those are "
+                f"{', '.join(STACK_FILE_KEYS)}); Pulumi would ignore it and everything under "
+                f"it.{hint}"
+            )
 
 
 def _read_yaml(path: Path) -> Any:

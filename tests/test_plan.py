@@ -9,11 +9,14 @@ tests/test_plan.py -k golden` rewrites it after an intended change.
 from __future__ import annotations
 
 import difflib
+import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +24,20 @@ import pytest
 import yaml
 
 from components.image import image_tag
+from plan import base
 from plan.cli import main
 from plan.cost import Estimate, capacity_split, estimate
 from plan.describe import describe_markdown, describe_text
 from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.engine_config import cli_edit, stack_config_from_document, stack_document
-from plan.mermaid import flowchart
+from plan.errors import PlanError
+from plan.mermaid import flowchart, node_id
+from plan.motion import HOLDS_WHAT, REPLACED_BY, consequences, types_in
+from plan.motion import format_text as motion_text
 from plan.placeholders import PLAN_ACCOUNT
+from plan.policies import _import_pack, _pack_importable, parse_config
+from plan.regions import known_regions
 from plan.rollout import Rollout, headline, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
@@ -39,10 +48,10 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "plan-dev.txt"
 APP_TAG = "<hash of app/>"
 
 
-def stack_file(tmp_path: Path, name: str = "dev", **settings: Any) -> Path:
-    """A copy of Pulumi.dev.yaml as `pulumi config set --path KEY VALUE` would write it after
-    changing these settings (None: `pulumi config rm --path KEY`)."""
-    config = stack_config_from_document(stack_config("dev"), PROJECT)
+def stack_file(tmp_path: Path, name: str = "dev", base: str = "dev", **settings: Any) -> Path:
+    """A copy of Pulumi.<base>.yaml named Pulumi.<name>.yaml, as `pulumi config set --path KEY
+    VALUE` would write it after changing these settings (None: `pulumi config rm --path KEY`)."""
+    config = stack_config_from_document(stack_config(base), PROJECT)
     cli_edit(config, settings, PROJECT)
     path = tmp_path / f"Pulumi.{name}.yaml"
     path.write_text(yaml.safe_dump({"config": stack_document(config)}, sort_keys=False))
@@ -176,7 +185,8 @@ class TestTheCommandLine:
         saved = tmp_path / "dev.json"
         saved.write_text(out)
         code, out, _ = run_cli(capsys, "dev", "--against-file", str(saved))
-        assert (code, out) == (0, "No changes from dev.json to stack dev.\n")
+        assert code == 0
+        assert out.startswith("No changes from dev.json to stack dev.\n\nGuardrails (")
 
     def test_one_changed_setting_shows_exactly_the_properties_it_changes(self, capsys, tmp_path):
         path = stack_file(tmp_path, **{"service.cpu": 512, "service.memory": 1024})
@@ -239,17 +249,291 @@ class TestTheCommandLine:
         assert f"{PROJECT}:service.cpu = 300: is not a Fargate CPU size" in result.stderr
         assert "Traceback" not in result.stderr
 
-    def test_base_renders_the_committed_program_in_a_worktree_it_removes(self, capsys):
-        before = worktree_paths()
+    def test_the_bootstrap_program_with_a_state_backend_plans_its_bucket_url(
+        self, capsys, tmp_path
+    ):
+        # It used to crash with "TypeError: sequence item 1: expected str instance, NoneType
+        # found": the mocks gave the bucket no name for the program's s3:// URL.
+        path = tmp_path / "Pulumi.ci.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "config": {
+                        "aws:region": "us-east-1",
+                        "fastapi-fargate-bootstrap:githubRepository": "octo-org/app",
+                        "fastapi-fargate-bootstrap:createStateBackend": True,
+                    }
+                }
+            )
+        )
+        code, out, err = run_cli(
+            capsys, "--root", str(ROOT / "bootstrap"), "--stack-file", str(path)
+        )
+        assert (code, err) == (0, "")
+        assert '  backendUrls = {"dev": "s3://(known after apply: pulumi-state-dev.id)"}\n' in out
+        assert "Guardrails" not in out  # bootstrap/ has no policy pack
+
+    def test_a_region_that_is_not_an_aws_region_is_refused_before_rendering(self, capsys, tmp_path):
+        path = stack_file(tmp_path, **{"aws:region": "us-east-9"})
+        code, out, err = run_cli(capsys, "--stack-file", str(path), "--cost")
+        assert (code, out) == (2, "")
+        assert err.startswith("error: aws:region = 'us-east-9': is not an AWS region")
+        assert "Did you mean us-east-2, us-east-1" in err
+        assert "Fix: `pulumi config set aws:region us-east-1`" in err
+
+    def test_every_region_of_botocores_endpoints_data_is_accepted(self):
+        import botocore
+
+        regions = known_regions()
+        endpoints = json.loads(
+            (Path(botocore.__file__).parent / "data" / "endpoints.json").read_text()
+        )
+        assert {r for p in endpoints["partitions"] for r in p["regions"]} <= regions
+        assert {"us-east-1", "eu-central-1", "ap-southeast-2", "cn-north-1"} <= regions
+        assert not {"us-east-9", "aws-global"} & regions
+
+    def test_a_misspelled_config_key_is_named_not_reported_as_a_missing_region(
+        self, capsys, tmp_path
+    ):
+        path = tmp_path / "Pulumi.typo.yaml"
+        path.write_text(yaml.safe_dump({"confg": stack_config("dev")}))
+        code, _, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 2
+        assert "`confg` is not a key of a stack file" in err
+        assert err.rstrip().endswith("Did you mean `config`?")
+        assert "aws:region" not in err
+
+    def test_base_renders_the_committed_program_in_a_worktree_it_removes(
+        self, capsys, tmp_path, monkeypatch
+    ):
+        # Its own temporary directory: other plans may add and remove worktrees meanwhile.
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+        calls: list[tuple[str, ...]] = []
+        real_git = base._git
+
+        def git(root: Path, *args: str, what: str) -> None:
+            calls.append(args)
+            real_git(root, *args, what=what)
+
+        monkeypatch.setattr(base, "_git", git)
         code, out, err = run_cli(capsys, "dev", "--base", "HEAD", "--json")
         assert (code, err) == (0, "")
         assert json.loads(out)["before"] == "stack dev at HEAD"
-        assert worktree_paths() == before
+        (added,) = [c for c in calls if c[:2] == ("worktree", "add")]
+        assert added[3].startswith(str(tmp_path)) and added[4] == "HEAD"
+        assert [c for c in calls if c[:2] == ("worktree", "remove")] == [
+            ("worktree", "remove", "--force", added[3])
+        ]
+        assert not [p for p in worktree_paths() if str(tmp_path) in p]
+        assert list(tmp_path.iterdir()) == []
 
     def test_a_bad_git_ref_is_a_clear_error(self, capsys):
         code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
         assert code == 2
         assert err.startswith("error: --base no-such-ref-anywhere: git worktree add failed")
+
+
+class TestWhatAChangeSetsInMotion:
+    """Under a diff: the revision, the migration, the rollout, and replacements that hurt."""
+
+    def diff_of(self, capsys, tmp_path, *options: str, **settings: Any) -> tuple[int, str]:
+        path = stack_file(tmp_path, **settings)
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--against", "dev", *options)
+        return code, out
+
+    def test_a_new_task_definition_runs_the_migration_and_rolls_out_the_service(
+        self, capsys, tmp_path
+    ):
+        code, out = self.diff_of(capsys, tmp_path, **{"service.memory": 1024})
+        assert code == 0
+        moves = out.split("Sets in motion:\n")[1].split("\n\n")[0]
+        assert moves.splitlines() == [
+            "  - app-definition: a new task definition revision (a task definition cannot change "
+            "in place)",
+            "  - app-migration-definition: a new task definition revision (a task definition "
+            "cannot change in place)",
+            "  - migration-run: runs the migration with the new revision, before any new task serves",
+            "  - web: a rolling deployment after the migration, about 3 min 10 s",
+            "  This change runs the migration and rolls out web: about 3 min 10 s, plus the "
+            "migration's own time.",
+        ]
+        assert "Replaced, not updated" not in out
+
+    def test_without_migrations_only_the_rollout_is_set_in_motion(self, tmp_path):
+        before = plan_of(tmp_path, **{"migration.enabled": False})
+        after = plan_of(tmp_path, **{"migration.enabled": False, "service.memory": 1024})
+        moves = consequences(diff_plans(before, after, "before", "after"), after)
+        # 60 start + 20 healthy + 30 drain + 20 stop: no migration task this time
+        assert moves.sentence() == "this change rolls out web: about 2 min 10 s"
+        assert moves.migrations == []
+
+    def test_a_change_that_touches_no_task_definition_sets_nothing_in_motion(self, tmp_path, dev):
+        after = plan_of(tmp_path, **{"loadBalancer.deregistrationDelay": 120})
+        changes = diff_plans(dev, after, "stack dev", "changed")
+        assert [r.name for r in changes.resources] == ["edge-tg"]
+        assert consequences(changes, after).empty
+        assert motion_text(consequences(changes, after)) == ""
+
+    def test_renaming_the_database_warns_that_it_replaces_the_instance(self, tmp_path, dev):
+        after = plan_of(tmp_path, **{"database.name": "notes"})
+        changes = diff_plans(dev, after, "stack dev", "changed")
+        moves = consequences(changes, after)
+        assert motion_text(moves).startswith(
+            "Replaced, not updated (deleted and created anew):\n"
+            "  ! data-postgres [rds.Instance]: `dbName` cannot change in place; it holds the "
+            "database: the new instance starts empty"
+        )
+        markdown = format_markdown(changes, after)
+        assert "> [!WARNING]\n> **Replaced, not updated** (deleted and created anew):\n" in markdown
+        assert "> - `data-postgres` (rds.Instance): `dbName` cannot change in place" in markdown
+        assert (
+            "**Sets in motion:** this change runs the migration and rolls out web: about 3 min 10 s"
+            in markdown
+        )
+        assert [(r["resource"], r["inputs"]) for r in moves.as_dict()["replacements"]] == [
+            ("data-postgres", ["dbName"])
+        ]
+
+    def test_the_replacement_table_names_real_inputs_of_the_types_the_program_creates(
+        self, dev, tmp_path
+    ):
+        import pulumi_aws
+
+        prod = build_plan(load_stack(ROOT, "prod"))
+        created = types_in([dev, prod])
+        for type_, inputs in REPLACED_BY.items():
+            assert type_ in created, type_
+            _, path, kind = type_.split(":")
+            args = getattr(getattr(pulumi_aws, path.split("/")[0]), f"{kind}Args")
+            parameters = set(inspect.signature(args.__init__).parameters)
+            for name in inputs:
+                assert re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower() in parameters, (type_, name)
+        # Every resource that holds data or a name users see has its table entry.
+        assert set(HOLDS_WHAT) <= set(REPLACED_BY)
+
+
+UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
+
+
+@pytest.fixture(scope="module")
+def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = stack_file(tmp_path_factory.mktemp("unsafe"), "prod", base="prod", **UNSAFE_PROD)
+    return build_plan(load_stack(ROOT, None, path))
+
+
+class TestGuardrails:
+    """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
+
+    def test_a_prod_stack_without_nat_and_with_one_task_is_refused_naming_both_policies(
+        self, capsys, tmp_path
+    ):
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
+        code, out, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 1
+        section = out.split("\n\nSettings:")[0]
+        # Every policy of the pack ran (policy/guardrails POLICIES, counted in the header).
+        with _pack_importable(ROOT / "policy"):
+            count = len(_import_pack().POLICIES)
+        assert (
+            f"Guardrails (fastapi-fargate-guardrails, {count} policies, config "
+            "policy/config.prod.json): 2 mandatory violations: `pulumi preview` with the pack "
+            "would refuse this stack."
+        ) in section
+        assert "    ! production-high-availability on web: Service 'web' runs 1 task(s)" in section
+        assert "      fix: run at least 2 (service.desiredCount and scaling.minCount" in section
+        assert (
+            "    ! production-private-tasks on web: Service 'web' gives its tasks public IPs"
+            in (section)
+        )
+        assert err == (
+            "error: the guardrails refuse this stack (2 mandatory violations): "
+            "production-high-availability on web; production-private-tasks on web\n"
+        )
+
+    def test_the_pull_request_comment_shows_the_same_violations_with_their_fixes(
+        self, unsafe_prod, dev
+    ):
+        for markdown in (
+            describe_markdown(unsafe_prod),
+            format_markdown(diff_plans(dev, unsafe_prod, "dev", "prod"), unsafe_prod),
+        ):
+            assert (
+                "| `production-private-tasks` | `web` | Service 'web' gives its tasks public"
+                in (markdown)
+            )
+            assert re.search(
+                r"^\| `production-high-availability` \| `web` \| .* \| run at least 2",
+                markdown,
+                re.M,
+            )
+
+    def test_without_pulumi_policy_installed_the_plan_says_how_to_get_it(self, capsys, monkeypatch):
+        monkeypatch.setitem(sys.modules, "pulumi_policy", None)  # what `import` then refuses
+        code, out, err = run_cli(capsys, "dev")
+        assert (code, out) == (2, "")
+        assert err == (
+            "error: the guardrails need pulumi-policy: `pip install -r policy/requirements.txt`, "
+            "or plan with --no-policy\n"
+        )
+
+    def test_no_policy_skips_the_guardrails(self, capsys, tmp_path):
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
+        code, out, err = run_cli(capsys, "--stack-file", str(path), "--no-policy")
+        assert (code, err) == (0, "")
+        assert "Guardrails" not in out
+
+    def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys, dev):
+        code, out, _ = run_cli(capsys, "prod", "--json")
+        assert code == 0
+        for stack, plan in (("dev", dev), ("prod", json.loads(out))):
+            report = plan["guardrails"]
+            assert report["config"] == f"policy/config.{stack}.json"
+            assert (report["mandatory"], report["advisory"]) == ([], [])
+
+    def test_the_stacks_policy_config_sets_levels_as_the_cli_reads_it(self, tmp_path):
+        root = tmp_path / "project"
+        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__"))
+        (root / "policy" / "config.prod.json").write_text(
+            json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
+        )
+        path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
+        report = build_plan(load_stack(root, None, path), root)["guardrails"]
+        assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
+        assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
+
+    # pulumi/pulumi pkg/resource/analyzer/config_test.go, TestParsePolicyPackConfigSuccess/Fail.
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("", {}),
+            ("  \t\n", {}),
+            ('{"foo":"advisory"}', {"foo": ("advisory", {})}),
+            ('{"foo":"mandatory"}', {"foo": ("mandatory", {})}),
+            (
+                '{"all":"mandatory","policy1":{"foo":"one"},"policy2":{"foo":"two"}}',
+                {
+                    "all": ("mandatory", {}),
+                    "policy1": (None, {"foo": "one"}),
+                    "policy2": (None, {"foo": "two"}),
+                },
+            ),
+        ],
+    )
+    def test_policy_config_files_parse_as_pulumi_parses_them(self, text, expected):
+        assert parse_config(text, "config.json") == expected
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            '{"foo":[]}', '{"foo":null}', '{"foo":0}', '{"foo":true}', '{"foo":""}',
+            '{"foo":"bar"}', '{"foo":{"enforcementLevel":[]}}', '{"foo":{"enforcementLevel":null}}',
+            '{"foo":{"enforcementLevel":0}}', '{"foo":{"enforcementLevel":{}}}',
+            '{"foo":{"enforcementLevel":""}}', '{"foo":{"enforcementLevel":"bar"}}',
+        ],
+    )  # fmt: skip
+    def test_policy_config_files_pulumi_refuses_are_refused(self, text):
+        with pytest.raises(PlanError, match=r"^config\.json: 'foo': "):
+            parse_config(text, "config.json")
 
 
 class TestSecrets:
@@ -316,6 +600,18 @@ class TestCost:
         on_demand = plan_of(tmp_path, **{"service.fargateSpotPercent": 0})
         assert cost_of(dev, "Fargate") < cost_of(on_demand, "Fargate")
 
+    def test_the_autoscaling_ceiling_uses_the_stacks_spot_share(self, dev, tmp_path):
+        # 2 tasks x (0.25 x 0.04048 + 0.5 x 0.004445) x 730 h, all on Spot at 70 % off
+        assert (
+            "Autoscaling may run up to 2 tasks of web: Fargate then costs up to 5.41 USD a month "
+            "(all on Fargate Spot at 70% off)." in estimate(dev).assumptions
+        )
+        on_demand = plan_of(tmp_path, **{"service.fargateSpotPercent": 0})
+        assert (
+            "Autoscaling may run up to 2 tasks of web: Fargate then costs up to 18.02 USD a month "
+            "(at on-demand prices)." in estimate(on_demand).assumptions
+        )
+
     def test_a_mixed_strategy_keeps_the_base_task_on_demand(self):
         strategy = [
             {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
@@ -355,13 +651,40 @@ class TestTheChart:
     def test_image_task_migration_and_service_wait_for_each_other_in_order(self, dev):
         chart = flowchart(dev)
         assert chart.startswith("flowchart LR\n")
-        assert "  AppImage_app --> AppTask_app\n" in chart
-        # Declared: the migration's task needs the execution role's policy and the routes.
-        assert "  AppTask_app ==>|waits for| MigrationRun_migration_run\n" in chart
-        assert "  Network_edge ==>|waits for| MigrationRun_migration_run\n" in chart
-        assert "  MigrationRun_migration_run ==>|waits for| WebService_web\n" in chart
-        assert "  LoadBalancer_edge ==>|waits for| WebService_web\n" in chart
-        assert "  Database_data --> AppTask_app\n" in chart
+        assert "  AppTask_app -->|uses| AppImage_app\n" in chart
+        assert "  MigrationRun_migration_run ==>|waits for| AppTask_app\n" in chart
+        assert "  WebService_web ==>|waits for| MigrationRun_migration_run\n" in chart
+        # Declared: the migration's task needs the network's routes to reach ECR and logs.
+        assert "  MigrationRun_migration_run ==>|waits for| Network_edge\n" in chart
+        assert "  WebService_web ==>|waits for| LoadBalancer_edge\n" in chart
+        assert "  Autoscaling_web_scaling ==>|waits for| WebService_web\n" in chart
+        assert "  AppTask_app -->|uses| Database_data\n" in chart
+
+    def test_the_charts_waits_for_arrows_are_the_text_plans_waits_for_lines(self, dev, dev_text):
+        # From the text: each "waits for:" line of a resource, under its group's header line.
+        components = {r["name"]: r["component"] for r in dev["resources"]}
+        groups = {r["key"]: r for r in dev["resources"]}
+        said: set[tuple[str, str]] = set()
+        group = ""
+        for line in dev_text.split("\n\nOutputs:")[0].splitlines():
+            header = re.match(r"^(\S+)  \[(\w+)", line)
+            if header:
+                group = f"{header[2]}_{header[1]}".replace("-", "_")
+            facts = re.match(r"^\s+waits for: (.+)$", line)
+            if facts:
+                for name in facts[1].split(", "):
+                    target = node_id(groups[components[name]])
+                    if target != group:
+                        said.add((group, target))
+        drawn = set(re.findall(r"^  (\w+) ==>\|waits for\| (\w+)$", flowchart(dev), re.M))
+        assert said and drawn == said
+        assert ("WebService_web", "MigrationRun_migration_run") in drawn
+
+    def test_mermaid_refuses_options_it_would_drop(self, capsys):
+        code, out, err = run_cli(capsys, "dev", "--mermaid", "--cost")
+        assert (code, out) == (2, "")
+        assert err.startswith("error: --mermaid prints only the chart, so --cost would be lost.")
+        assert "Use --markdown" in err
 
 
 def steps_of(rollout: Rollout) -> dict[str, tuple[int, int]]:

@@ -23,7 +23,7 @@ import grpc
 import pulumi
 import pytest
 import yaml
-from google.protobuf import empty_pb2, json_format, struct_pb2
+from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy import (
     Policy,
@@ -35,12 +35,10 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import (
     UNKNOWN_ARRAY_VALUE,
     UNKNOWN_STRING_VALUE,
     UnknownValueError,
-    unknown_checking_proxy,
 )
 
 from components.settings import (
@@ -51,7 +49,8 @@ from components.settings import (
     parse_settings,
 )
 from plan.engine_config import load_project, program_config
-from pulumi_harness import ROOT, AwsMocks, Rendered, handed_over, render, stack_config
+from plan.policies import engine_view, evaluate
+from pulumi_harness import ROOT, Rendered, handed_over, render, stack_config
 
 POLICY_DIR = ROOT / "policy"
 # The engine runs the pack with policy/ on sys.path; the tests import it the same way.
@@ -86,15 +85,7 @@ STACKS = ["dev", "prod"]
 OPTS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
 
-# --- Calling policies as the engine does -------------------------------------------------------
-
-
-def engine_view(properties: dict[str, Any]) -> Any:
-    """Properties as a policy receives them: through protobuf (numbers become floats) and the
-    SDK's unknown-checking proxies (Mapping and Sequence, not dict and list)."""
-    struct = struct_pb2.Struct()
-    struct.update(json.loads(json.dumps(properties)))
-    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+# --- Calling policies as the engine does (plan.policies: shared with the offline plan) ---------
 
 
 def urn(type_: str, name: str) -> str:
@@ -1203,31 +1194,14 @@ def test_a_production_stack_served_over_plain_http_is_refused():
 # --- The rendered stacks -----------------------------------------------------------------------
 
 
-class OutputRecordingMocks(AwsMocks):
-    """AwsMocks that also keep each resource's outputs: stack policies see outputs, not inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def new_resource(self, args):
-        rid, state = super().new_resource(args)
-        self.outputs[(args.typ, args.name)] = {**state, "id": rid}
-        return rid, state
-
-
 class Stack:
     """A rendered stack as the engine shows it to policies."""
 
-    def __init__(
-        self, rendered: Rendered, outputs: dict[tuple[str, str], dict[str, Any]], production_: bool
-    ):
+    def __init__(self, rendered: Rendered, production_: bool):
         self.rendered = rendered
         self.inputs = {r.urn: copy.deepcopy(r.inputs) for r in rendered.resources}
-        self.outputs = {
-            r.urn: copy.deepcopy(outputs.get((r.type, r.name), r.inputs))
-            for r in rendered.resources
-        }
+        # Stack policies see outputs: what the mocks answered, with the id.
+        self.outputs = {r.urn: copy.deepcopy(rendered.outputs_of(r)) for r in rendered.resources}
         self.production = production_
 
     def find(self, type_: str, name: str | None = None) -> str:
@@ -1236,47 +1210,21 @@ class Stack:
     def violations(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str, str]]:
         """(level, policy, resource name, message) of every violation of every policy."""
         monkeypatch.setattr(props, "is_production", lambda: self.production)
-        found = []
-        records = self.rendered.resources
-        for policy in guardrails.POLICIES:
-            level = policy.enforcement_level.value
-            if isinstance(policy, ResourceValidationPolicy):
-                for r in records:
-                    for message in check(policy, r.type, self.inputs[r.urn], name=r.name):
-                        found.append((level, policy.name, r.name, message))
-            else:
-                by_urn = {
-                    r.urn: PolicyResource(
-                        r.type,
-                        engine_view(self.outputs[r.urn]),
-                        r.urn,
-                        r.name,
-                        OPTS,
-                        None,
-                        None,
-                        [],
-                        {},
-                    )
-                    for r in records
-                }
-                for r in records:
-                    for key, urns in r.property_dependencies.items():
-                        by_urn[r.urn].property_dependencies[key] = [
-                            by_urn[u] for u in urns if u in by_urn
-                        ]
-                for message, at in check_stack(policy, list(by_urn.values())):
-                    found.append(
-                        (level, policy.name, by_urn[at].name if at else "(stack)", message)
-                    )
-        return found
+        findings = evaluate(
+            guardrails.POLICIES,
+            guardrails.PACK_NAME,
+            self.rendered.resources,
+            self.inputs,
+            self.outputs,
+        )
+        return [(f.level, f.policy, f.resource, f.message) for f in findings]
 
 
 def render_stack(stack: str, overrides: dict[str, Any] | None = None) -> Stack:
-    mocks = OutputRecordingMocks()
-    rendered = render(overrides, stack=stack, mocks=mocks)
+    rendered = render(overrides, stack=stack)
     # Read right after rendering, while the runtime holds this stack's config and name, as the
     # engine hands them to the pack.
-    return Stack(rendered, mocks.outputs, props.is_production())
+    return Stack(rendered, props.is_production())
 
 
 @pytest.fixture(scope="module")

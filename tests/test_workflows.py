@@ -291,7 +291,7 @@ def test_plan_installs_the_requirements_on_python_3_11():
     (setup,) = uses_of(plan, "actions/setup-python")
     assert setup["with"]["python-version"] == "3.11"
     assert step_named(plan, "Install the program's dependencies")["run"] == (
-        "python -m pip install -r requirements.txt"
+        "python -m pip install -r requirements.txt -r policy/requirements.txt"
     )
 
 
@@ -304,7 +304,10 @@ def test_plan_diffs_against_the_base_branch_given_through_the_environment():
 
 def test_only_a_same_repository_pull_request_gets_a_comment_and_no_code_runs_there():
     plan, comment = plan_jobs()
-    assert comment["if"] == FORK_GUARD
+    # Also after a plan refused by the guardrails (it still hands its comment on).
+    assert comment["if"] == (
+        f"${{{{ !cancelled() && needs.plan.outputs.comment != '' && {FORK_GUARD} }}}}"
+    )
     assert comment["needs"] == "plan"
     assert comment["permissions"] == {"pull-requests": "write"}
     # The writing job never checks out or runs the pull request's code.
@@ -343,8 +346,11 @@ def github_outputs(path: Path) -> dict[str, str]:
     return outputs
 
 
-def run_script(script: str, tmp_path: Path, env: dict[str, str], stubs: dict[str, str]) -> None:
-    """Run a workflow step's script under bash -e, as the runner does, with stub commands."""
+def run_script(
+    script: str, tmp_path: Path, env: dict[str, str], stubs: dict[str, str], status: int = 0
+) -> None:
+    """Run a workflow step's script under bash -e, as the runner does, with stub commands;
+    it must exit with ``status``."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, body in stubs.items():
@@ -371,7 +377,7 @@ def run_script(script: str, tmp_path: Path, env: dict[str, str], stubs: dict[str
         text=True,
         check=False,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == status, result.stderr
 
 
 def stub_calls(tmp_path: Path) -> list[list[str]]:
@@ -384,11 +390,16 @@ FAKE_PYTHON = """import json, os, sys
 with open(os.environ["STUB_LOG"], "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\\n")
 sys.stdout.write(open(os.environ["STUB_PLAN"]).read())
+sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """
 
 
-@pytest.mark.parametrize("size", ["short", "too long for a comment"])
-def test_the_plan_step_writes_the_summary_and_hands_the_comment_on(tmp_path, size):
+@pytest.mark.parametrize(
+    ("size", "status"),
+    [("short", 0), ("too long for a comment", 0), ("short", 1)],
+    ids=["short", "too long for a comment", "refused by the guardrails"],
+)
+def test_the_plan_step_writes_the_summary_and_hands_the_comment_on(tmp_path, size, status):
     plan = "### Offline plan\n\nEOF\ncomment<<EOF\n$(touch pwned) `x`\n"
     if size != "short":
         plan += "x" * 70_000 + "\n"
@@ -397,8 +408,9 @@ def test_the_plan_step_writes_the_summary_and_hands_the_comment_on(tmp_path, siz
     run_script(
         step["run"],
         tmp_path,
-        {"BASE_REF": "main", "STUB_PLAN": str(tmp_path / "plan.in")},
+        {"BASE_REF": "main", "STUB_PLAN": str(tmp_path / "plan.in"), "STUB_EXIT": str(status)},
         {"python": FAKE_PYTHON},
+        status=status,
     )
     assert stub_calls(tmp_path) == [
         ["-m", "plan", "dev", "--markdown", "--cost", "--base", "origin/main"]
