@@ -1,8 +1,9 @@
 """The ECS cluster the service and the migration task run in.
 
-Creates the cluster (Container Insights as a setting) and its Fargate capacity providers, with
-a default strategy that puts the configured share of tasks on FARGATE_SPOT. ``capacity_strategy``
-is the one place that share becomes weights: the service's own strategy comes from it too.
+Creates the cluster (Container Insights as a setting) and associates the FARGATE and
+FARGATE_SPOT capacity providers with it. The cluster has no default strategy: the service names
+its own (``capacity_strategy``, the one place the Spot share becomes weights) and the migration
+task runs with launch type FARGATE, so a default would be used by nothing.
 """
 
 from __future__ import annotations
@@ -65,12 +66,6 @@ class Cluster(pulumi.ComponentResource):
             aws.ecs.ClusterCapacityProvidersArgs(
                 cluster_name=cluster.name,
                 capacity_providers=["FARGATE", "FARGATE_SPOT"],
-                default_capacity_provider_strategies=[
-                    aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
-                        capacity_provider=s.capacity_provider, weight=s.weight, base=s.base
-                    )
-                    for s in capacity_strategy(args.settings.fargate_spot_percent)
-                ],
             ),
             child,
         )

@@ -356,10 +356,10 @@ def _strategy(strategies: Sequence[Mapping[str, Any]] | None) -> str:
 
 
 def _capacity(i: Mapping[str, Any]) -> Facts:
-    return [
-        f"providers: {', '.join(i.get('capacityProviders') or [])}",
-        f"default strategy: {_strategy(i.get('defaultCapacityProviderStrategies'))}",
-    ]
+    facts = [f"providers: {', '.join(i.get('capacityProviders') or [])}"]
+    if i.get("defaultCapacityProviderStrategies"):
+        facts.append(f"default strategy: {_strategy(i['defaultCapacityProviderStrategies'])}")
+    return facts
 
 
 def _service(i: Mapping[str, Any]) -> Facts:

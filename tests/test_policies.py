@@ -200,10 +200,10 @@ def test_the_entry_point_only_serves_the_importable_policies():
     )
 
 
-def test_the_pack_runs_in_its_own_virtualenv_from_its_own_requirements():
+def test_the_pack_runs_in_the_projects_one_virtualenv_which_holds_its_requirements():
     project = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python"
-    assert project["runtime"]["options"]["virtualenv"] == "venv"
+    assert project["runtime"]["options"]["virtualenv"] == "../.venv"
     requirements = (POLICY_DIR / "requirements.txt").read_text()
     assert re.search(r"^pulumi-policy>=1\.21", requirements, re.M)
     # The tests install the same requirements, so they test what the pack runs with.
