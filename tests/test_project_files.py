@@ -78,6 +78,14 @@ def test_the_program_the_policy_pack_and_the_bootstrap_share_one_virtualenv():
     assert set(venvs.values()) == {ROOT / ".venv"}, venvs
 
 
+def test_the_image_installs_the_app_lock_with_hashes_and_wheels_only():
+    dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+    assert "COPY requirements.lock /tmp/requirements.lock" in dockerfile
+    assert re.search(
+        r"install --only-binary=:all: --require-hashes \\\s+-r /tmp/requirements.lock", dockerfile
+    )
+
+
 def test_ci_and_the_readme_install_from_the_lock():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install --quiet -r requirements.lock" in ci

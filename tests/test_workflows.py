@@ -158,6 +158,12 @@ def test_tests_read_the_repository_and_nothing_else():
         assert job["permissions"] == {"contents": "read"}
 
 
+# The one virtualenv both Pulumi.yaml and policy/PulumiPolicy.yaml name, from the lock.
+INSTALL_INTO_VENV = (
+    "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
+)
+
+
 def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
     job = load("test.yml")["jobs"]["test"]
     assert job["strategy"]["matrix"]["python-version"][0] == "3.11"
@@ -165,7 +171,7 @@ def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
     assert setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
     scripts = [s["run"] for s in job["steps"] if "run" in s]
     assert scripts == [
-        "python -m pip install -r requirements-dev.txt",
+        "python -m pip install -r requirements.lock",
         "ruff check .",
         "python -m pytest",
     ]
@@ -230,11 +236,11 @@ def test_preview_assumes_the_preview_role_through_oidc():
 def test_preview_installs_dependencies_then_previews_with_a_diff_comment():
     job = preview_job()
     names = [s.get("run") or s.get("uses", "").split("@")[0] for s in job["steps"]]
-    assert names.index("pulumi install") < len(names) - 1
+    assert names.index(INSTALL_INTO_VENV) < len(names) - 1
     assert names[-1] == "pulumi/actions"
     install_cli, run = uses_of(job, "pulumi/actions")
     assert "with" not in install_cli  # no command: installs the CLI only
-    assert names.index("pulumi install") > job["steps"].index(install_cli)
+    assert names.index(INSTALL_INTO_VENV) > job["steps"].index(install_cli)
     assert run["with"]["command"] == "preview"
     assert run["with"]["comment-on-pr"] is True
     assert run["with"]["diff"] is True
@@ -291,7 +297,7 @@ def test_plan_installs_the_requirements_on_python_3_11():
     (setup,) = uses_of(plan, "actions/setup-python")
     assert setup["with"]["python-version"] == "3.11"
     assert step_named(plan, "Install the program's dependencies")["run"] == (
-        "python -m pip install -r requirements.txt -r policy/requirements.txt"
+        "python -m pip install -r requirements.lock"
     )
 
 
@@ -555,7 +561,7 @@ def test_deploy_sets_up_buildx_and_runs_pulumi_up():
     assert uses_of(job, "docker/setup-buildx-action")
     _, run = uses_of(job, "pulumi/actions")
     assert run["with"]["command"] == "up"
-    assert "pulumi install" in [s.get("run") for s in job["steps"]]
+    assert INSTALL_INTO_VENV in [s.get("run") for s in job["steps"]]
 
 
 def test_the_deploy_job_uses_no_cache():
@@ -633,12 +639,8 @@ def test_preview_and_deploy_run_the_policy_pack_with_the_stacks_policy_config(na
     _, run = uses_of(load(name)["jobs"][job], "pulumi/actions")
     assert run["with"]["policyPacks"] == "policy"
     assert run["with"]["policyPackConfigs"] == config
-    # The CLI runs the pack in policy/venv but does not create it.
-    install = [
-        i
-        for i, s in enumerate(steps_)
-        if s.get("run") == "pulumi install" and s.get("working-directory") == "policy"
-    ]
+    # The CLI runs the pack in .venv (policy/PulumiPolicy.yaml) but does not create it.
+    install = [i for i, s in enumerate(steps_) if s.get("run") == INSTALL_INTO_VENV]
     assert install and install[0] < steps_.index(run)
 
 
