@@ -51,6 +51,7 @@ from sqlalchemy import URL, Engine, create_engine, event, pool
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.credentials import refresh_on_authentication_failure
+from api.settings import env_int
 
 POOL_SIZE = 5
 MAX_OVERFLOW = 5
@@ -65,19 +66,8 @@ T = TypeVar("T")
 
 
 def statement_timeout_ms(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
-    env = os.environ if environ is None else environ
-    raw = env.get("DB_STATEMENT_TIMEOUT_MS", "").strip()
-    if not raw:
-        return DEFAULT_STATEMENT_TIMEOUT_MS
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(
-            f"DB_STATEMENT_TIMEOUT_MS must be a whole number of milliseconds, got {raw!r}"
-        ) from None
-    if value < 0:
-        raise ValueError(f"DB_STATEMENT_TIMEOUT_MS must be >= 0 (0 = no limit), got {value}")
-    return value
+    """``DB_STATEMENT_TIMEOUT_MS``: the longest one app statement may run (0 = no limit)."""
+    return env_int("DB_STATEMENT_TIMEOUT_MS", DEFAULT_STATEMENT_TIMEOUT_MS, environ=environ)
 
 
 def with_statement_timeout(url: URL, timeout_ms: int) -> URL:

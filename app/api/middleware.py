@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 from api.db import POOL_CAPACITY
+from api.settings import env_int
 
 logger = logging.getLogger("api.errors")
 
@@ -60,19 +60,6 @@ MAX_WAITING = 4 * POOL_CAPACITY
 RETRY_AFTER_SECONDS = "1"
 # Paths whose handlers use the database (the notes API and the readiness check).
 DB_PATH_PREFIXES = ("/notes", "/readyz")
-
-
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 class BodyTooLarge(HTTPException):

@@ -41,7 +41,13 @@ from sqlalchemy import URL, Engine, exc, text
 
 from api.db import create_migration_engine
 from api.schema_state import APP_DIR, alembic_config
-from api.settings import credentials_secret_arn, database_url, lock_timeout_ms, safe_url
+from api.settings import (
+    credentials_secret_arn,
+    database_url,
+    env_int,
+    lock_timeout_ms,
+    safe_url,
+)
 
 __all__ = ["APP_DIR", "alembic_config", "main", "upgrade_to_head"]
 
@@ -75,12 +81,10 @@ _engine = migration_engine
 
 
 def _lock_timeout_seconds() -> int:
-    raw = os.environ.get("MIGRATION_LOCK_TIMEOUT", "").strip()
     try:
-        value = int(raw) if raw else DEFAULT_LOCK_TIMEOUT_SECONDS
-    except ValueError:
-        raise MigrationError(f"MIGRATION_LOCK_TIMEOUT must be an integer, got {raw!r}") from None
-    return max(value, 0)
+        return env_int("MIGRATION_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT_SECONDS)
+    except ValueError as error:
+        raise MigrationError(str(error)) from None
 
 
 @contextmanager

@@ -50,6 +50,7 @@ from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE, Config
 from uvicorn.supervisors import Multiprocess
 
 from api.protocol import limits_from_env
+from api.settings import env_int
 
 APP = "api.main:app"
 # uvicorn's httptools protocol plus a header size limit and a header read timeout.
@@ -71,16 +72,10 @@ def forwarded_allow_ips(raw: str | None) -> str:
 
 
 def _int_env(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
     try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SystemExit(f"{name} must be >= {minimum}, got {value}")
-    return value
+        return env_int(name, default, minimum=minimum)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def log_config(level: str) -> dict[str, Any]:

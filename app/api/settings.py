@@ -76,18 +76,28 @@ def env_flag(name: str, environ: os._Environ[str] | dict[str, str] | None = None
 DEFAULT_LOCK_TIMEOUT_MS = 2000
 
 
-def lock_timeout_ms(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
-    """``DB_LOCK_TIMEOUT_MS``: how long one migration statement waits for a lock (0 = forever)."""
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int = 0,
+    environ: os._Environ[str] | dict[str, str] | None = None,
+) -> int:
+    """A whole-number variable (``default`` when unset or empty); ValueError naming it when it
+    is not a number or below ``minimum``."""
     env = os.environ if environ is None else environ
-    raw = env.get("DB_LOCK_TIMEOUT_MS", "").strip()
+    raw = env.get(name, "").strip()
     if not raw:
-        return DEFAULT_LOCK_TIMEOUT_MS
+        return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(
-            f"DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds, got {raw!r}"
-        ) from None
-    if value < 0:
-        raise ValueError(f"DB_LOCK_TIMEOUT_MS must be >= 0 (0 = wait forever), got {value}")
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def lock_timeout_ms(environ: os._Environ[str] | dict[str, str] | None = None) -> int:
+    """``DB_LOCK_TIMEOUT_MS``: how long one migration statement waits for a lock (0 = forever)."""
+    return env_int("DB_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS, environ=environ)
