@@ -218,17 +218,9 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-public"}),
             opts=child,
         )
-        # Routes as their own resources: inline routes and Route resources fight each other.
-        public_route = aws.ec2.Route(
-            f"{name}-public-internet",
-            aws.ec2.RouteArgs(
-                route_table_id=public_table.id,
-                destination_cidr_block="0.0.0.0/0",
-                gateway_id=gateway.id,
-            ),
-            opts=child,
+        public_route = self._internet_route(
+            f"{name}-public-internet", public_table, gateway_id=gateway.id
         )
-        self.egress_ready.append(public_route)
 
         subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
         nats: list[aws.ec2.NatGateway] = []
@@ -273,16 +265,7 @@ class Network(pulumi.ComponentResource):
                     nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
                 if tier == "private" and nats:
                     nat = nats[i] if settings.nat == "per-az" else nats[0]
-                    nat_route = aws.ec2.Route(
-                        f"{subnet_name}-internet",
-                        aws.ec2.RouteArgs(
-                            route_table_id=table.id,
-                            destination_cidr_block="0.0.0.0/0",
-                            nat_gateway_id=nat.id,
-                        ),
-                        opts=child,
-                    )
-                    self.egress_ready.append(nat_route)
+                    self._internet_route(f"{subnet_name}-internet", table, nat_gateway_id=nat.id)
         public, private = subnets["public"], subnets["private"]
 
         self.vpc_id = vpc.id
@@ -292,6 +275,22 @@ class Network(pulumi.ComponentResource):
             lambda ids: list(ids[1:])
         )
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private]).apply(list)
+
+    def _internet_route(
+        self, name: str, table: aws.ec2.RouteTable, **gateway: pulumi.Input[str]
+    ) -> aws.ec2.Route:
+        """The table's default route through ``gateway`` (``gateway_id`` or ``nat_gateway_id``),
+        which egress waits for. A resource of its own: inline routes and Route resources fight
+        each other."""
+        route = aws.ec2.Route(
+            name,
+            aws.ec2.RouteArgs(
+                route_table_id=table.id, destination_cidr_block="0.0.0.0/0", **gateway
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.egress_ready.append(route)
+        return route
 
     def _nat(
         self, name: str, subnet: aws.ec2.Subnet, gateway: aws.ec2.InternetGateway
