@@ -7,11 +7,8 @@ No resource is created here.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import re
-from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -19,23 +16,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
-from components.settings.facts import (
-    _DNS_NAME,
-    PROJECT,
-)
-
-
-@functools.cache
-def _iam_grants() -> Any:
-    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
-    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
-    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
-    path = Path(__file__).resolve().parents[2] / "policy" / "guardrails" / "iam_grants.py"
-    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from components.settings.facts import _DNS_NAME, PROJECT
 
 
 class SettingsError(pulumi.RunError):

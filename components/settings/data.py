@@ -11,10 +11,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.settings.base import (
-    _dns_name,
-    _Group,
-)
+from components.settings.base import _dns_name, _Group
 from components.settings.facts import (
     _DB_INSTANCE_CLASS,
     _DB_NAME,

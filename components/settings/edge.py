@@ -12,17 +12,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from components.settings.base import (
-    _dns_name,
-    _Group,
-)
-from components.settings.facts import (
-    _SUBNET_ID,
-    _VPC_ID,
-    _ZONE_ID,
-    _ZONE_NAME,
-    TLS12_PLUS_POLICIES,
-)
+from components.settings.base import _dns_name, _Group
+from components.settings.facts import _SUBNET_ID, _VPC_ID, _ZONE_ID, _ZONE_NAME, TLS12_PLUS_POLICIES
 
 
 class HttpsSettings(_Group):

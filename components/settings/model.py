@@ -9,9 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic.alias_generators import to_camel
 
-from components.settings.base import (
-    _Group,
-)
+from components.settings.base import _Group
 from components.settings.data import DatabaseSettings, MigrationSettings
 from components.settings.edge import HttpsSettings, LoadBalancerSettings, NetworkSettings
 from components.settings.safety import PROTECTED_PARTS, AlarmsSettings, ProtectionSettings

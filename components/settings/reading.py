@@ -26,9 +26,7 @@ from components.settings.base import (
     _set_command,
     _shown,
 )
-from components.settings.facts import (
-    APP_SECRETS_NAMESPACE,
-)
+from components.settings.facts import APP_SECRETS_NAMESPACE
 from components.settings.model import GROUPS, Settings
 from components.settings.rules import _app_secret_problems, _combination_problems
 

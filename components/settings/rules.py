@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from components.settings.base import (
-    _key,
-    _parent,
-    _ranges,
-    _shown,
-    inside_zone,
-)
+from components.settings.base import _key, _parent, _ranges, _shown, inside_zone
 from components.settings.facts import (
     _ENV_NAME,
     APP_SECRETS_NAMESPACE,

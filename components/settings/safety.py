@@ -11,9 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from components.settings.base import (
-    _Group,
-)
+from components.settings.base import _Group
 
 PROTECTED_PARTS = ("database", "secrets", "loadBalancer", "certificate", "dns")
 

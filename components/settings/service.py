@@ -6,14 +6,14 @@ No resource is created here.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from components.settings.base import (
-    _Group,
-    _iam_grants,
-)
+from components.settings.base import _Group
 from components.settings.facts import (
     _ENV_NAME,
     _POLICY_ARN,
@@ -21,6 +21,19 @@ from components.settings.facts import (
     FARGATE_SIZES,
     LOG_RETENTION_DAYS,
 )
+
+
+@functools.cache
+def _iam_grants() -> Any:
+    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
+    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
+    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
+    path = Path(__file__).resolve().parents[2] / "policy" / "guardrails" / "iam_grants.py"
+    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class ImageSettings(_Group):
