@@ -139,6 +139,28 @@ class ServiceAlarmsArgs:
     stack: str = field(default_factory=pulumi.get_stack)
 
 
+def _metric_query(
+    id_: str,
+    namespace: str,
+    metric: str,
+    dimensions: dict[str, pulumi.Input[str]],
+    stat: str,
+    period: int = 60,
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """A metric an alarm's expression reads (``id_`` in the expression), not its value."""
+    return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+        id=id_,
+        return_data=False,
+        metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            stat=stat,
+            period=period,
+        ),
+    )
+
+
 class _AlarmSet(pulumi.ComponentResource):
     """What both alarm components share: naming, notification and the metric helpers."""
 
@@ -176,16 +198,13 @@ class _AlarmSet(pulumi.ComponentResource):
     ) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
         """One query per target group and their sum as the alarm's value."""
         queries = [
-            aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=f"tg{i}",
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/ApplicationELB",
-                    metric_name=metric,
-                    dimensions={**self._alb(), "TargetGroup": suffix},
-                    stat=stat,
-                    period=period,
-                ),
+            _metric_query(
+                f"tg{i}",
+                "AWS/ApplicationELB",
+                metric,
+                {**self._alb(), "TargetGroup": suffix},
+                stat,
+                period,
             )
             for i, suffix in enumerate(self._args.target_group_arn_suffixes)
         ]
@@ -244,17 +263,7 @@ class ReleaseAlarms(_AlarmSet):
         s = self._args.settings.alarms
 
         def count(id_: str, metric: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
-            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id=id_,
-                return_data=False,
-                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace="AWS/ApplicationELB",
-                    metric_name=metric,
-                    dimensions=self._alb(),
-                    stat="Sum",
-                    period=60,
-                ),
-            )
+            return _metric_query(id_, "AWS/ApplicationELB", metric, self._alb(), "Sum")
 
         self._add(
             "errors",
@@ -405,17 +414,7 @@ class ServiceAlarms(_AlarmSet):
         minutes = s.alarms.unhealthy_minutes
         if s.service.container_insights:
             queries = [
-                aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id=id_,
-                    return_data=False,
-                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                        namespace="ECS/ContainerInsights",
-                        metric_name=metric,
-                        dimensions=self._service(),
-                        stat="Average",
-                        period=60,
-                    ),
-                )
+                _metric_query(id_, "ECS/ContainerInsights", metric, self._service(), "Average")
                 for id_, metric in (
                     ("desired", "DesiredTaskCount"),
                     ("running", "RunningTaskCount"),

@@ -62,6 +62,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.security_groups import connect, security_group
 from components.settings import Settings
 
 POSTGRES_PORT = 5432
@@ -264,40 +265,18 @@ class Database(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        # No inline rules: the provider then removes AWS's default allow-all egress, and the
-        # rule resources below are the whole truth.
-        security_group = aws.ec2.SecurityGroup(
+        # No inline rules (see components/security_groups.py).
+        db_group = security_group(
             f"{name}-db",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=args.vpc_id,
-                description="Database: in only from the app tasks on 5432, no way out",
-                tags={"Name": f"{name}-db"},
-            ),
-            opts=child,
+            args.vpc_id,
+            "Database: in only from the app tasks on 5432, no way out",
+            child,
         )
-        self.ingress_rule = aws.vpc.SecurityGroupIngressRule(
-            f"{name}-db-in-tasks",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=security_group.id,
-                ip_protocol="tcp",
-                from_port=POSTGRES_PORT,
-                to_port=POSTGRES_PORT,
-                referenced_security_group_id=args.task_security_group_id,
-                description="From the app tasks",
-            ),
-            opts=child,
-        )
-        self.task_egress_rule = aws.vpc.SecurityGroupEgressRule(
-            f"{name}-tasks-out-db",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=args.task_security_group_id,
-                ip_protocol="tcp",
-                from_port=POSTGRES_PORT,
-                to_port=POSTGRES_PORT,
-                referenced_security_group_id=security_group.id,
-                description="To the app's database",
-            ),
-            opts=child,
+        self.task_egress_rule, self.ingress_rule = connect(
+            (f"{name}-tasks-out-db", args.task_security_group_id, "To the app's database"),
+            (f"{name}-db-in-tasks", db_group.id, "From the app tasks"),
+            POSTGRES_PORT,
+            child,
         )
         final_snapshot = None
         if production:
@@ -338,7 +317,7 @@ class Database(pulumi.ComponentResource):
                 username=MASTER_USERNAME,
                 manage_master_user_password=True,
                 db_subnet_group_name=subnet_group.name,
-                vpc_security_group_ids=[security_group.id],
+                vpc_security_group_ids=[db_group.id],
                 publicly_accessible=False,
                 port=POSTGRES_PORT,
                 ca_cert_identifier=CA_CERT_IDENTIFIER,
@@ -359,6 +338,6 @@ class Database(pulumi.ComponentResource):
         self.port = instance.port
         self.name = pulumi.Output.from_input(db.name)
         self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
-        self.security_group_id = security_group.id
+        self.security_group_id = db_group.id
         # What the alarms and the dashboard name the instance by (DBInstanceIdentifier).
         self.instance_id = instance.identifier

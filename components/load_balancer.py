@@ -41,6 +41,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.certificate import HostedZone
+from components.security_groups import connect, rule, security_group
 from components.settings import Settings
 
 HTTP_PORT = 80
@@ -279,75 +280,42 @@ class LoadBalancer(pulumi.ComponentResource):
         self, name: str, vpc_id: pulumi.Input[str], port: int
     ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
         child = pulumi.ResourceOptions(parent=self)
-        # No inline rules on either group: the provider removes AWS's default allow-all egress
-        # on create, and the separate rule resources below are then the whole truth.
-        alb_sg = aws.ec2.SecurityGroup(
+        # No inline rules (see components/security_groups.py).
+        alb_sg = security_group(
             f"{name}-alb",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=vpc_id,
-                description="Load balancer: HTTP/HTTPS from the internet, out to the tasks only",
-                tags={"Name": f"{name}-alb"},
-            ),
-            opts=child,
+            vpc_id,
+            "Load balancer: HTTP/HTTPS from the internet, out to the tasks only",
+            child,
         )
-        task_sg = aws.ec2.SecurityGroup(
-            f"{name}-tasks",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=vpc_id,
-                description="App tasks: in only from the load balancer",
-                tags={"Name": f"{name}-tasks"},
-            ),
-            opts=child,
+        task_sg = security_group(
+            f"{name}-tasks", vpc_id, "App tasks: in only from the load balancer", child
         )
         # IPv4 only: the ALB has no IPv6 address (see the module docstring).
         for listen_port in (HTTP_PORT, HTTPS_PORT):
-            aws.vpc.SecurityGroupIngressRule(
+            rule(
+                "in",
                 f"{name}-alb-in-{listen_port}-ipv4",
-                aws.vpc.SecurityGroupIngressRuleArgs(
-                    security_group_id=alb_sg.id,
-                    ip_protocol="tcp",
-                    from_port=listen_port,
-                    to_port=listen_port,
-                    cidr_ipv4="0.0.0.0/0",
-                    description=f"Clients on port {listen_port}",
-                ),
-                opts=child,
+                alb_sg.id,
+                f"Clients on port {listen_port}",
+                child,
+                port=listen_port,
+                cidr_ipv4="0.0.0.0/0",
             )
-        alb_to_tasks = aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-out-tasks",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=alb_sg.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=task_sg.id,
-                description="To the app tasks on the container port",
-            ),
-            opts=child,
-        )
-        tasks_from_alb = aws.vpc.SecurityGroupIngressRule(
-            f"{name}-tasks-in-alb",
-            aws.vpc.SecurityGroupIngressRuleArgs(
-                security_group_id=task_sg.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                referenced_security_group_id=alb_sg.id,
-                description="From the load balancer on the container port",
-            ),
-            opts=child,
+        alb_to_tasks, tasks_from_alb = connect(
+            (f"{name}-alb-out-tasks", alb_sg.id, "To the app tasks on the container port"),
+            (f"{name}-tasks-in-alb", task_sg.id, "From the load balancer on the container port"),
+            port,
+            child,
         )
         # Out to anywhere: ECR, CloudWatch Logs, Secrets Manager and the app's own upstreams
         # have no fixed addresses. IPv4 only: the VPC has no IPv6 range.
-        self.task_egress_rule = aws.vpc.SecurityGroupEgressRule(
+        self.task_egress_rule = rule(  # type: ignore[assignment]
+            "out",
             f"{name}-tasks-out",
-            aws.vpc.SecurityGroupEgressRuleArgs(
-                security_group_id=task_sg.id,
-                ip_protocol="-1",
-                cidr_ipv4="0.0.0.0/0",
-                description="Image pulls, AWS APIs and the app's upstreams",
-            ),
-            opts=child,
+            task_sg.id,
+            "Image pulls, AWS APIs and the app's upstreams",
+            child,
+            cidr_ipv4="0.0.0.0/0",
         )
         self.task_traffic_rules = [alb_to_tasks, tasks_from_alb]
         return alb_sg, task_sg

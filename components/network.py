@@ -218,87 +218,55 @@ class Network(pulumi.ComponentResource):
             aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-public"}),
             opts=child,
         )
-        # Routes as their own resources: inline routes and Route resources fight each other.
-        public_route = aws.ec2.Route(
-            f"{name}-public-internet",
-            aws.ec2.RouteArgs(
-                route_table_id=public_table.id,
-                destination_cidr_block="0.0.0.0/0",
-                gateway_id=gateway.id,
-            ),
-            opts=child,
+        public_route = self._internet_route(
+            f"{name}-public-internet", public_table, gateway_id=gateway.id
         )
-        self.egress_ready.append(public_route)
 
-        public: list[aws.ec2.Subnet] = []
-        private: list[aws.ec2.Subnet] = []
+        subnets: dict[str, list[aws.ec2.Subnet]] = {"public": [], "private": []}
         nats: list[aws.ec2.NatGateway] = []
-        for i, zone in enumerate(zones):
-            suffix = zone[-1]
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{suffix}",
-                aws.ec2.SubnetArgs(
-                    vpc_id=vpc.id,
-                    availability_zone=zone,
-                    cidr_block=public_cidrs[i],
-                    # No automatic public IPs: a task gets one only when ECS is told to
-                    # (network.nat = none), and nothing else should run here.
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-public-{suffix}"},
-                ),
-                opts=child,
-            )
-            public_association = aws.ec2.RouteTableAssociation(
-                f"{name}-public-{suffix}",
-                aws.ec2.RouteTableAssociationArgs(
-                    subnet_id=subnet.id, route_table_id=public_table.id
-                ),
-                opts=child,
-            )
-            self.egress_ready.append(public_association)
-            public.append(subnet)
-            if settings.nat == "per-az" or (settings.nat == "single" and i == 0):
-                nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
-
-        for i, zone in enumerate(zones):
-            suffix = zone[-1]
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{suffix}",
-                aws.ec2.SubnetArgs(
-                    vpc_id=vpc.id,
-                    availability_zone=zone,
-                    cidr_block=private_cidrs[i],
-                    map_public_ip_on_launch=False,
-                    tags={"Name": f"{name}-private-{suffix}"},
-                ),
-                opts=child,
-            )
-            # A table per zone in every NAT mode, so switching modes only adds or removes the
-            # default route instead of replacing tables and associations.
-            table = aws.ec2.RouteTable(
-                f"{name}-private-{suffix}",
-                aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": f"{name}-private-{suffix}"}),
-                opts=child,
-            )
-            private_association = aws.ec2.RouteTableAssociation(
-                f"{name}-private-{suffix}",
-                aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
-                opts=child,
-            )
-            self.egress_ready.append(private_association)
-            if nats:
-                nat = nats[i] if settings.nat == "per-az" else nats[0]
-                nat_route = aws.ec2.Route(
-                    f"{name}-private-{suffix}-internet",
-                    aws.ec2.RouteArgs(
-                        route_table_id=table.id,
-                        destination_cidr_block="0.0.0.0/0",
-                        nat_gateway_id=nat.id,
+        # Public subnets first: their NAT gateways are the private tables' default routes.
+        for tier, cidrs in (("public", public_cidrs), ("private", private_cidrs)):
+            for i, zone in enumerate(zones):
+                suffix = zone[-1]
+                subnet_name = f"{name}-{tier}-{suffix}"
+                subnet = aws.ec2.Subnet(
+                    subnet_name,
+                    aws.ec2.SubnetArgs(
+                        vpc_id=vpc.id,
+                        availability_zone=zone,
+                        cidr_block=cidrs[i],
+                        # No automatic public IPs, in public subnets either: a task gets one
+                        # only when ECS is told to (network.nat = none), and nothing else
+                        # should run here.
+                        map_public_ip_on_launch=False,
+                        tags={"Name": subnet_name},
                     ),
                     opts=child,
                 )
-                self.egress_ready.append(nat_route)
-            private.append(subnet)
+                table = public_table
+                if tier == "private":
+                    # A table per zone in every NAT mode, so switching modes only adds or
+                    # removes the default route instead of replacing tables and associations.
+                    table = aws.ec2.RouteTable(
+                        subnet_name,
+                        aws.ec2.RouteTableArgs(vpc_id=vpc.id, tags={"Name": subnet_name}),
+                        opts=child,
+                    )
+                association = aws.ec2.RouteTableAssociation(
+                    subnet_name,
+                    aws.ec2.RouteTableAssociationArgs(subnet_id=subnet.id, route_table_id=table.id),
+                    opts=child,
+                )
+                self.egress_ready.append(association)
+                subnets[tier].append(subnet)
+                if tier == "public" and (
+                    settings.nat == "per-az" or (settings.nat == "single" and i == 0)
+                ):
+                    nats.append(self._nat(f"{name}-nat-{suffix}", subnet, gateway))
+                if tier == "private" and nats:
+                    nat = nats[i] if settings.nat == "per-az" else nats[0]
+                    self._internet_route(f"{subnet_name}-internet", table, nat_gateway_id=nat.id)
+        public, private = subnets["public"], subnets["private"]
 
         self.vpc_id = vpc.id
         # The ids carry a dependency on the internet route: AWS refuses an internet-facing
@@ -307,6 +275,22 @@ class Network(pulumi.ComponentResource):
             lambda ids: list(ids[1:])
         )
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private]).apply(list)
+
+    def _internet_route(
+        self, name: str, table: aws.ec2.RouteTable, **gateway: pulumi.Input[str]
+    ) -> aws.ec2.Route:
+        """The table's default route through ``gateway`` (``gateway_id`` or ``nat_gateway_id``),
+        which egress waits for. A resource of its own: inline routes and Route resources fight
+        each other."""
+        route = aws.ec2.Route(
+            name,
+            aws.ec2.RouteArgs(
+                route_table_id=table.id, destination_cidr_block="0.0.0.0/0", **gateway
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.egress_ready.append(route)
+        return route
 
     def _nat(
         self, name: str, subnet: aws.ec2.Subnet, gateway: aws.ec2.InternetGateway

@@ -21,7 +21,6 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ import pulumi
 from plan.engine_config import ConfigError
 from plan.errors import PlanError
 from plan.placeholders import Placeholders, PlanMocks
+from plan.policies import importable
 from plan.regions import check_region
 from plan.render import ROOT, Rendered, Resource, render
 from plan.stackfile import StackFile
@@ -71,7 +71,7 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
         domain=_text(settings.get(f"{namespace}https.domain")),
         vpc_id=_text(settings.get(f"{namespace}network.vpcId")),
     )
-    with _importable(root), _captured_warnings() as warnings:
+    with importable(root), _captured_warnings() as warnings:
         try:
             rendered = render(
                 base=stack.config,
@@ -275,20 +275,6 @@ def _topological(nodes: list[str], before: dict[str, set[str]]) -> list[str]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-@contextmanager
-def _importable(root: Path) -> Iterator[None]:
-    """The program imports its own packages (``components``) from its project directory."""
-    path = str(root)
-    added = path not in sys.path
-    if added:
-        sys.path.insert(0, path)
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(path)
 
 
 class _Collect(logging.Handler):

@@ -257,9 +257,11 @@ def _finding(diagnostic: Any, resource: Resource | None) -> Finding:
 
 
 @contextmanager
-def _pack_importable(pack_dir: Path) -> Iterator[None]:
-    """The engine runs a pack with its own directory on ``sys.path``; so does this."""
-    path = str(pack_dir)
+def importable(directory: Path) -> Iterator[None]:
+    """``directory`` on ``sys.path`` for the duration (unless it is there already): the engine
+    runs a pack with its own directory there, and the program imports its own packages
+    (``components``) from its project directory."""
+    path = str(directory)
     added = path not in sys.path
     if added:
         sys.path.insert(0, path)
@@ -295,7 +297,7 @@ def run_pack(
     if config_path.is_file():
         shown = config_path.relative_to(root).as_posix()
         config = parse_config(config_path.read_text(), shown)
-    with _pack_importable(pack_dir):
+    with importable(pack_dir):
         package = _import_pack()
     resources = rendered.resources
     inputs = {r.urn: r.inputs for r in resources}

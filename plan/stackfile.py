@@ -51,8 +51,15 @@ class StackFile:
     config: dict[str, Any]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
     """Keys whose values Pulumi holds as secrets; their values are never shown."""
-    encrypted_keys: frozenset[str] = field(default_factory=frozenset)
-    """Keys holding encrypted values; the program gets ``ENCRYPTED_PLACEHOLDER`` for them."""
+
+    @property
+    def encrypted_keys(self) -> frozenset[str]:
+        """The secret keys whose values the stack file holds encrypted (``secure:``); the
+        program gets ``ENCRYPTED_PLACEHOLDER`` for them. From a stack file that is every secret
+        key; a plain value handed over as a secret (as tests do) is not encrypted."""
+        return frozenset(
+            k for k in self.secret_keys if k not in self.config or _encrypted(self.config[k])
+        )
 
     @property
     def region(self) -> str:
@@ -160,8 +167,17 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         path=path,
         config=config,
         secret_keys=engine.secret_keys,
-        encrypted_keys=engine.secret_keys,
     )
+
+
+def _encrypted(value: Any) -> bool:
+    """Whether a stack file's value is or holds ciphertext, ``{secure: ...}`` (the CLI's
+    ``config/map.go`` ``Map.SecureKeys``)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get("secure"), str):
+            return True
+        return any(_encrypted(v) for v in value.values())
+    return isinstance(value, list) and any(_encrypted(v) for v in value)
 
 
 def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> ProgramConfig:

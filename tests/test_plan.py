@@ -36,7 +36,7 @@ from plan.mermaid import flowchart, node_id
 from plan.motion import HOLDS_WHAT, REPLACED_BY, consequences, types_in
 from plan.motion import format_text as motion_text
 from plan.placeholders import PLAN_ACCOUNT
-from plan.policies import _import_pack, _pack_importable, parse_config
+from plan.policies import _import_pack, importable, parse_config
 from plan.regions import known_regions
 from plan.rollout import Rollout, headline, waves
 from plan.rollout import estimate as rollout_of
@@ -432,7 +432,7 @@ class TestGuardrails:
         assert code == 1
         section = out.split("\n\nSettings:")[0]
         # Every policy of the pack ran (policy/guardrails POLICIES, counted in the header).
-        with _pack_importable(ROOT / "policy"):
+        with importable(ROOT / "policy"):
             count = len(_import_pack().POLICIES)
         assert (
             f"Guardrails (fastapi-fargate-guardrails, {count} policies, config "

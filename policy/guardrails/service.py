@@ -39,7 +39,7 @@ from .props import (
     shown,
 )
 
-# The program's defaults (components/settings.py: service.memoryPerWorker and
+# The program's defaults (components.settings: service.memoryPerWorker and
 # TASK_MEMORY_OVERHEAD_MIB). A stack that changes service.memoryPerWorker sets the same value
 # in its policy config (policy/config.<stack>.json), since the pack cannot read the settings.
 DEFAULT_MEMORY_PER_WORKER_MIB = 256

@@ -1,0 +1,136 @@
+"""What every settings group shares: the ``_Group`` base (camelCase keys, unknown ones
+refused, the CLI's coerced text turned back), ``SettingsError``, and how a message names a
+setting and the ``pulumi config set --path`` command that fixes it.
+
+No resource is created here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.alias_generators import to_camel
+
+from components.settings.facts import _DNS_NAME, PROJECT
+
+
+class SettingsError(pulumi.RunError):
+    """Bad stack settings. Pulumi prints a RunError's message without a Python traceback."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"The stack settings have {len(problems)} {noun}; nothing was created:\n{lines}"
+        )
+
+
+class _Group(BaseModel):
+    """A concept's settings: camelCase keys like Pulumi's own, unknown keys refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any, info: Any) -> Any:
+        # Pulumi.yaml must give every declared key a default (the CLI demands a value for a key
+        # without one), so "" stands for "not set" in optional string settings.
+        field = cls.model_fields[info.field_name]
+        if value == "" and field.default is None:
+            return None
+        # Inside an object the CLI turns "16" into 16 and "true" into true (object.go, coerce),
+        # for declared defaults and for `pulumi config set --path` alike. Only digits without a
+        # leading zero and true/false are turned, so the text comes back exactly.
+        if _wants_text(field.annotation):
+            return _cli_text(value)
+        if _is_list(field.annotation) and isinstance(value, list):
+            return [_cli_text(item) for item in value]
+        return value
+
+
+def _dns_name(value: str | None) -> str | None:
+    if value is None:
+        return None
+    name = value.strip().rstrip(".").lower()
+    if not _DNS_NAME.match(name):
+        raise ValueError(
+            "is not a valid DNS name (letters, digits, hyphens, dots; like api.example.com)"
+        )
+    return name
+
+
+def _key(*parts: str) -> str:
+    return f"{PROJECT}:" + ".".join(parts)
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) is list or annotation is list
+
+
+def _wants_text(annotation: Any) -> bool:
+    """A string setting: ``str``, ``str | None`` or a ``Literal`` of strings."""
+    if annotation is str:
+        return True
+    if get_origin(annotation) is Literal:
+        return all(isinstance(a, str) for a in get_args(annotation))
+    if get_origin(annotation) in (Union, UnionType):
+        inner = _optional_inner(annotation)
+        return inner is not None and _wants_text(inner)
+    return False
+
+
+def _cli_text(value: Any) -> Any:
+    """The text the CLI coerced into a number or boolean; anything else unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+def _member_path(group: str, member: str) -> str:
+    """How ``pulumi config set --path`` names a member: ``service.memory``, or
+    ``service["odd.name"]`` for a name that is not a plain word."""
+    if re.fullmatch(r"[A-Za-z0-9_]+", member):
+        return f"{group}.{member}"
+    return f'{group}["{member}"]'
+
+
+def _set_command(path: str, value: Any = None) -> str:
+    """The command that sets ``path`` (a property path), for a list one entry per index."""
+    if isinstance(value, list):
+        return f"`pulumi config set --path '{path}[0]' <value>`, one index per entry"
+    shown = "<value>" if value is None else _shown(value)
+    return f"`pulumi config set --path {path} {shown}`"
+
+
+def _optional_inner(annotation: Any) -> Any:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else None
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    if len(values) <= 4:
+        return ", ".join(map(str, values))
+    return f"{values[0]}..{values[-1]} in steps of {values[1] - values[0]}"
+
+
+def _parent(name: str | None) -> str:
+    return (name or "example.com").split(".", 1)[-1]
+
+
+def inside_zone(name: str, zone: str) -> bool:
+    """Whether a DNS name is the zone's apex or a name under it."""
+    return name == zone or name.endswith("." + zone)

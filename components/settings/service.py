@@ -1,0 +1,252 @@
+"""What runs: ``image``, ``service`` (task size, workers, environment, rollout) and
+``scaling`` settings groups.
+
+No resource is created here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from components.settings.base import _Group
+from components.settings.facts import (
+    _ENV_NAME,
+    _POLICY_ARN,
+    _SECRET_ARN,
+    FARGATE_SIZES,
+    LOG_RETENTION_DAYS,
+)
+
+
+@functools.cache
+def _iam_grants() -> Any:
+    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
+    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
+    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
+    path = Path(__file__).resolve().parents[2] / "policy" / "guardrails" / "iam_grants.py"
+    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ImageSettings(_Group):
+    uri: str | None = Field(
+        None,
+        description="Deploy this prebuilt image (registry/repo@sha256:... or :tag) instead of "
+        "building app/ with Docker.",
+    )
+    platform: Literal["linux/amd64", "linux/arm64"] = Field(
+        "linux/amd64",
+        description="CPU architecture of the image and tasks; linux/arm64 (Graviton) costs about 20% less.",
+    )
+    keep_last: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="How many images the ECR repository keeps; older ones expire.",
+    )
+
+
+class ServiceSettings(_Group):
+    container_port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on.")
+    health_check_path: str = Field(
+        "/healthz",
+        description="Liveness path the load balancer and the container health check call.",
+    )
+    cpu: int = Field(256, description="Task CPU units (1024 = 1 vCPU); a valid Fargate size.")
+    memory: int = Field(512, description="Task memory in MiB; must pair with cpu on Fargate.")
+    desired_count: int = Field(
+        2, ge=0, le=1000, description="Tasks to run; 2+ spreads them over availability zones."
+    )
+    workers: int = Field(
+        0, ge=0, le=64,
+        description="Server worker processes per task (WEB_CONCURRENCY); 0: one per vCPU, at least 1.",
+    )  # fmt: skip
+    memory_per_worker: int = Field(
+        256, ge=32, le=65536,
+        description="MiB each worker may use; workers x this + 64 MiB must fit in memory.",
+    )  # fmt: skip
+    health_check_grace_period: int = Field(
+        60, ge=0, le=1800,
+        description="Seconds ECS ignores load balancer health checks after a task starts.",
+    )  # fmt: skip
+    stop_timeout: int = Field(
+        30, ge=15, le=120,
+        description="Seconds between SIGTERM and SIGKILL; the app gets this minus 10 to shut down.",
+    )  # fmt: skip
+    log_retention_days: int = Field(30, description="Days CloudWatch keeps the app's logs.")
+    container_insights: bool = Field(
+        False, description="Turn on CloudWatch Container Insights for the cluster (extra cost)."
+    )
+    fargate_spot_percent: int = Field(
+        0, ge=0, le=100,
+        description="Share of tasks on FARGATE_SPOT (about 70% cheaper, can be interrupted).",
+    )  # fmt: skip
+    environment: list[str] = Field(
+        default_factory=list,
+        description="Plain environment variables, each NAME=value (no secrets).",
+    )
+    secrets: list[str] = Field(
+        default_factory=list,
+        description="Secret variables, each NAME=ARN of a Secrets Manager secret or SSM parameter.",
+    )
+    task_policy_arns: list[str] = Field(
+        default_factory=list,
+        description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
+        "managed ones (AdministratorAccess, IAMFullAccess, any ...FullAccess) are refused.",
+    )
+    deployment_strategy: Literal["rolling", "blue-green"] = Field(
+        "rolling",
+        description="How a release replaces the tasks: rolling (new tasks join the target group "
+        "beside the old ones; no second target group needed) or blue-green (ECS starts the new "
+        "tasks in a second target group, moves all traffic at once, keeps the old tasks for "
+        "bakeTime minutes and moves traffic back at once when a deployment alarm fires).",
+    )
+    bake_time: int = Field(
+        5, ge=0, le=1440,
+        description="Blue-green: minutes the old tasks stay ready to take traffic back after "
+        "the switch; 5 covers the 3-minute error and latency alarms with a margin.",
+    )  # fmt: skip
+    exec: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="ECS Exec (`python -m ops STACK exec`): a shell in a running task. auto: on "
+        "for development stacks, off for production (anyone with ecs:ExecuteCommand gets a "
+        "shell next to the app's secrets); on/off force it.",
+    )
+    max_body_bytes: int = Field(
+        1048576, ge=1024, le=104857600,
+        description="Largest request body the app accepts (413 beyond, before it is buffered); "
+        "1 MiB holds any note many times over, while the ALB caps no body and a worker holds a "
+        "body in memory.",
+    )  # fmt: skip
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value) or len(value) > 1024:
+            raise ValueError("must be a URL path starting with / (like /healthz)")
+        return value
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, value: int) -> int:
+        if value not in FARGATE_SIZES:
+            raise ValueError(f"is not a Fargate CPU size; use one of {sorted(FARGATE_SIZES)}")
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value: int) -> int:
+        if not any(value in sizes for sizes in FARGATE_SIZES.values()):
+            raise ValueError("is not a Fargate memory size (512, 1024, 2048, ... MiB)")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"is not a CloudWatch retention period; use one of {list(LOG_RETENTION_DAYS)}"
+            )
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            name, sep, _ = entry.partition("=")
+            if not sep or not _ENV_NAME.match(name):
+                raise ValueError(f"entry {entry.split('=')[0]!r} is not NAME=value")
+        return entries
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            name, sep, arn = entry.partition("=")
+            if not sep or not _ENV_NAME.match(name) or not _SECRET_ARN.match(arn):
+                raise ValueError(
+                    f"entry {entry!r} is not NAME=arn:aws:secretsmanager:... or NAME=arn:aws:ssm:..."
+                )
+        return entries
+
+    @field_validator("exec", mode="before")
+    @classmethod
+    def _exec(cls, value: Any) -> Any:
+        # `pulumi config set --path service.exec true` reads as on, false as off.
+        if isinstance(value, bool | str):
+            return {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value)
+        return value
+
+    @field_validator("task_policy_arns")
+    @classmethod
+    def _policies(cls, arns: list[str]) -> list[str]:
+        bad = [a for a in arns if not _POLICY_ARN.match(a)]
+        if bad:
+            raise ValueError(f"{bad} are not IAM policy ARNs (arn:aws:iam::ACCOUNT:policy/NAME)")
+        # Judged like the policy pack judges attachments (iam-no-wildcard-actions), so a
+        # dangerous AWS managed policy stops the run here, before anything is created.
+        # Customer-managed documents live in the account, out of the program's sight.
+        judge = _iam_grants().managed_policy_grants
+        dangerous = [f"{a} ({judge(a)})" for a in arns if judge(a)]
+        if dangerous:
+            raise ValueError(
+                f"{'; '.join(dangerous)}: too broad for the app's task role. Fix: a "
+                "customer-managed policy listing the actions the app calls on its own resources"
+            )
+        return arns
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or max(1, self.cpu // 1024)
+
+    @property
+    def environment_variables(self) -> dict[str, str]:
+        return dict(entry.split("=", 1) for entry in self.environment)
+
+    @property
+    def secret_arns(self) -> dict[str, str]:
+        return dict(entry.split("=", 1) for entry in self.secrets)
+
+    @property
+    def graceful_shutdown_timeout(self) -> int:
+        """What the app gets to finish requests after SIGTERM: well inside stopTimeout."""
+        return self.stop_timeout - 10
+
+
+class ScalingSettings(_Group):
+    enabled: bool = Field(True, description="Scale the task count between minCount and maxCount.")
+    min_count: int = Field(2, ge=1, le=1000, description="Fewest tasks autoscaling leaves running.")
+    max_count: int = Field(4, ge=1, le=1000, description="Most tasks autoscaling starts.")
+    cpu_target: int = Field(
+        70, ge=50, le=90,
+        description="Average CPU % to hold; 50-90 keeps headroom without paying for idle tasks.",
+    )  # fmt: skip
+    memory_target: int = Field(
+        0, description="Average memory % to hold (50-90); 0: memory does not drive scaling."
+    )
+    requests_per_target: int = Field(
+        0, ge=0, le=1000000,
+        description="ALB requests per task per minute to hold; 0: requests do not drive scaling.",
+    )  # fmt: skip
+
+    @field_validator("memory_target")
+    @classmethod
+    def _memory_target(cls, value: int) -> int:
+        if value != 0 and not 50 <= value <= 90:
+            raise ValueError("must be 0 (off) or a percentage from 50 to 90")
+        return value
+
+    scale_out_cooldown: int = Field(
+        60, ge=0, le=3600, description="Seconds after a scale-out before the next one."
+    )
+    scale_in_cooldown: int = Field(
+        300, ge=0, le=3600, description="Seconds after a scale-in before the next one."
+    )
