@@ -4,7 +4,7 @@ Covers README.md, docs/*.md and the READMEs of app/, policy/ and bootstrap/. A c
 as offline when it needs no AWS account, no Pulumi CLI and no Docker: the install-and-test
 command and the offline plan (``python -m plan``). The install-and-test command must be what
 ``.ci/run`` does; every plan command is run here with the same arguments, so a command a reader
-copies works.
+copies works; a command running part of the tests names test modules the full run collects.
 """
 
 from __future__ import annotations
@@ -111,3 +111,34 @@ def test_every_offline_plan_command_in_the_docs_runs(page: str, command: str):
         [sys.executable, *args[1:]], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, f"{page}: `{command}` failed:\n{result.stdout}{result.stderr}"
+
+
+_PYTEST = re.compile(r"(?:^|&&\s*|\s)\.venv/bin/python -m pytest\b([^\n#&|;]*)")
+
+
+def pytest_commands() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        for block in shell_blocks(page):
+            for line in block.splitlines():
+                for args in _PYTEST.findall(line.split(" # ")[0]):
+                    found.append((_name(page), args.strip()))
+    return sorted(set(found))
+
+
+def test_every_test_command_in_the_docs_names_tests_the_suite_runs():
+    # A page may run part of the suite (`.venv/bin/python -m pytest tests/test_policies.py`):
+    # every path it names must be a test module of tests/, which the full run collects.
+    assert pytest_commands(), "no test command found: the pattern no longer matches the docs"
+    wrong = [
+        f"{page}: `{arg}`"
+        for page, args in pytest_commands()
+        for arg in shlex.split(args)
+        if not arg.startswith("-")
+        and not (
+            (ROOT / arg).is_file()
+            and (ROOT / arg).parent == ROOT / "tests"
+            and Path(arg).name.startswith("test_")
+        )
+    ]
+    assert not wrong, "test commands naming what the suite does not run:\n" + "\n".join(wrong)
