@@ -1,6 +1,6 @@
 """Render the settings model as Pulumi.yaml's ``config:`` block and as the settings reference table.
 
-The model in ``components/settings.py`` is the single source; tests fail when Pulumi.yaml or
+The model in ``components/settings/`` is the single source; tests fail when Pulumi.yaml or
 docs/settings.md (between the markers below) disagree with it. After changing a setting, run::
 
     python -m components.settings_reference --write

@@ -132,7 +132,7 @@ def _unknown(name: str, remove: str) -> str:
     hint = f" Did you mean {_key(close[0])}?" if close else ""
     return (
         f"{_key(name)}: is not a setting of this project.{hint} "
-        f"Fix: `{remove} {name}`; the README lists every setting."
+        f"Fix: `{remove} {name}`; docs/settings.md lists every setting."
     )
 
 
