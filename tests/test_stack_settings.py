@@ -403,7 +403,25 @@ class TestReporting:
         assert "hunter2" not in str(caught.value)
         (problem,) = caught.value.problems
         assert problem.startswith("fastapi-fargate:service = [secret]:")
-        assert "app-secrets:" in problem and "pulumi config rm --path service" in problem
+        assert "app-secrets:" in problem and "`pulumi config rm service`" in problem
+
+    def test_a_flat_key_set_as_a_secret_is_removed_without_path(self):
+        # With --path, `pulumi config rm service.cpu` would remove the member cpu of the object
+        # fastapi-fargate:service and leave the flat secret key in place.
+        with pytest.raises(SettingsError) as caught:
+            parse_settings({"service.cpu": "512"}, {"service.cpu"})
+        (problem,) = caught.value.problems
+        assert "`pulumi config rm service.cpu`" in problem
+
+    def test_a_member_name_that_needs_brackets_is_quoted_for_the_shell(self):
+        # Unquoted, a shell drops the double quotes and the CLI reads `service[odd.name]` as a
+        # bad array index (properties_path.go, parsePropertyPath).
+        message = only_problem({'service["odd.name"]': 1})
+        assert """`pulumi config rm --path 'service["odd.name"]'`""" in message
+
+    def test_a_value_with_a_space_is_quoted_for_the_shell(self):
+        (flat, _) = problems_of({}, stack={f"{PROJECT}:https.domain": "a b"})
+        assert "`pulumi config set --path https.domain 'a b'`" in flat
 
 
 class TestProgram:
