@@ -83,7 +83,8 @@ class TestFargateSizes:
         ("cpu", "memory"), [(c, m) for c, ms in FARGATE_SIZES.items() for m in (ms[0], ms[-1])]
     )
     def test_every_valid_combination_is_accepted(self, cpu, memory):
-        settings_of({"service.cpu": str(cpu), "service.memory": str(memory)})
+        service = settings_of({"service.cpu": str(cpu), "service.memory": str(memory)}).service
+        assert (service.cpu, service.memory) == (cpu, memory)
 
     def test_memory_that_cpu_does_not_offer_names_the_key_and_the_allowed_values(self):
         message = only_problem({"service.cpu": 1024, "service.memory": 1024})
@@ -110,9 +111,10 @@ class TestMemoryBudget:
         assert "2 workers x 256 MiB" in message and "= 576 MiB" in message
 
     def test_a_budget_that_fits_exactly_is_accepted(self):
-        settings_of(
+        service = settings_of(
             {"service.workers": "2", "service.memoryPerWorker": "224", "service.memory": "512"}
-        )
+        ).service
+        assert (service.workers, service.memory_per_worker, service.memory) == (2, 224, 512)
 
 
 class TestScaling:
@@ -129,7 +131,8 @@ class TestScaling:
         assert "2..4" in message
 
     def test_desired_count_is_free_when_autoscaling_is_off(self):
-        settings_of({"scaling.enabled": "false", "service.desiredCount": "7"})
+        settings = settings_of({"scaling.enabled": "false", "service.desiredCount": "7"})
+        assert (settings.scaling.enabled, settings.service.desired_count) == (False, 7)
 
     @pytest.mark.parametrize("target", [49, 91, 0])
     def test_cpu_target_outside_the_50_to_90_band(self, target):
