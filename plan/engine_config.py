@@ -1162,8 +1162,6 @@ class ProgramConfig:
     """Every key, its value as a string: objects and arrays as JSON."""
     secret_keys: frozenset[str]
     """Keys whose values hold secrets (``Map.SecureKeys``)."""
-    merged: ConfigMap
-    """The stack's config after the merge, as the CLI holds it."""
 
 
 def program_config(
@@ -1192,5 +1190,4 @@ def program_config(
     return ProgramConfig(
         config={str(k): decrypted[k] for k in sorted(config)},
         secret_keys=frozenset(str(k) for k in secure_keys(config)),
-        merged=config,
     )
