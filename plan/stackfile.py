@@ -29,6 +29,7 @@ from plan.engine_config import (
     load_yaml,
     program_config,
     property_path_str,
+    value_from_yaml,
 )
 from plan.errors import PlanError
 from plan.render import OFFLINE_DECRYPTER
@@ -58,7 +59,9 @@ class StackFile:
         program gets ``plan.render.ENCRYPTED_PLACEHOLDER`` for them. From a stack file that is every secret
         key; a plain value handed over as a secret (as tests do) is not encrypted."""
         return frozenset(
-            k for k in self.secret_keys if k not in self.config or _encrypted(self.config[k])
+            k
+            for k in self.secret_keys
+            if k not in self.config or value_from_yaml(self.config[k]).secure
         )
 
     @property
@@ -166,16 +169,6 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         config=config,
         secret_keys=engine.secret_keys,
     )
-
-
-def _encrypted(value: Any) -> bool:
-    """Whether a stack file's value is or holds ciphertext, ``{secure: ...}`` (the CLI's
-    ``config/map.go`` ``Map.SecureKeys``)."""
-    if isinstance(value, dict):
-        if len(value) == 1 and isinstance(value.get("secure"), str):
-            return True
-        return any(_encrypted(v) for v in value.values())
-    return isinstance(value, list) and any(_encrypted(v) for v in value)
 
 
 def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> ProgramConfig:
