@@ -1027,9 +1027,11 @@ def validate_config_value(type_name: str, items: ItemsType | None, value: Any) -
     if type_name == "string":
         return isinstance(value, str)
     if type_name == "integer":
-        if type(value) is int:
+        # `value.(int)`: yaml.v3 gives an int beyond int64 as a uint64, which is no Go int.
+        if type(value) is int and _INT64[0] <= value <= _INT64[1]:
             return True
-        if type(value) is float and not math.isinf(value) and value == math.trunc(value):
+        # `f == math.Trunc(f)`: true for an infinity too (Python's trunc would raise), not NaN.
+        if type(value) is float and (math.isinf(value) or value.is_integer()):
             return True
         if isinstance(value, str):
             return _go_parse_int(value, 10) is not None  # strconv.Atoi
@@ -1160,8 +1162,6 @@ class ProgramConfig:
     """Every key, its value as a string: objects and arrays as JSON."""
     secret_keys: frozenset[str]
     """Keys whose values hold secrets (``Map.SecureKeys``)."""
-    merged: ConfigMap
-    """The stack's config after the merge, as the CLI holds it."""
 
 
 def program_config(
@@ -1190,5 +1190,4 @@ def program_config(
     return ProgramConfig(
         config={str(k): decrypted[k] for k in sorted(config)},
         secret_keys=frozenset(str(k) for k in secure_keys(config)),
-        merged=config,
     )

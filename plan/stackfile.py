@@ -29,9 +29,10 @@ from plan.engine_config import (
     load_yaml,
     program_config,
     property_path_str,
+    value_from_yaml,
 )
 from plan.errors import PlanError
-from plan.render import ENCRYPTED_PLACEHOLDER, OFFLINE_DECRYPTER  # noqa: F401 (re-exported)
+from plan.render import OFFLINE_DECRYPTER
 
 REGION_KEY = "aws:region"
 # The keys of a stack file: pulumi/pulumi sdk/go/common/workspace/project.go, ProjectStack. The
@@ -55,10 +56,12 @@ class StackFile:
     @property
     def encrypted_keys(self) -> frozenset[str]:
         """The secret keys whose values the stack file holds encrypted (``secure:``); the
-        program gets ``ENCRYPTED_PLACEHOLDER`` for them. From a stack file that is every secret
+        program gets ``plan.render.ENCRYPTED_PLACEHOLDER`` for them. From a stack file that is every secret
         key; a plain value handed over as a secret (as tests do) is not encrypted."""
         return frozenset(
-            k for k in self.secret_keys if k not in self.config or _encrypted(self.config[k])
+            k
+            for k in self.secret_keys
+            if k not in self.config or value_from_yaml(self.config[k]).secure
         )
 
     @property
@@ -88,17 +91,15 @@ class StackFile:
 
 
 def project_name(root: Path) -> str:
-    """The ``name`` of the project in ``root/Pulumi.yaml``."""
+    """The ``name`` of the project in ``root/Pulumi.yaml``, read and checked as the CLI does
+    (``plan.engine_config.load_project``, which keeps it for the merge)."""
     path = root / "Pulumi.yaml"
-    document = _read_yaml(path)
-    name = document.get("name") if isinstance(document, dict) else None
-    if not isinstance(name, str) or not name:
-        raise PlanError(f"{path}: has no project `name`; is {root} a Pulumi project?")
+    if not path.is_file():
+        raise PlanError(f"{path}: no such file; is {root} a Pulumi project?")
     try:
-        load_project(path)
+        return load_project(path).name
     except ConfigError as exc:
         raise PlanError(str(exc)) from None
-    return name
 
 
 def stack_names(root: Path) -> list[str]:
@@ -168,16 +169,6 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
         config=config,
         secret_keys=engine.secret_keys,
     )
-
-
-def _encrypted(value: Any) -> bool:
-    """Whether a stack file's value is or holds ciphertext, ``{secure: ...}`` (the CLI's
-    ``config/map.go`` ``Map.SecureKeys``)."""
-    if isinstance(value, dict):
-        if len(value) == 1 and isinstance(value.get("secure"), str):
-            return True
-        return any(_encrypted(v) for v in value.values())
-    return isinstance(value, list) and any(_encrypted(v) for v in value)
 
 
 def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> ProgramConfig:

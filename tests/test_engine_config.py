@@ -1006,6 +1006,20 @@ def test_the_project_file_is_checked_like_the_cli_checks_it():
         project_from_document(load_yaml("name: p\nconfig:\n  aws:x:\n    type: string"))
 
 
+def test_an_integer_default_is_checked_with_gos_types():
+    # ValidateConfigValue (workspace/project.go): `value.(int)`, where yaml.v3 decodes a number
+    # beyond int64 as uint64; then `f == math.Trunc(f)`, which holds for an infinity.
+    with pytest.raises(ConfigError, match="is not of the expected type 'integer'"):
+        project_from_document(
+            load_yaml("name: p\nconfig:\n  a:\n    type: integer\n    default: 9223372036854775808")
+        )
+    project_from_document(load_yaml("name: p\nconfig:\n  a:\n    type: integer\n    default: .inf"))
+    with pytest.raises(ConfigError, match="is not of the expected type 'integer'"):
+        project_from_document(
+            load_yaml("name: p\nconfig:\n  a:\n    type: integer\n    default: .nan")
+        )
+
+
 def test_base64_crypter_round_trips_like_gos():
     assert Base64Crypter().decrypt(base64.b64encode(b"20").decode()) == "20"
 

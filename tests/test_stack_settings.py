@@ -83,7 +83,8 @@ class TestFargateSizes:
         ("cpu", "memory"), [(c, m) for c, ms in FARGATE_SIZES.items() for m in (ms[0], ms[-1])]
     )
     def test_every_valid_combination_is_accepted(self, cpu, memory):
-        settings_of({"service.cpu": str(cpu), "service.memory": str(memory)})
+        service = settings_of({"service.cpu": str(cpu), "service.memory": str(memory)}).service
+        assert (service.cpu, service.memory) == (cpu, memory)
 
     def test_memory_that_cpu_does_not_offer_names_the_key_and_the_allowed_values(self):
         message = only_problem({"service.cpu": 1024, "service.memory": 1024})
@@ -110,9 +111,10 @@ class TestMemoryBudget:
         assert "2 workers x 256 MiB" in message and "= 576 MiB" in message
 
     def test_a_budget_that_fits_exactly_is_accepted(self):
-        settings_of(
+        service = settings_of(
             {"service.workers": "2", "service.memoryPerWorker": "224", "service.memory": "512"}
-        )
+        ).service
+        assert (service.workers, service.memory_per_worker, service.memory) == (2, 224, 512)
 
 
 class TestScaling:
@@ -129,7 +131,8 @@ class TestScaling:
         assert "2..4" in message
 
     def test_desired_count_is_free_when_autoscaling_is_off(self):
-        settings_of({"scaling.enabled": "false", "service.desiredCount": "7"})
+        settings = settings_of({"scaling.enabled": "false", "service.desiredCount": "7"})
+        assert (settings.scaling.enabled, settings.service.desired_count) == (False, 7)
 
     @pytest.mark.parametrize("target", [49, 91, 0])
     def test_cpu_target_outside_the_50_to_90_band(self, target):
@@ -403,7 +406,25 @@ class TestReporting:
         assert "hunter2" not in str(caught.value)
         (problem,) = caught.value.problems
         assert problem.startswith("fastapi-fargate:service = [secret]:")
-        assert "app-secrets:" in problem and "pulumi config rm --path service" in problem
+        assert "app-secrets:" in problem and "`pulumi config rm service`" in problem
+
+    def test_a_flat_key_set_as_a_secret_is_removed_without_path(self):
+        # With --path, `pulumi config rm service.cpu` would remove the member cpu of the object
+        # fastapi-fargate:service and leave the flat secret key in place.
+        with pytest.raises(SettingsError) as caught:
+            parse_settings({"service.cpu": "512"}, {"service.cpu"})
+        (problem,) = caught.value.problems
+        assert "`pulumi config rm service.cpu`" in problem
+
+    def test_a_member_name_that_needs_brackets_is_quoted_for_the_shell(self):
+        # Unquoted, a shell drops the double quotes and the CLI reads `service[odd.name]` as a
+        # bad array index (properties_path.go, parsePropertyPath).
+        message = only_problem({'service["odd.name"]': 1})
+        assert """`pulumi config rm --path 'service["odd.name"]'`""" in message
+
+    def test_a_value_with_a_space_is_quoted_for_the_shell(self):
+        (flat, _) = problems_of({}, stack={f"{PROJECT}:https.domain": "a b"})
+        assert "`pulumi config set --path https.domain 'a b'`" in flat
 
 
 class TestProgram:

@@ -108,12 +108,26 @@ def _member_path(group: str, member: str) -> str:
     return f'{group}["{member}"]'
 
 
+# What a POSIX shell passes on as it is; anything else (`[0]`, `["a.b"]`, spaces) is quoted.
+_SHELL_PLAIN = re.compile(r"[A-Za-z0-9_.:/=@%+,-]+")
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word, so a command in a message works when pasted:
+    ``'service.environment[0]'``, ``'service["odd.name"]'``."""
+    if _SHELL_PLAIN.fullmatch(text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def _set_command(path: str, value: Any = None) -> str:
     """The command that sets ``path`` (a property path), for a list one entry per index."""
     if isinstance(value, list):
-        return f"`pulumi config set --path '{path}[0]' <value>`, one index per entry"
-    shown = "<value>" if value is None else _shown(value)
-    return f"`pulumi config set --path {path} {shown}`"
+        return (
+            f"`pulumi config set --path {_shell_word(path + '[0]')} <value>`, one index per entry"
+        )
+    shown = "<value>" if value is None else _shell_word(_shown(value))
+    return f"`pulumi config set --path {_shell_word(path)} {shown}`"
 
 
 def _optional_inner(annotation: Any) -> Any:

@@ -24,6 +24,7 @@ from components.settings.base import (
     _member_path,
     _optional_inner,
     _set_command,
+    _shell_word,
     _shown,
 )
 from components.settings.facts import APP_SECRETS_NAMESPACE
@@ -132,7 +133,7 @@ def _unknown(name: str, remove: str) -> str:
     hint = f" Did you mean {_key(close[0])}?" if close else ""
     return (
         f"{_key(name)}: is not a setting of this project.{hint} "
-        f"Fix: `{remove} {name}`; docs/settings.md lists every setting."
+        f"Fix: `{remove} {_shell_word(name)}`; docs/settings.md lists every setting."
     )
 
 
@@ -145,7 +146,7 @@ def _field_problems(error: ValidationError, secret_keys: set[str]) -> list[str]:
         message = item["msg"].removeprefix("Value error, ")
         index = next((p for p in item["loc"] if isinstance(p, int)), None)
         if index is not None:  # one entry of a list
-            fix = f"`pulumi config set --path '{key}[{index}]' <value>`"
+            fix = f"`pulumi config set --path {_shell_word(f'{key}[{index}]')} <value>`"
         else:
             fix = _set_command(key, [] if isinstance(item.get("input"), list) else None)
         problems.append(f"{_key(*loc)} = {value}: {message}. Fix: {fix}.")
@@ -172,7 +173,7 @@ def parse_settings(
     problems += [
         f"{_key(k)} = [secret]: holds a value set with --secret (`secure:` in {stack_file}), "
         f"but project settings are not secret and would reach the task definition in plain "
-        f"text. Fix: `pulumi config rm --path {k}` (or only the member marked `secure:`, "
+        f"text. Fix: `pulumi config rm {_shell_word(k)}` (or only the member marked `secure:`, "
         f"like `pulumi config rm --path {k}.<member>`) and set the value with "
         f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:NAME ...`."
         for k in sorted(secret_keys)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from components.settings.base import _key, _parent, _ranges, _shown, inside_zone
+from components.settings.base import _key, _parent, _ranges, _shell_word, _shown, inside_zone
 from components.settings.facts import (
     _ENV_NAME,
     APP_SECRETS_NAMESPACE,
@@ -278,7 +278,7 @@ def _app_secret_problems(app_secrets: Mapping[str, bool]) -> list[str]:
         if not _ENV_NAME.match(name):
             problems.append(
                 f"{key}: is not an environment variable name (letters, digits and underscores, "
-                f"not starting with a digit). Fix: `pulumi config rm {key}` and set it as "
+                f"not starting with a digit). Fix: `pulumi config rm {_shell_word(key)}` and set it as "
                 f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:<NAME> <value>`."
             )
         elif not is_secret:
