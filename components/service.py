@@ -130,10 +130,16 @@ class WebService(pulumi.ComponentResource):
                 strategy="BLUE_GREEN", bake_time_in_minutes=str(settings.bake_time)
             )
         deployment_alarms = None
+        alarm_watch_seconds = 0
         if args.deployment_alarm_names:
             deployment_alarms = aws.ecs.ServiceAlarmsArgs(
                 alarm_names=list(args.deployment_alarm_names), enable=True, rollback=True
             )
+            # With deployment alarms ECS keeps the deployment IN_PROGRESS after the last old
+            # task stopped, watching the alarms for a bake time it derives from their periods
+            # (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment
+            # failures"); wait_for_steady_state returns before that, so the check waits it out.
+            alarm_watch_seconds = args.settings.alarms.evaluation_minutes * 60
 
         self.service = aws.ecs.Service(
             name,
@@ -190,8 +196,11 @@ class WebService(pulumi.ComponentResource):
                 region=args.region,
                 account_id=args.account_id,
                 alarm_names=list(args.deployment_alarm_names),
-                # Blue/green keeps the deployment IN_PROGRESS through its bake time.
-                timeout_seconds=DEFAULT_TIMEOUT_SECONDS + rollout_bake_seconds,
+                # Blue/green keeps the deployment IN_PROGRESS through its bake time, and
+                # deployment alarms through their own watch.
+                timeout_seconds=(
+                    DEFAULT_TIMEOUT_SECONDS + rollout_bake_seconds + alarm_watch_seconds
+                ),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
