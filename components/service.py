@@ -44,7 +44,13 @@ PRODUCTION_RULE_PRIORITY = 1
 
 
 def exec_policy() -> str:
-    """The task role's permissions for ECS Exec: only the Session Manager channels."""
+    """The task role's permissions for ECS Exec: only the Session Manager channels.
+
+    ``Resource`` is ``*`` because AWS requires it: the ``ssmmessages`` actions support no
+    resource types (Service Authorization Reference, "Actions, resources, and condition keys
+    for Amazon Session Manager Message Gateway Service"), and the ECS developer guide's ECS
+    Exec policy uses ``*``.
+    """
     return json.dumps(
         {
             "Version": "2012-10-17",
