@@ -39,6 +39,8 @@ EXEC_ACTIONS = (
 # The AWS managed policy of ECS's infrastructure role for blue/green deployments (ECS developer
 # guide, "Amazon ECS infrastructure IAM role for load balancers").
 BLUE_GREEN_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+# The AWS provider's own create/update timeout of an ECS service, in minutes.
+SERVICE_TIMEOUT_MINUTES = 20
 # Above any rule this stack makes: the production rule serves every path.
 PRODUCTION_RULE_PRIORITY = 1
 
@@ -191,6 +193,7 @@ class WebService(pulumi.ComponentResource):
                 # Autoscaling owns the task count once the service exists; an update must not
                 # reset it to desiredCount in the middle of a traffic peak.
                 ignore_changes=["desired_count"] if scaling.enabled else [],
+                custom_timeouts=self._timeouts(rollout_bake_seconds),
             ),
         )
         RolloutCheck(
@@ -212,6 +215,18 @@ class WebService(pulumi.ComponentResource):
         )
         self.service_name = self.service.name
         self.register_outputs({"service_name": self.service_name})
+
+    @staticmethod
+    def _timeouts(bake_seconds: int) -> pulumi.CustomTimeouts | None:
+        """The provider's 20-minute create/update timeouts (terraform-provider-aws
+        ``internal/service/ecs/service.go`` ``resourceService``, ``Timeouts``) plus the bake
+        time: a provider that waits for the service deployment's own status
+        (``findDeploymentStatus``) waits out a blue/green bake, and a long bake would then fail
+        the update of a healthy release."""
+        if not bake_seconds:
+            return None
+        minutes = f"{SERVICE_TIMEOUT_MINUTES + bake_seconds // 60}m"
+        return pulumi.CustomTimeouts(create=minutes, update=minutes)
 
     def _blue_green(
         self, name: str, args: WebServiceArgs

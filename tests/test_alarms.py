@@ -313,6 +313,12 @@ class TestBlueGreen:
         assert advanced["roleArn"].endswith(":role/web-blue-green")
         assert "web-production" in advanced["productionListenerRule"]
 
+    def test_the_service_update_outlasts_the_bake_time(self, blue_green, dev):
+        # The provider gives up after 20 minutes; waiting for steady state waits out the bake.
+        expected = {"create": "30m", "update": "30m"}
+        assert blue_green.one(SERVICE).custom_timeouts == expected
+        assert dev.one(SERVICE).custom_timeouts == {}
+
     def test_the_green_target_group_checks_health_like_the_blue_one(self, blue_green):
         blue = blue_green.one("aws:lb/targetGroup:TargetGroup", "edge-tg")
         green = blue_green.one("aws:lb/targetGroup:TargetGroup", "edge-tg-green")
