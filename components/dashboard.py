@@ -9,7 +9,8 @@ state of every alarm of the stack. Its console URL is exported as ``dashboard_ur
 The body is built by a pure function (``dashboard_body``) and checked by ``validate_body``
 against AWS's "Dashboard Body Structure and Syntax" (CloudWatch API reference,
 CloudWatch-Dashboard-Body-Structure.html) before it is handed to Pulumi, so a malformed widget
-fails the preview with a message instead of the PutDashboard call during ``pulumi up``.
+fails with a message before any PutDashboard call: in the preview once the names it reads are
+known (a stack's second preview on), else in ``pulumi up`` before the dashboard is written.
 Metric names and dimensions come from ``components.alarms.DOCUMENTED_METRICS``.
 """
 

@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_SECONDS = 600
 """Own deadline for one check. It starts after ``wait_for_steady_state`` has returned, when ECS
 normally marks the deployment COMPLETED within a minute or two; 10 minutes bounds a deployment
-that never settles without failing a slow but healthy one."""
+that never settles without failing a slow but healthy one. ``WebService`` adds what keeps a
+healthy deployment IN_PROGRESS longer: the blue/green bake time and the deployment alarms' watch."""
 
 _POLL_INITIAL_DELAY = 5.0
 _POLL_MAX_DELAY = 30.0

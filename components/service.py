@@ -39,12 +39,20 @@ EXEC_ACTIONS = (
 # The AWS managed policy of ECS's infrastructure role for blue/green deployments (ECS developer
 # guide, "Amazon ECS infrastructure IAM role for load balancers").
 BLUE_GREEN_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+# The AWS provider's own create/update timeout of an ECS service, in minutes.
+SERVICE_TIMEOUT_MINUTES = 20
 # Above any rule this stack makes: the production rule serves every path.
 PRODUCTION_RULE_PRIORITY = 1
 
 
 def exec_policy() -> str:
-    """The task role's permissions for ECS Exec: only the Session Manager channels."""
+    """The task role's permissions for ECS Exec: only the Session Manager channels.
+
+    ``Resource`` is ``*`` because AWS requires it: the ``ssmmessages`` actions support no
+    resource types (Service Authorization Reference, "Actions, resources, and condition keys
+    for Amazon Session Manager Message Gateway Service"), and the ECS developer guide's ECS
+    Exec policy uses ``*``.
+    """
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -130,10 +138,16 @@ class WebService(pulumi.ComponentResource):
                 strategy="BLUE_GREEN", bake_time_in_minutes=str(settings.bake_time)
             )
         deployment_alarms = None
+        alarm_watch_seconds = 0
         if args.deployment_alarm_names:
             deployment_alarms = aws.ecs.ServiceAlarmsArgs(
                 alarm_names=list(args.deployment_alarm_names), enable=True, rollback=True
             )
+            # With deployment alarms ECS keeps the deployment IN_PROGRESS after the last old
+            # task stopped, watching the alarms for a bake time it derives from their periods
+            # (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment
+            # failures"); wait_for_steady_state returns before that, so the check waits it out.
+            alarm_watch_seconds = args.settings.alarms.evaluation_minutes * 60
 
         self.service = aws.ecs.Service(
             name,
@@ -179,6 +193,7 @@ class WebService(pulumi.ComponentResource):
                 # Autoscaling owns the task count once the service exists; an update must not
                 # reset it to desiredCount in the middle of a traffic peak.
                 ignore_changes=["desired_count"] if scaling.enabled else [],
+                custom_timeouts=self._timeouts(rollout_bake_seconds),
             ),
         )
         RolloutCheck(
@@ -190,13 +205,28 @@ class WebService(pulumi.ComponentResource):
                 region=args.region,
                 account_id=args.account_id,
                 alarm_names=list(args.deployment_alarm_names),
-                # Blue/green keeps the deployment IN_PROGRESS through its bake time.
-                timeout_seconds=DEFAULT_TIMEOUT_SECONDS + rollout_bake_seconds,
+                # Blue/green keeps the deployment IN_PROGRESS through its bake time, and
+                # deployment alarms through their own watch.
+                timeout_seconds=(
+                    DEFAULT_TIMEOUT_SECONDS + rollout_bake_seconds + alarm_watch_seconds
+                ),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[self.service]),
         )
         self.service_name = self.service.name
         self.register_outputs({"service_name": self.service_name})
+
+    @staticmethod
+    def _timeouts(bake_seconds: int) -> pulumi.CustomTimeouts | None:
+        """The provider's 20-minute create/update timeouts (terraform-provider-aws
+        ``internal/service/ecs/service.go`` ``resourceService``, ``Timeouts``) plus the bake
+        time: a provider that waits for the service deployment's own status
+        (``findDeploymentStatus``) waits out a blue/green bake, and a long bake would then fail
+        the update of a healthy release."""
+        if not bake_seconds:
+            return None
+        minutes = f"{SERVICE_TIMEOUT_MINUTES + bake_seconds // 60}m"
+        return pulumi.CustomTimeouts(create=minutes, update=minutes)
 
     def _blue_green(
         self, name: str, args: WebServiceArgs

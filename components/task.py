@@ -396,13 +396,18 @@ class AppTask(pulumi.ComponentResource):
                 ),
                 child,
             )
+        task_ready: list[pulumi.Resource] = (
+            [task_secrets_policy] if task_secrets_policy is not None else []
+        )
         for index, policy_arn in enumerate(service.task_policy_arns):
-            aws.iam.RolePolicyAttachment(
-                f"{name}-task-policy-{index}",
-                aws.iam.RolePolicyAttachmentArgs(role=task_role.name, policy_arn=policy_arn),
-                child,
+            # Waited for like the secrets policy: the migration may call AWS as it starts.
+            task_ready.append(
+                aws.iam.RolePolicyAttachment(
+                    f"{name}-task-policy-{index}",
+                    aws.iam.RolePolicyAttachmentArgs(role=task_role.name, policy_arn=policy_arn),
+                    child,
+                )
             )
-        task_ready = [task_secrets_policy] if task_secrets_policy is not None else []
         definitions = pulumi.Output.all(
             args.image_ref, log_group.name, secret_refs, environment
         ).apply(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -310,7 +311,9 @@ def exec_(
     runtime_id = (container or {}).get("runtimeId")
     if not runtime_id:
         raise OpsError(f"task {arns[0]} has no running container {CONTAINER!r} yet; try again.")
-    shell = " ".join(command) if command else "/bin/sh"
+    # One string, as `aws ecs execute-command --command` takes it: quoted so that an argument
+    # with spaces (`-- sh -c "ls -la /app"`) stays one argument.
+    shell = shlex.join(command) if command else "/bin/sh"
     write(f"Entering task {arns[0].rsplit('/', 1)[-1]} ({CONTAINER}): {shell}")
     answer = ecs.execute_command(
         cluster=outputs.cluster,

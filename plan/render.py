@@ -56,6 +56,8 @@ class Resource:
     secret_inputs: set[str]
     delete_before_replace: bool
     protect: bool
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """``create``/``update``/``delete`` the program set (``ResourceOptions.custom_timeouts``)."""
 
     def __getitem__(self, key: str) -> Any:
         return self.inputs[key]
@@ -142,6 +144,11 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 secret_inputs={k for k, v in inputs.items() if _holds_secret(v)},
                 delete_before_replace=request.deleteBeforeReplace,
                 protect=request.protect,
+                custom_timeouts={
+                    k: v
+                    for k in ("create", "update", "delete")
+                    if (v := getattr(request.customTimeouts, k))
+                },
             )
         )
         return response

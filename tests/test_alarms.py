@@ -266,6 +266,17 @@ class TestReleasesRollBackOnAlarms:
         check = dev.one("pulumi-python:dynamic/rollout:RolloutCheck")
         assert [n.rsplit("-", 1)[0] for n in check["alarm_names"]] == ["dev-errors", "dev-latency"]
 
+    def test_the_rollout_check_outwaits_the_alarm_watch_and_the_bake_time(self, dev, blue_green):
+        # ECS keeps a deployment with alarms IN_PROGRESS for their window after the last task
+        # is replaced: a deadline shorter than that fails a healthy rollout.
+        check = "pulumi-python:dynamic/rollout:RolloutCheck"
+        assert dev.one(check)["timeout_seconds"] == 600 + 3 * 60
+        assert blue_green.one(check)["timeout_seconds"] == 600 + 10 * 60 + 3 * 60
+        slow = render({"alarms.evaluationMinutes": 60})
+        assert slow.one(check)["timeout_seconds"] == 600 + 60 * 60
+        quiet = render({"alarms.enabled": False})
+        assert quiet.one(check)["timeout_seconds"] == 600
+
     def test_a_rollback_caused_by_an_alarm_names_the_alarm(self):
         reason = "ECS deployment ecs-svc/1 rolled back: alarm dev-errors-1a2b3c4 in ALARM state."
         assert alarm_rollback([reason], ["dev-errors-1a2b3c4", "dev-latency-5"]) == (
@@ -301,6 +312,12 @@ class TestBlueGreen:
         assert "targetgroup/edge-tg/" in balancer["targetGroupArn"]
         assert advanced["roleArn"].endswith(":role/web-blue-green")
         assert "web-production" in advanced["productionListenerRule"]
+
+    def test_the_service_update_outlasts_the_bake_time(self, blue_green, dev):
+        # The provider gives up after 20 minutes; waiting for steady state waits out the bake.
+        expected = {"create": "30m", "update": "30m"}
+        assert blue_green.one(SERVICE).custom_timeouts == expected
+        assert dev.one(SERVICE).custom_timeouts == {}
 
     def test_the_green_target_group_checks_health_like_the_blue_one(self, blue_green):
         blue = blue_green.one("aws:lb/targetGroup:TargetGroup", "edge-tg")

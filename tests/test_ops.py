@@ -309,7 +309,7 @@ class TestExec:
             StackOutputs("dev", deployed["outputs"]),
             session,
             lines.append,
-            ["python", "-m", "api.migrate", "--check"],
+            ["sh", "-c", "python -m api.migrate --check"],
             which=lambda name: f"/usr/local/bin/{name}",
             run=run,
             ecs=ecs,
@@ -322,7 +322,8 @@ class TestExec:
             "task": task,
             "container": "app",
             "interactive": True,
-            "command": "python -m api.migrate --check",
+            # The argument with spaces stays one argument.
+            "command": "sh -c 'python -m api.migrate --check'",
         }
         (argv,) = launched
         assert argv[0] == "/usr/local/bin/session-manager-plugin"

@@ -122,3 +122,18 @@ def test_the_service_starts_tasks_only_once_they_can_reach_everything_and_be_rea
     service = r.one(SERVICE)
     traffic = [r.one(EGRESS, "edge-alb-out-tasks"), r.one(INGRESS, "edge-tasks-in-alb")]
     assert not_waited_for(r, service, what_a_task_needs(r) + traffic) == []
+
+
+def test_the_tasks_own_policies_are_attached_before_the_migration_or_a_task_starts():
+    # The app (and its migration) may call AWS with service.taskPolicyArns as it starts.
+    policy = f"arn:aws:iam::{ACCOUNT}:policy/app-reads-bucket"
+    r = render(
+        {**NETWORKS["nat single"], **DATABASES["managed database"], **IMAGES["image.uri"],
+         "service.taskPolicyArns": [policy]},
+    )  # fmt: skip
+    # The web task role's and, with the database's app role, the migration's own.
+    web = r.one(ATTACHMENT, "app-task-policy-0")
+    migration = r.one(ATTACHMENT, "app-migration-task-policy-0")
+    assert web["policyArn"] == migration["policyArn"] == policy
+    assert not_waited_for(r, r.one(MIGRATION), [migration]) == []
+    assert not_waited_for(r, r.one(SERVICE), [web]) == []
