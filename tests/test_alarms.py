@@ -243,6 +243,7 @@ class TestTheAlarms:
             ({"alarms.lowUtilization": 90}, "is not below alarms.highUtilization"),
             ({"alarms.email": "not-an-address"}, "is not an e-mail address"),
             ({"service.deploymentStrategy": "blue-green", "alarms.enabled": False}, "needs alarms.enabled"),
+            ({"service.deploymentStrategy": "blue-green", "scaling.requestsPerTarget": 1000}, "request-based scaling follows one target group"),
         ],
     )  # fmt: skip
     def test_bad_alarm_settings_are_refused_with_the_fix(self, settings, message):

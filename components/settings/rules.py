@@ -63,6 +63,17 @@ def _service_problems(s: Settings) -> list[str]:
                 f"scaling.maxCount = {scaling.min_count}..{scaling.max_count}. Fix: set "
                 f"service.desiredCount within that range, or widen it."
             )
+        if svc.deployment_strategy == "blue-green" and scaling.requests_per_target:
+            # The request-count policy tracks one target group (ALBRequestCountPerTarget's
+            # resource label); after a blue/green switch the traffic is on the other one, and
+            # that policy would stop seeing any.
+            problems.append(
+                f"{_key('scaling.requestsPerTarget')} = {scaling.requests_per_target}: request-"
+                f"based scaling follows one target group, and service.deploymentStrategy = "
+                f"blue-green moves the traffic to the other at every release. Fix: `pulumi config "
+                f"set --path scaling.requestsPerTarget 0` (CPU and memory scaling keep working), or "
+                f"use the rolling strategy."
+            )
     return problems
 
 
