@@ -116,7 +116,8 @@ def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
     name = label(args.resource_type, args.name)
     fix = (
         "Fix: list the actions the code calls (like secretsmanager:GetSecretValue) on the "
-        "resources it needs; in this project pass narrow policies in service.taskPolicyArns."
+        "resources it needs; in this project pass narrow policies with `pulumi config set --path "
+        "'service.taskPolicyArns[0]' arn:aws:iam::ACCOUNT:policy/NAME`."
     )
     if args.resource_type in ATTACHMENTS:
         arn = args.props.get("policyArn")
