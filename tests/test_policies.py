@@ -1046,10 +1046,12 @@ def test_an_inline_pass_role_and_secret_read_on_everything_is_refused_for_both()
     [
         ({"Effect": "Allow", "Action": "iam:Pass*", "Resource": "*"}, "iam:PassRole on every role"),
         ({"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "*"}, "secretsmanager:GetSecretValue on *"),
-        ({"Effect": "Allow", "Action": "ssm:GetParameter*", "NotResource": "arn:aws:ssm:us-east-1:1:parameter/x"}, "ssm:GetParameter, ssm:GetParameters, ssm:GetParametersByPath on *"),
+        ({"Effect": "Allow", "Action": "ssm:GetParameter*", "NotResource": "arn:aws:ssm:us-east-1:1:parameter/x"}, "ssm:GetParameter, ssm:GetParameterHistory, ssm:GetParameters, ssm:GetParametersByPath on *"),
         ({"Effect": "Allow", "Action": "kms:decrypt", "Resource": "arn:aws:kms:*:*:*"}, "kms:Decrypt on *"),
+        ({"Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"}, "secretsmanager:BatchGetSecretValue on *"),
+        ({"Effect": "Allow", "Action": "ssm:GetParameterHistory", "Resource": "*"}, "ssm:GetParameterHistory on *"),
     ],
-    ids=["pass-role pattern", "secret read pattern", "not-resource", "any key, any case"],
+    ids=["pass-role pattern", "secret read pattern", "not-resource", "any key, any case", "batch secret read", "parameter history"],
 )  # fmt: skip
 def test_patterns_that_cover_pass_role_or_secret_reads_on_everything_are_refused(statement, grant):
     (message,) = check(

@@ -58,11 +58,15 @@ _MANAGED_ARN = re.compile(
 )
 _SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
 PASS_ROLE = "iam:PassRole"
+# Every call that returns a secret's or a parameter's value (the bootstrap's preview role denies
+# the same ones): BatchGetSecretValue and GetParameterHistory return values too.
 SECRET_READS = (
     "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
     "kms:Decrypt",
 )
 
