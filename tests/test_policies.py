@@ -993,6 +993,10 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
         ("arn:aws:iam::aws:policy/job-function/SystemAdministrator", "iam:PassRole"),
         ("arn:aws:iam::aws:policy/AmazonKinesisFullAccess", "every action of its service"),
         ("arn:aws-us-gov:iam::aws:policy/SecretsManagerReadWrite", "secretsmanager:*"),
+        # Read-only by name, but ssm:Get* on * reads every parameter: refused like the same
+        # statement written inline.
+        ("arn:aws:iam::aws:policy/ReadOnlyAccess", "ssm:Get*"),
+        ("arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess", "ssm:Get*"),
     ],
 )  # fmt: skip
 def test_attaching_a_dangerous_aws_managed_policy_is_refused_saying_why(arn, why):
@@ -1005,7 +1009,6 @@ def test_attaching_a_dangerous_aws_managed_policy_is_refused_saying_why(arn, why
     "arn",
     [
         "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-        "arn:aws:iam::aws:policy/ReadOnlyAccess",
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
         # Customer-managed: judged by its document where the stack holds it (below).
         "arn:aws:iam::123456789012:policy/AdministratorAccess",

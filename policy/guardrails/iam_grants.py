@@ -41,6 +41,9 @@ DANGEROUS_MANAGED_POLICIES: dict[str, str] = {
     "AmazonS3FullAccess": "allows s3:* on every bucket",
     "SecretsManagerReadWrite": "allows secretsmanager:* on every secret",
     "AmazonSSMFullAccess": "allows ssm:* (every parameter's value) on every resource",
+    "AmazonSSMReadOnlyAccess": "allows ssm:Get* (every parameter's value) on every resource",
+    "ReadOnlyAccess": "allows ssm:Get* (every parameter's value) and s3:Get* on every "
+    "resource: the statement documents refuse as reading every secret",
     "AmazonEC2FullAccess": "allows ec2:*, elasticloadbalancing:* and autoscaling:* everywhere",
     "AmazonECS_FullAccess": "allows ecs:* and passing roles to ECS tasks",
     "AWSLambda_FullAccess": "allows lambda:* and passing roles to Lambda functions",
