@@ -440,7 +440,10 @@ class TestGuardrails:
             "would refuse this stack."
         ) in section
         assert "    ! production-high-availability on web: Service 'web' runs 1 task(s)" in section
-        assert "      fix: run at least 2 (service.desiredCount and scaling.minCount" in section
+        assert (
+            "      fix: run at least 2 (in this project `pulumi config set --path service.desiredCount"
+            in section
+        )
         assert (
             "    ! production-private-tasks on web: Service 'web' gives its tasks public IPs"
             in (section)

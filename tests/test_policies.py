@@ -376,7 +376,7 @@ def test_an_http_listener_that_forwards_instead_of_redirecting_is_refused():
     (message,) = check(edge.http_listener_redirects, LISTENER, listener, name="edge-http")
     assert "Listener 'edge-http' listens for plain HTTP on port 80" in message
     assert "(default actions: forward)" in message
-    assert 'status_code: "HTTP_301"' in message and "set https.domain" in message
+    assert 'status_code: "HTTP_301"' in message and "config set --path https.domain" in message
 
 
 @pytest.mark.parametrize(
@@ -826,7 +826,7 @@ def test_task_memory_too_small_for_its_workers_is_refused():
         "TaskDefinition 'app-definition' has 512 MiB of memory, but its 2 workers "
         "(WEB_CONCURRENCY of app) x 256 MiB + 64 MiB overhead need 576 MiB"
     ) in message
-    assert "Fix: raise the task memory (service.memory)" in message
+    assert "Fix: raise the task memory (`pulumi config set --path service.memory <MiB>`)" in message
 
 
 def test_a_stack_with_smaller_workers_says_so_in_its_policy_config():
@@ -993,6 +993,10 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
         ("arn:aws:iam::aws:policy/job-function/SystemAdministrator", "iam:PassRole"),
         ("arn:aws:iam::aws:policy/AmazonKinesisFullAccess", "every action of its service"),
         ("arn:aws-us-gov:iam::aws:policy/SecretsManagerReadWrite", "secretsmanager:*"),
+        # Read-only by name, but ssm:Get* on * reads every parameter: refused like the same
+        # statement written inline.
+        ("arn:aws:iam::aws:policy/ReadOnlyAccess", "ssm:Get*"),
+        ("arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess", "ssm:Get*"),
     ],
 )  # fmt: skip
 def test_attaching_a_dangerous_aws_managed_policy_is_refused_saying_why(arn, why):
@@ -1005,7 +1009,6 @@ def test_attaching_a_dangerous_aws_managed_policy_is_refused_saying_why(arn, why
     "arn",
     [
         "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
-        "arn:aws:iam::aws:policy/ReadOnlyAccess",
         "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
         # Customer-managed: judged by its document where the stack holds it (below).
         "arn:aws:iam::123456789012:policy/AdministratorAccess",
@@ -1046,10 +1049,12 @@ def test_an_inline_pass_role_and_secret_read_on_everything_is_refused_for_both()
     [
         ({"Effect": "Allow", "Action": "iam:Pass*", "Resource": "*"}, "iam:PassRole on every role"),
         ({"Effect": "Allow", "Action": "secretsmanager:Get*", "Resource": "*"}, "secretsmanager:GetSecretValue on *"),
-        ({"Effect": "Allow", "Action": "ssm:GetParameter*", "NotResource": "arn:aws:ssm:us-east-1:1:parameter/x"}, "ssm:GetParameter, ssm:GetParameters, ssm:GetParametersByPath on *"),
+        ({"Effect": "Allow", "Action": "ssm:GetParameter*", "NotResource": "arn:aws:ssm:us-east-1:1:parameter/x"}, "ssm:GetParameter, ssm:GetParameterHistory, ssm:GetParameters, ssm:GetParametersByPath on *"),
         ({"Effect": "Allow", "Action": "kms:decrypt", "Resource": "arn:aws:kms:*:*:*"}, "kms:Decrypt on *"),
+        ({"Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"}, "secretsmanager:BatchGetSecretValue on *"),
+        ({"Effect": "Allow", "Action": "ssm:GetParameterHistory", "Resource": "*"}, "ssm:GetParameterHistory on *"),
     ],
-    ids=["pass-role pattern", "secret read pattern", "not-resource", "any key, any case"],
+    ids=["pass-role pattern", "secret read pattern", "not-resource", "any key, any case", "batch secret read", "parameter history"],
 )  # fmt: skip
 def test_patterns_that_cover_pass_role_or_secret_reads_on_everything_are_refused(statement, grant):
     (message,) = check(
@@ -1148,8 +1153,11 @@ def test_a_production_service_with_one_task_in_one_subnet_is_refused_for_both():
     single = ecs_service(desiredCount=1, networkConfiguration={"subnets": ["subnet-a"]})
     tasks, zones = check(production.production_high_availability, SERVICE, single, name="web")
     assert "Service 'web' runs 1 task(s) on a production stack" in tasks
-    assert "service.desiredCount and scaling.minCount" in tasks
-    assert "places its tasks in 1 subnet(s)" in zones and "network.availabilityZones" in zones
+    assert "`pulumi config set --path scaling.minCount 2`" in tasks
+    assert (
+        "places its tasks in 1 subnet(s)" in zones
+        and "`pulumi config set --path network.availabilityZones 2`" in zones
+    )
 
 
 @pytest.mark.usefixtures("production_stack")
@@ -1184,7 +1192,7 @@ def test_a_production_stack_served_over_plain_http_is_refused():
     found = check_stack(production.production_real_domain, resources)
     assert [at for _, at in found] == [alb.urn, resources[1].urn]
     assert found[0][0].startswith("On a production stack: LoadBalancer 'edge-alb' has no HTTPS")
-    assert "serves the app over plain HTTP. Fix: set https.domain" in found[1][0]
+    assert "plain HTTP. Fix: `pulumi config set --path https.domain" in found[1][0]
     _, https = edge_stack(
         https_listener(), {"protocol": "HTTP", "port": 80, "defaultActions": [REDIRECT]}
     )
@@ -1395,3 +1403,44 @@ def test_a_stack_marked_production_with_exec_forced_on_breaks_only_the_exec_rule
 def test_a_blue_green_production_stack_passes_every_policy(monkeypatch):
     stack = render_stack("prod", {"service.deploymentStrategy": "blue-green"})
     assert stack.violations(monkeypatch) == []
+
+
+def _message_texts(module_path) -> list[str]:
+    """Every string literal of a module, implicit concatenations joined, ``{}`` for each
+    interpolated value: the text of each message as the pack writes it."""
+    texts = []
+    for node in ast.walk(ast.parse(module_path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            texts.append(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            texts.append(
+                "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            )
+    return texts
+
+
+def _cli_value(text: str) -> Any:
+    """What `pulumi config set --path` stores for a value: a number or boolean if it reads as
+    one, else the string."""
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.isdigit() else text
+
+
+def test_every_config_command_in_a_policy_message_sets_a_real_setting_to_a_valid_value():
+    from components.settings.model import GROUPS
+
+    commands = [
+        match
+        for module in sorted((POLICY_DIR / "guardrails").glob("*.py"))
+        for text in _message_texts(module)
+        for match in re.findall(r"pulumi config set --path '?([\w.]+)(?:\[\d\])?'? (\S+?)`", text)
+    ]
+    assert len(commands) >= 10, commands
+    for path, value in commands:
+        group, _, member = path.partition(".")
+        aliases = {f.alias or n: n for n, f in GROUPS[group].model_fields.items()}
+        assert member in aliases, f"{path} is not a setting"
+        if "{}" in value or value.startswith("<") or "ACCOUNT" in value:
+            continue  # a placeholder the user fills in
+        GROUPS[group].model_validate({member: _cli_value(value)})

@@ -149,16 +149,17 @@ def ensure_app_role(engine: Engine, role: str, secret_arn: str, client: Any = No
         fresh = None
         if password is None or (exists and not _logs_in(engine, role, password)):
             fresh = secrets.token_urlsafe(32)
-        verifier = _scram_verifier(conn, role, fresh or password)  # type: ignore[arg-type]
         r = _quote(conn, role)
         attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
-        if not exists:
-            # The verifier is hex and base64 between '$' and ':': nothing to escape.
-            conn.exec_driver_sql(f"CREATE ROLE {r} {attributes} PASSWORD '{verifier}'")
-        elif fresh is not None:
-            conn.exec_driver_sql(f"ALTER ROLE {r} {attributes} PASSWORD '{verifier}'")
-        else:
+        if exists and fresh is None:
             conn.exec_driver_sql(f"ALTER ROLE {r} {attributes}")
+        else:
+            # A new role takes the stored password if the secret has one for it (tasks already
+            # read it), else the fresh one. The verifier is hex and base64 between '$' and ':':
+            # nothing to escape.
+            verifier = _scram_verifier(conn, role, fresh or password)  # type: ignore[arg-type]
+            verb = "ALTER" if exists else "CREATE"
+            conn.exec_driver_sql(f"{verb} ROLE {r} {attributes} PASSWORD '{verifier}'")
         warning = grant_rights(conn, role)
         if fresh is not None:
             client.put_secret_value(

@@ -67,17 +67,13 @@ class MigrationError(Exception):
 
 
 def migration_engine(url: URL) -> Engine:
-    """The engine for the lock, Alembic and the role: no pool, parameters hidden in errors."""
-    # The same factory as migrations/env.py: after a password rotation the release task, too,
-    # reads the credentials from DB_SECRET_ARN instead of failing.
-    engine = create_migration_engine(url, credentials_secret_arn())
-    # What create_engine(hide_parameters=True) sets; SQLAlchemy reads it when it wraps a driver
-    # error or logs one, so a failing data migration's values stay out of every message.
-    engine.hide_parameters = True
-    return engine
+    """The engine for the lock, Alembic and the role: no pool, parameters hidden in errors
+    (``create_migration_engine`` passes ``hide_parameters``).
 
-
-_engine = migration_engine
+    migrations/env.py uses it too: after a password rotation the release task, too, reads the
+    credentials from DB_SECRET_ARN instead of failing.
+    """
+    return create_migration_engine(url, credentials_secret_arn())
 
 
 def _lock_timeout_seconds() -> int:
@@ -93,7 +89,7 @@ def migration_lock(url: URL) -> Iterator[None]:
     if url.get_backend_name() != "postgresql":
         yield
         return
-    engine = _engine(url)
+    engine = migration_engine(url)
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             got = conn.execute(
@@ -125,7 +121,7 @@ def migration_lock(url: URL) -> Iterator[None]:
 
 
 def current_heads(url: URL) -> tuple[str, ...]:
-    engine = _engine(url)
+    engine = migration_engine(url)
     try:
         with engine.connect() as conn:
             return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
@@ -212,7 +208,7 @@ def ensure_app_role_from_env(url: URL) -> None:
         raise MigrationError("DB_APP_ROLE needs a PostgreSQL database")
     from api.app_role import ensure_app_role
 
-    engine = _engine(url)
+    engine = migration_engine(url)
     try:
         print(ensure_app_role(engine, role, secret_arn), flush=True)
     finally:

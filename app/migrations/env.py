@@ -61,7 +61,7 @@ def _run_with(connection) -> None:
         compare_server_default=not sqlite,
     )
     with context.begin_transaction():
-        if not sqlite and connection.dialect.name == "postgresql":
+        if connection.dialect.name == "postgresql":
             timeout = config.attributes.get("lock_timeout_ms")
             timeout = lock_timeout_ms() if timeout is None else int(timeout)
             # LOCAL: for this transaction only, so a caller's own connection is left as it was.

@@ -100,7 +100,7 @@ class ServiceSettings(_Group):
     task_policy_arns: list[str] = Field(
         default_factory=list,
         description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
-        "managed ones (AdministratorAccess, IAMFullAccess, any ...FullAccess) are refused.",
+        "managed ones (AdministratorAccess, IAMFullAccess, ReadOnlyAccess, any ...FullAccess) are refused.",
     )
     deployment_strategy: Literal["rolling", "blue-green"] = Field(
         "rolling",

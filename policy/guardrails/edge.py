@@ -152,8 +152,9 @@ def check_http_listener(args: ResourceValidationArgs, report: ReportViolation) -
         f"{shown(number(args.props.get('port')))} and does more than redirect to HTTPS with a "
         f"301 (default actions: {kinds}), so requests and cookies can travel unencrypted. Fix: make "
         f'its only default action {{type: "redirect", redirect: {{protocol: "HTTPS", port: "443", '
-        f'status_code: "HTTP_301"}}}} and serve the app on an HTTPS listener; in this project set '
-        f"https.domain and https.hostedZone.",
+        f'status_code: "HTTP_301"}}}} and serve the app on an HTTPS listener; in this project '
+        f"`pulumi config set --path https.domain api.example.com` and `pulumi config set "
+        f"--path https.hostedZone example.com`.",
         None,
     )
 

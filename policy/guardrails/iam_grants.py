@@ -41,6 +41,9 @@ DANGEROUS_MANAGED_POLICIES: dict[str, str] = {
     "AmazonS3FullAccess": "allows s3:* on every bucket",
     "SecretsManagerReadWrite": "allows secretsmanager:* on every secret",
     "AmazonSSMFullAccess": "allows ssm:* (every parameter's value) on every resource",
+    "AmazonSSMReadOnlyAccess": "allows ssm:Get* (every parameter's value) on every resource",
+    "ReadOnlyAccess": "allows ssm:Get* (every parameter's value) and s3:Get* on every "
+    "resource: the statement documents refuse as reading every secret",
     "AmazonEC2FullAccess": "allows ec2:*, elasticloadbalancing:* and autoscaling:* everywhere",
     "AmazonECS_FullAccess": "allows ecs:* and passing roles to ECS tasks",
     "AWSLambda_FullAccess": "allows lambda:* and passing roles to Lambda functions",
@@ -58,11 +61,15 @@ _MANAGED_ARN = re.compile(
 )
 _SERVICE_WILDCARD = re.compile(r"^[A-Za-z0-9-]+:\*$")
 PASS_ROLE = "iam:PassRole"
+# Every call that returns a secret's or a parameter's value (the bootstrap's preview role denies
+# the same ones): BatchGetSecretValue and GetParameterHistory return values too.
 SECRET_READS = (
     "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
     "kms:Decrypt",
 )
 

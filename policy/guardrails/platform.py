@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -107,16 +106,12 @@ ecr_scan_and_immutable_tags = ResourceValidationPolicy(
 # --- iam-no-wildcard-actions -------------------------------------------------------------------
 
 
-def wildcard_grants(document: Any) -> list[str]:
-    """What each Allow statement of a policy document grants too broadly, as text."""
-    return document_grants(document)
-
-
 def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
     name = label(args.resource_type, args.name)
     fix = (
         "Fix: list the actions the code calls (like secretsmanager:GetSecretValue) on the "
-        "resources it needs; in this project pass narrow policies in service.taskPolicyArns."
+        "resources it needs; in this project pass narrow policies with `pulumi config set --path "
+        "'service.taskPolicyArns[0]' arn:aws:iam::ACCOUNT:policy/NAME`."
     )
     if args.resource_type in ATTACHMENTS:
         arn = args.props.get("policyArn")
@@ -132,7 +127,7 @@ def check_iam(args: ResourceValidationArgs, report: ReportViolation) -> None:
             if isinstance(p, Mapping)
         ]
     for document in documents:
-        for grant in wildcard_grants(document):
+        for grant in document_grants(document):
             report(f"{name}: {grant}. {fix}", None)
 
 

@@ -53,8 +53,9 @@ def check_high_availability(args: ResourceValidationArgs, report: ReportViolatio
     if desired is None or desired < MIN_TASKS:
         report(
             f"{name} runs {shown(desired)} task(s) on a production stack; one failure takes the "
-            f"app down. Fix: run at least {MIN_TASKS} (service.desiredCount and scaling.minCount "
-            f"2 or more).",
+            f"app down. Fix: run at least {MIN_TASKS} (in this project `pulumi config set --path "
+            f"service.desiredCount {MIN_TASKS}` and `pulumi config set --path scaling.minCount "
+            f"{MIN_TASKS}`).",
             None,
         )
     network = args.props.get("networkConfiguration")
@@ -63,7 +64,8 @@ def check_high_availability(args: ResourceValidationArgs, report: ReportViolatio
         report(
             f"{name} places its tasks in {len(subnets)} subnet(s) on a production stack, so one "
             f"availability zone's outage stops them all. Fix: give it subnets in at least "
-            f"{MIN_SUBNETS} zones (network.availabilityZones 2 or 3, or 2+ network.privateSubnetIds).",
+            f"{MIN_SUBNETS} zones (in this project `pulumi config set --path "
+            f"network.availabilityZones {MIN_SUBNETS}`, or 2+ network.privateSubnetIds).",
             None,
         )
 
@@ -92,7 +94,8 @@ def check_deletion_protection(args: ResourceValidationArgs, report: ReportViolat
     elif args.resource_type == RDS_INSTANCE and args.props.get("deletionProtection") is not True:
         report(
             f"{name} can be deleted on a production stack, and its data with it. Fix: set "
-            f"deletion_protection=True (this project does so for production = true).",
+            f"deletion_protection=True (this project does so on production stacks: "
+            f"`pulumi config set production true`).",
             None,
         )
 
@@ -140,7 +143,8 @@ def check_real_domain(args: StackValidationArgs, report: ReportViolation) -> Non
             continue
         report(
             f"On a production stack: {label(listener.resource_type, listener.name)} serves the app "
-            f"over plain HTTP. Fix: set https.domain and https.hostedZone, so this listener only "
+            f"over plain HTTP. Fix: `pulumi config set --path https.domain api.example.com` and "
+            f"`pulumi config set --path https.hostedZone example.com`, so this listener only "
             f"redirects to HTTPS.",
             listener.urn,
         )

@@ -220,8 +220,9 @@ def check_memory(args: ResourceValidationArgs, report: ReportViolation) -> None:
         f"{label(args.resource_type, args.name)} has {shown(memory)} MiB of memory, but its "
         f"{shown(workers)} workers (WEB_CONCURRENCY of {', '.join(n for n, _ in servers)}) x "
         f"{shown(per_worker)} MiB + {shown(overhead)} MiB overhead need {shown(needed)} MiB; the "
-        f"kernel would kill workers under load. Fix: raise the task memory (service.memory), or "
-        f"lower the workers (service.workers). If this stack's workers really need less, set "
+        f"kernel would kill workers under load. Fix: raise the task memory (`pulumi config set "
+        f"--path service.memory <MiB>`), or lower the workers (`pulumi config set --path "
+        f"service.workers <n>`). If this stack's workers really need less, set "
         f"memoryPerWorkerMiB of this policy in policy/config.<stack>.json to the stack's "
         f"service.memoryPerWorker.",
         None,
