@@ -4,9 +4,14 @@ Starts ``python -m api.serve`` (the container's CMD) on a free loopback port wit
 ``WEB_CONCURRENCY`` = 1 and 2 against PostgreSQL (or SQLite without ``--database-url``), and
 for each concurrency level (default 10, 100, 300, 1000 keep-alive connections) drives
 ``GET /notes?limit=20`` for ``--duration`` seconds while a separate thread probes
-``GET /healthz`` ten times a second. Prints, per level: requests/s, p50/p99 of the *served*
-(2xx) requests and of the shed 503s, answers by status, connection errors, the health
-probe's p99, and each worker's RSS. Then one ``--soak`` run (60 s by default) samples every
+``GET /healthz`` ten times a second. Each level runs twice, with two kinds of client
+(``--clients``): *immediate* ones re-send at once after a 503 (a retry storm, the worst
+case) and *polite* ones wait the answer's ``Retry-After`` first. Prints, per level:
+requests/s, served (2xx) requests/s (the goodput), p50/p99 of the served requests, p99 of
+the shed 503s both as the client saw it and as the server reports it (``Server-Timing:
+shed;dur=``, the time the worker held the request before refusing it: the difference is
+time spent queued in the kernel and the client), answers by status, connection errors, the
+health probe's p99, and each worker's RSS. Then one ``--soak`` run (60 s by default) samples every
 worker's RSS every 5 s to show whether memory grows.
 
 Aims (issue 16): no 5xx other than shed 503s (with ``Retry-After``); p99 of served requests
@@ -57,13 +62,16 @@ PAGE = "/notes?limit=20"
 class LevelResult:
     workers: int
     connections: int
+    clients: str
     seconds: float
     rps: float
+    served_rps: float
     statuses: dict[str, int]
     connection_errors: int
     served_p50_ms: float
     served_p99_ms: float
     shed_p99_ms: float
+    shed_server_p99_ms: float
     healthz_p99_ms: float
     healthz_failures: int
     worker_rss_mib: list[float] = field(default_factory=list)
@@ -215,10 +223,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def _drive(
-    port: int, path: str, duration: float, connections: int, max_requests: int
+    port: int, path: str, duration: float, connections: int, max_requests: int, polite: bool
 ) -> dict:
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-    samples: list[tuple[int, float]] = []
+    # (status, client-observed seconds, server-side ms from Server-Timing or -1)
+    samples: list[tuple[int, float, float]] = []
     errors = Counter()
     start = time.perf_counter()
     deadline = start + duration
@@ -236,20 +245,30 @@ async def _drive(
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
                 length = 0
                 close = False
+                retry_after = None
+                server_ms = -1.0
                 for line in head.split(b"\r\n")[1:]:
                     name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
+                    name = name.strip().lower()
+                    if name == b"content-length":
                         length = int(value)
-                    elif name.strip().lower() == b"connection" and b"close" in value.lower():
+                    elif name == b"connection" and b"close" in value.lower():
                         close = True
+                    elif name == b"retry-after":
+                        retry_after = float(value)
+                    elif name == b"server-timing" and b"dur=" in value:
+                        server_ms = float(value.split(b"dur=", 1)[1].split(b";")[0])
                 await reader.readexactly(length)
                 status = int(head.split(b" ", 2)[1])
-                if status == 503 and b"retry-after" not in head.lower():
+                if status == 503 and retry_after is None:
                     status = 599  # a 503 that is not a shed answer
-                samples.append((status, time.perf_counter() - sent))
+                samples.append((status, time.perf_counter() - sent, server_ms))
                 if close:
                     writer.close()
                     reader = writer = None
+                if polite and status == 503:
+                    # A polite client waits as long as Retry-After says (never past the end).
+                    await asyncio.sleep(min(retry_after, max(0.0, deadline - time.perf_counter())))
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                 errors[type(exc).__name__] += 1
                 if writer is not None:
@@ -267,12 +286,15 @@ def _drive_in_process(args: tuple, queue: multiprocessing.Queue) -> None:
     queue.put(asyncio.run(_drive(*args)))
 
 
-def drive(port: int, path: str, duration: float, connections: int, max_requests: int) -> dict:
+def drive(
+    port: int, path: str, duration: float, connections: int, max_requests: int, polite=False
+) -> dict:
     """The load, in its own process so the probe thread below is not starved by it."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(
-        target=_drive_in_process, args=((port, path, duration, connections, max_requests), queue)
+        target=_drive_in_process,
+        args=((port, path, duration, connections, max_requests, polite), queue),
     )
     proc.start()
     result = queue.get(timeout=duration + 120)
@@ -348,28 +370,35 @@ def rss_mib(pids: list[int]) -> list[float]:
     return [round(_status_kib(p, "VmRSS") / 1024, 1) for p in pids]
 
 
-def measure_level(base: str, proc, workers: int, connections: int, args) -> LevelResult:
+def measure_level(
+    base: str, proc, workers: int, connections: int, clients: str, args
+) -> LevelResult:
     port = int(base.rsplit(":", 1)[1])
     probe = HealthProbe(port)
     probe.start()
-    result = drive(port, PAGE, args.duration, connections, args.max_requests)
+    polite = clients == "polite"
+    result = drive(port, PAGE, args.duration, connections, args.max_requests, polite)
     probe.stop.set()
     probe.join(timeout=10)
     samples = result["samples"]
-    statuses = Counter(str(status) for status, _ in samples)
-    served = [latency for status, latency in samples if 200 <= status < 300]
-    shed = [latency for status, latency in samples if status == 503]
+    statuses = Counter(str(status) for status, _, _ in samples)
+    served = [latency for status, latency, _ in samples if 200 <= status < 300]
+    shed = [latency for status, latency, _ in samples if status == 503]
+    shed_server = [server for status, _, server in samples if status == 503 and server >= 0]
     ms = 1000
     return LevelResult(
         workers=workers,
         connections=connections,
+        clients=clients,
         seconds=round(result["seconds"], 2),
         rps=round(len(samples) / result["seconds"], 1),
+        served_rps=round(len(served) / result["seconds"], 1),
         statuses=dict(sorted(statuses.items())),
         connection_errors=sum(result["errors"].values()),
         served_p50_ms=round(percentile(served, 0.50) * ms, 1),
         served_p99_ms=round(percentile(served, 0.99) * ms, 1),
         shed_p99_ms=round(percentile(shed, 0.99) * ms, 1),
+        shed_server_p99_ms=round(percentile(shed_server, 0.99), 1),
         healthz_p99_ms=round(percentile(probe.latencies, 0.99) * ms, 1),
         healthz_failures=probe.failures,
         worker_rss_mib=rss_mib(worker_pids(proc.pid)),
@@ -395,7 +424,7 @@ def soak(database_url: str, workers: int, seconds: int, connections: int, log: P
         while not done.wait(5):
             samples.append((round(time.monotonic() - start), rss_mib(pids)))
         samples.append((round(time.monotonic() - start), rss_mib(pids)))
-    statuses = Counter(str(status) for status, _ in outcome.get("samples", []))
+    statuses = Counter(str(status) for status, _, _ in outcome.get("samples", []))
     return samples, dict(statuses)
 
 
@@ -407,6 +436,14 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000, help="per level")
     parser.add_argument("--soak", type=int, default=60, help="seconds of the RSS run (0: skip)")
     parser.add_argument("--soak-connections", type=int, default=100)
+    parser.add_argument(
+        "--clients",
+        nargs="+",
+        choices=["immediate", "polite"],
+        default=["immediate", "polite"],
+        help="immediate: re-send at once after a 503 (a retry storm); "
+        "polite: wait Retry-After seconds first, as a well-behaved client does",
+    )
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--notes", type=int, default=20, help="rows seeded for GET /notes")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -424,9 +461,12 @@ def main() -> int:
             for workers in args.workers:
                 with server(database_url, workers, log) as (base, proc):
                     drive(int(base.rsplit(":", 1)[1]), PAGE, 2, 10, 10_000)  # warm-up
-                    for connections in args.levels:
-                        levels.append(measure_level(base, proc, workers, connections, args))
-                        print(_row(levels[-1]), flush=True)
+                    for clients in args.clients:
+                        for connections in args.levels:
+                            levels.append(
+                                measure_level(base, proc, workers, connections, clients, args)
+                            )
+                            print(_row(levels[-1]), flush=True)
             soak_samples, soak_statuses = (
                 soak(database_url, max(args.workers), args.soak, args.soak_connections, log, args)
                 if args.soak
@@ -472,15 +512,18 @@ def main() -> int:
 
 
 HEADER = (
-    f"{'workers':>7} {'conns':>5} {'req/s':>7} {'served p50/p99 ms':>18} {'shed p99':>8} "
+    f"{'workers':>7} {'clients':>9} {'conns':>5} {'req/s':>7} {'served/s':>8} "
+    f"{'served p50/p99 ms':>18} {'shed p99 client/server':>22} "
     f"{'healthz p99':>11}  answers by status (conn errors)  worker RSS MiB"
 )
 
 
 def _row(level: LevelResult) -> str:
     return (
-        f"{level.workers:>7} {level.connections:>5} {level.rps:>7.0f} "
-        f"{level.served_p50_ms:>8} / {level.served_p99_ms:<7} {level.shed_p99_ms:>8} "
+        f"{level.workers:>7} {level.clients:>9} {level.connections:>5} {level.rps:>7.0f} "
+        f"{level.served_rps:>8.0f} "
+        f"{level.served_p50_ms:>8} / {level.served_p99_ms:<7} "
+        f"{level.shed_p99_ms:>10} / {level.shed_server_p99_ms:<9} "
         f"{level.healthz_p99_ms:>11}  {level.statuses} ({level.connection_errors}"
         f"{', healthz failures ' + str(level.healthz_failures) if level.healthz_failures else ''})"
         f"  {level.worker_rss_mib}"

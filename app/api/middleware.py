@@ -10,6 +10,9 @@ It does four jobs, each a finding of issue 16:
   well inside 100 ms, before its body is read. Queueing longer only turns overload into
   timeouts for everyone. ``/healthz`` and the docs are never behind the limiter, so the load
   balancer's health checks keep answering while the database routes are saturated.
+  The shed answer is built once and not access-logged, and the connection it went out on
+  is not read again for up to ``SHED_BACKOFF_MS`` (``ShedBackoff``), so clients that
+  re-send at once cannot starve the requests the worker admitted.
 * **Bound request bodies while reading** (``MAX_BODY_BYTES``, default 1 MiB): a declared
   ``Content-Length`` above the limit is answered 413 before a byte is read; a chunked body is
   counted as it arrives and refused (413) the moment it passes the limit, so a worker never
@@ -26,8 +29,10 @@ It does four jobs, each a finding of issue 16:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -58,6 +63,93 @@ DEFAULT_ADMISSION_WAIT_MS = 50
 # Waiters beyond this are shed at once: a long queue cannot drain within the wait anyway.
 MAX_WAITING = 4 * POOL_CAPACITY
 RETRY_AFTER_SECONDS = "1"
+# The shed answer, built once: under a retry storm it is most of what a worker sends, so it
+# costs no JSON encoding and no header list per request (only its Server-Timing value).
+SHED_BODY = json.dumps({"detail": "overloaded, retry shortly"}).encode()
+SHED_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(SHED_BODY)).encode()),
+    (b"retry-after", RETRY_AFTER_SECONDS.encode()),
+)
+SHED_BODY_MESSAGE = {"type": "http.response.body", "body": SHED_BODY}
+
+# 1 s, the same as Retry-After: a client that honours Retry-After never notices the hold.
+DEFAULT_SHED_BACKOFF_MS = 1000
+
+
+class ShedBackoff:
+    """Connections held back after a shed answer, oldest first (one per worker process).
+
+    A client that ignores ``Retry-After`` re-sends at once; with hundreds of such connections
+    the worker spends its whole event loop answering 503s and the requests it admitted
+    starve (measured: 1 worker, 1000 connections, 14 served requests/s). So the HTTP
+    protocol (``api.protocol``) stops reading a connection it just shed and hands it here;
+    it reads again after ``seconds`` (``SHED_BACKOFF_MS``), or as soon as a database slot
+    falls free with nobody waiting for it (``release_one``, oldest first), whichever is
+    first. The next request on that connection waits in the kernel's socket buffer, costing
+    the worker nothing, and is then served if there is room.
+
+    Behind the ALB one target connection carries many clients' requests in turn, so the
+    request the ALB sends next on a held connection waits up to the hold; under overload
+    that request would most likely have been shed, and a freed slot releases the connection
+    at once. ``SHED_BACKOFF_MS=0`` turns the hold off.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = DEFAULT_SHED_BACKOFF_MS / 1000
+        # connection -> (its timer, the callable that makes it read again); insertion order
+        # is the order connections were held, so release_one frees the oldest.
+        self._held: dict[Any, tuple[asyncio.TimerHandle, Callable[[], None]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, connection: Any, resume: Callable[[], None]) -> None:
+        self.forget(connection)
+        timer = asyncio.get_running_loop().call_later(self.seconds, self._release, connection)
+        self._held[connection] = (timer, resume)
+
+    def release_one(self) -> None:
+        if self._held:
+            self._release(next(iter(self._held)))
+
+    def _release(self, connection: Any) -> None:
+        timer, resume = self._held.pop(connection)
+        timer.cancel()
+        resume()
+
+    def forget(self, connection: Any) -> None:
+        held = self._held.pop(connection, None)
+        if held is not None:
+            held[0].cancel()
+
+
+SHED_BACKOFF = ShedBackoff()
+
+
+def was_shed() -> bool:
+    """True in the task of a request that was answered with a shed 503."""
+    return _shed_request.get()
+
+
+# True in the task of a request that was shed: ``SkipShedAnswers`` drops its access-log line.
+_shed_request: contextvars.ContextVar[bool] = contextvars.ContextVar("shed", default=False)
+
+
+class SkipShedAnswers(logging.Filter):
+    """An access-log filter (``api.serve`` installs it on ``uvicorn.access``) that drops the
+    line of a shed request.
+
+    Under overload a worker answers thousands of 503s a second; formatting and writing a log
+    line for each cost as much CPU as the answer itself, taken from the requests it still
+    serves. The count of shed requests is not lost: the load balancer's
+    ``HTTPCode_Target_5XX_Count`` metric has it. Every other answer is logged as before.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _shed_request.get()
+
+
 # Paths whose handlers use the database (the notes API and the readiness check).
 DB_PATH_PREFIXES = ("/notes", "/readyz")
 
@@ -128,6 +220,8 @@ class Admission:
                 waiter.set_result(None)
                 return
         self.inside -= 1
+        # Room again and nobody waiting: let the oldest held-back connection read again.
+        SHED_BACKOFF.release_one()
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str]):
@@ -138,6 +232,30 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: dic
     ] + [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _send_shed(send: Send, arrived: float) -> None:
+    """503 with ``Retry-After``; ``Server-Timing: shed;dur=`` says how long the worker held
+    the request before refusing it (the admission wait), so a benchmark can tell the server's
+    time-to-503 from the time the answer then spent in the client's and the kernel's queues.
+
+    The connection stays open (no ``Connection: close``). Behind the ALB a close would not
+    reach the client at all: the ALB keeps its client connection and opens a new one to the
+    task for the next request, so closing only adds a TCP handshake and a new protocol object
+    per shed request to the overloaded task. A client that retries at once is slowed by
+    ``Retry-After`` if it honours it; one that ignores it is cheapest answered where it
+    stands. uvicorn discards an unread body before the next request on the connection.
+    """
+    _shed_request.set(True)
+    held_ms = (time.perf_counter() - arrived) * 1000
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [*SHED_HEADERS, (b"server-timing", b"shed;dur=%.1f" % held_ms)],
+        }
+    )
+    await send(SHED_BODY_MESSAGE)
 
 
 class RequestGuard:
@@ -166,6 +284,7 @@ class RequestGuard:
             else admission_wait_ms
         )
         self.admission = Admission(admission_capacity, wait_ms / 1000, MAX_WAITING)
+        SHED_BACKOFF.seconds = env_int("SHED_BACKOFF_MS", DEFAULT_SHED_BACKOFF_MS) / 1000
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,16 +300,11 @@ class RequestGuard:
             )
             return
         needs_db = scope["path"].startswith(DB_PATH_PREFIXES)
-        if needs_db and not await self.admission.enter():
-            await _send_json(
-                send,
-                503,
-                {"detail": "overloaded, retry shortly"},
-                # The connection stays open: reconnecting would only add load, and uvicorn
-                # discards an unread body before the next request on it.
-                {"Retry-After": RETRY_AFTER_SECONDS},
-            )
-            return
+        if needs_db:
+            arrived = time.perf_counter()
+            if not await self.admission.enter():
+                await _send_shed(send, arrived)
+                return
         try:
             await self._call_guarded(scope, receive, send)
         finally:

@@ -15,6 +15,9 @@ and is several times slower than httptools, so this subclass adds, per connectio
   response; here it is armed when the connection opens as well, so a connection that never
   sends anything is closed after ``KEEP_ALIVE_TIMEOUT`` too.
 
+* **Hold back a shed connection**: after a shed 503 the connection is not read again until
+  ``api.middleware.ShedBackoff`` releases it (why: there).
+
 Body size and body read timeout are the app's job (``api.middleware``): they need to know the
 route, and an ASGI answer (413/408) is all they send.
 
@@ -29,6 +32,8 @@ import functools
 import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.middleware import SHED_BACKOFF, was_shed
 
 # The ALB refuses a request whose headers exceed 64 KiB (and a single line over 16 KiB), so
 # nothing larger ever reaches a task through it; reached directly, we refuse the same.
@@ -83,6 +88,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        SHED_BACKOFF.forget(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -134,6 +140,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # The next request's head starts now (pipelined bytes already read count from here).
         self._reading_head = True
         super().on_response_complete()
+        # Called from the request's own task, so was_shed() sees what the middleware set.
+        if was_shed() and SHED_BACKOFF.seconds > 0 and not self.transport.is_closing():
+            self.flow.pause_reading()
+            SHED_BACKOFF.hold(self, self._resume_after_shed)
+
+    def _resume_after_shed(self) -> None:
+        if not self.transport.is_closing():
+            self.flow.resume_reading()
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

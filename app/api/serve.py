@@ -34,6 +34,8 @@ Settings (environment):
 ``BODY_READ_TIMEOUT``       30      seconds between two chunks of a body (408 above)
 ``ADMISSION_WAIT_MS``       50      how long a database request waits for one of the
                                     worker's slots before it is shed with 503
+``SHED_BACKOFF_MS``         1000    how long a connection just answered a shed 503 is not
+                                    read (less if a slot frees); ``api.middleware``
 ``DB_STATEMENT_TIMEOUT_MS`` 5000    PostgreSQL ``statement_timeout`` of the app's connections
 ``LOG_LEVEL``               info    uvicorn and app log level; access log goes to stdout
 =========================== ======= ======================================================
@@ -97,6 +99,8 @@ def log_config(level: str) -> dict[str, Any]:
                 "use_colors": False,
             },
         },
+        # Shed 503s are not access-logged (the reason: ``api.middleware.SkipShedAnswers``).
+        "filters": {"skip_shed": {"()": "api.middleware.SkipShedAnswers"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
@@ -112,7 +116,12 @@ def log_config(level: str) -> dict[str, Any]:
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"level": level},
-            "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
+            "uvicorn.access": {
+                "handlers": ["access"],
+                "filters": ["skip_shed"],
+                "level": level,
+                "propagate": False,
+            },
             "api": {"handlers": ["default"], "level": level, "propagate": False},
         },
     }

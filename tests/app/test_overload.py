@@ -9,6 +9,7 @@ database is slow. Small and bounded: one worker, tens of requests; the big figur
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from api.db import POOL_CAPACITY
+from api.middleware import ShedBackoff
 from app_support import clean_env, run_migrate, wait_until
 
 try:
@@ -80,6 +82,92 @@ def test_beyond_the_pool_requests_are_shed_with_503_and_healthz_keeps_answering(
     assert not failures, failures
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * POOL_CAPACITY + [503] * (total - POOL_CAPACITY)
+    # The shed answers say how long the worker held them, and are not access-logged (under a
+    # retry storm that logging costs as much as the answers), while served requests are.
+    shed = [r for r in responses if r.status_code == 503]
+    assert all(r.headers["server-timing"].startswith("shed;dur=") for r in shed)
+    assert all(r.json() == {"detail": "overloaded, retry shortly"} for r in shed)
+    wait_until(lambda: '"GET /notes HTTP/1.1" 200' in server.log(), timeout=10, what="access log")
+    assert '"GET /notes HTTP/1.1" 503' not in server.log()
+
+
+def _raw_get(connection: socket.socket, path: str = "/notes") -> None:
+    connection.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+
+
+def _raw_response(connection: socket.socket) -> tuple[int, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        assert chunk, "connection closed before a response"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":", 1)[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return int(head.split(b" ", 2)[1]), head.lower()
+
+
+def test_a_connection_that_was_shed_is_not_read_again_until_a_slot_frees(
+    server_factory, migrated_pg_url
+):
+    """A client that re-sends at once after a 503 (ignoring Retry-After) waits in its socket
+    instead of costing the worker another answer; a freed slot lets it in at once."""
+    server = server_factory(
+        migrated_pg_url, DB_STATEMENT_TIMEOUT_MS="60000", SHED_BACKOFF_MS="600000"
+    ).start()
+    admitted: list[int] = []
+    watcher = create_engine(migrated_pg_url, poolclass=pool.NullPool)
+
+    def fill_slot() -> None:
+        admitted.append(httpx.get(f"{server.base_url}/notes", timeout=60).status_code)
+
+    def waiting_on_the_lock() -> int:
+        with watcher.connect() as connection:
+            return connection.execute(
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation IS NOT NULL")
+            ).scalar_one()
+
+    fillers = [threading.Thread(target=fill_slot) for _ in range(POOL_CAPACITY)]
+    held = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    try:
+        with notes_table_locked(migrated_pg_url):
+            for filler in fillers:
+                filler.start()
+            wait_until(
+                lambda: waiting_on_the_lock() >= POOL_CAPACITY,
+                timeout=30,
+                what="every database slot taken by a request waiting on the lock",
+            )
+            _raw_get(held)
+            status, head = _raw_response(held)
+            assert status == 503 and b"retry-after: 1" in head
+            _raw_get(held)  # at once, as a retry storm does
+            # Other connections are still answered (shed) meanwhile...
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=30) as other:
+                    _raw_get(other)
+                    assert _raw_response(other)[0] == 503
+            # ...while the request re-sent on the shed connection has had no answer.
+            held.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                held.recv(1)
+            held.settimeout(60)
+        # The lock is gone: the waiting requests finish, a slot falls free, and the held
+        # connection is read again and served (long before its 600 s hold would end).
+        assert _raw_response(held)[0] == 200
+    finally:
+        held.close()
+        watcher.dispose()
+    for filler in fillers:
+        filler.join(timeout=60)
+    assert admitted == [200] * POOL_CAPACITY
 
 
 def test_a_stuck_database_answers_503_at_the_statement_timeout(server_factory, migrated_pg_url):
@@ -130,3 +218,30 @@ def test_200_concurrent_requests_get_200_201_or_a_shed_503_never_a_500(
     assert set(statuses) <= {200, 201, 503}, sorted(set(map(str, statuses)))
     assert health_status == 200
     assert statuses.count(200) + statuses.count(201) > 0
+
+
+def test_held_back_connections_are_released_oldest_first_or_when_their_hold_ends():
+    backoff = ShedBackoff()
+    backoff.seconds = 600
+    resumed: list[str] = []
+
+    async def scenario() -> None:
+        for name in ("first", "second", "third"):
+            backoff.hold(name, lambda name=name: resumed.append(name))
+        backoff.forget("second")  # its connection closed meanwhile
+        backoff.release_one()
+        assert resumed == ["first"]
+        backoff.seconds = 0
+        done = asyncio.Event()
+        backoff.hold("fourth", lambda: (resumed.append("fourth"), done.set()))
+        await done.wait()  # a zero hold resumes on the loop's next turn
+        backoff.release_one()
+        backoff.release_one()  # nothing left: a no-op
+
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert resumed == ["first", "fourth", "third"]
+    assert len(backoff) == 0
