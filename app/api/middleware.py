@@ -154,6 +154,12 @@ class SkipShedAnswers(logging.Filter):
 DB_PATH_PREFIXES = ("/notes", "/readyz")
 
 
+def uses_database(path: str) -> bool:
+    """Whether ``path`` is one of ``DB_PATH_PREFIXES`` or below it (``/notes/7``, not
+    ``/notesX``)."""
+    return any(path == p or path.startswith(p + "/") for p in DB_PATH_PREFIXES)
+
+
 class BodyTooLarge(HTTPException):
     """Raised from ``receive``; an ``HTTPException`` so FastAPI's body parsing passes it on."""
 
@@ -299,7 +305,7 @@ class RequestGuard:
                 {"Connection": "close"},
             )
             return
-        needs_db = scope["path"].startswith(DB_PATH_PREFIXES)
+        needs_db = uses_database(scope["path"])
         if needs_db:
             arrived = time.perf_counter()
             if not await self.admission.enter():

@@ -245,3 +245,11 @@ def test_held_back_connections_are_released_oldest_first_or_when_their_hold_ends
         loop.close()
     assert resumed == ["first", "fourth", "third"]
     assert len(backoff) == 0
+
+
+def test_only_the_database_routes_and_their_subpaths_are_admission_limited():
+    from api.middleware import uses_database
+
+    assert uses_database("/notes") and uses_database("/notes/7") and uses_database("/readyz")
+    assert not uses_database("/notesX") and not uses_database("/healthz")
+    assert not uses_database("/docs")
