@@ -66,7 +66,9 @@ class BasePlan:
         self._worktree = worktree
         try:
             tool = scratch / "tool"
-            shutil.copytree(TOOL, tool / "plan", ignore=shutil.ignore_patterns("__pycache__"))
+            # With its bytecode caches: copytree keeps the files' times, which is what Python
+            # checks a cache against, so the subprocess does not compile the tool again.
+            shutil.copytree(TOOL, tool / "plan")
             # The guardrails judge the change, not its base: --no-policy.
             command = [sys.executable, "-P", "-m", "plan", self.stack, "--json", "--no-policy"]
             command += ["--root", str(worktree)]

@@ -168,20 +168,20 @@ def _resolve_plain(text: str) -> Any:
     return text
 
 
-class _GoYamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with yaml.v3's scalar rules and its refusal of duplicate keys."""
+class _GoRules:
+    """yaml.v3's scalar rules and its refusal of duplicate keys, for either PyYAML parser."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0]:
             return "tag:yaml.org,2002:merge" if value == "<<" else _PLAIN
-        return super().resolve(kind, value, implicit)
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)
+            self.flatten_mapping(node)  # type: ignore[attr-defined]
             for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
+                key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]
                 line = key_node.start_mark.line + 1
                 if isinstance(key, (str, int, float, bool)) and key in seen:
                     raise yaml.constructor.ConstructorError(
@@ -192,14 +192,34 @@ class _GoYamlLoader(yaml.SafeLoader):
                     )
                 if isinstance(key, (str, int, float, bool)):
                     seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _GoYamlLoader(_GoRules, yaml.SafeLoader):
+    """PyYAML's safe loader with yaml.v3's scalar rules and its refusal of duplicate keys."""
 
 
 _GoYamlLoader.add_constructor(_PLAIN, lambda loader, node: _resolve_plain(node.value))
 
+# The same rules over libyaml's parser, when PyYAML has it: the stack files and Pulumi.yaml
+# parse several times faster (the plan reads them on every run). Only the parser differs; the
+# values come from the same resolver and constructors.
+_GoYamlCLoader: Any = None
+if getattr(yaml, "__with_libyaml__", False):
+
+    class _GoYamlCLoader(_GoRules, yaml.CSafeLoader):  # type: ignore[no-redef]
+        """``_GoYamlLoader``'s rules with libyaml's parser."""
+
+    _GoYamlCLoader.add_constructor(_PLAIN, lambda loader, node: _resolve_plain(node.value))
+
 
 def load_yaml(text: str) -> Any:
     """Parse YAML as the CLI does (yaml.v3's rules); ``yaml.YAMLError`` if it is not YAML."""
+    if _GoYamlCLoader is not None:
+        try:
+            return yaml.load(text, Loader=_GoYamlCLoader)  # a CSafeLoader subclass: safe
+        except yaml.YAMLError:
+            pass  # the error as the pure-Python parser words it (with the offending line)
     return yaml.load(text, Loader=_GoYamlLoader)  # a SafeLoader subclass: safe
 
 

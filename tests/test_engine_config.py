@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -952,6 +953,30 @@ def test_stack_files_are_read_with_yaml_v3s_scalars_not_yaml_1_1s(yaml_text, exp
 def test_a_duplicate_key_is_refused_like_yaml_v3_does():
     with pytest.raises(Exception, match='mapping key "a" already defined at line 1'):
         load_yaml("a: 1\na: 2\n")
+
+
+@pytest.mark.parametrize(
+    "path", ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "bootstrap/Pulumi.yaml"]
+)
+def test_the_projects_yaml_files_read_the_same_with_libyaml_as_with_the_python_parser(path):
+    # load_yaml takes libyaml's parser when PyYAML has it (the plan reads these on every run);
+    # the values must be those of the pure-Python loader, with the same rules.
+    import yaml
+
+    from plan import engine_config
+
+    text = (Path(__file__).resolve().parents[1] / path).read_text()
+    python = yaml.load(text, Loader=engine_config._GoYamlLoader)  # a SafeLoader subclass
+    assert repr(load_yaml(text)) == repr(python)
+
+
+def test_a_yaml_error_is_worded_by_the_python_parser_with_the_offending_line():
+    with pytest.raises(Exception) as error:
+        load_yaml("config:\n  a: [1\n")
+    assert "^" in str(error.value)  # the Python parser's snippet marks the place
+    with pytest.raises(Exception) as duplicate:
+        load_yaml("a: 1\na: 2\n")
+    assert "a: 2" in str(duplicate.value)
 
 
 @pytest.mark.parametrize(
