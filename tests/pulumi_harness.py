@@ -50,6 +50,24 @@ def handed_over(
     return config, {k.removeprefix(prefix) for k in result.secret_keys if k.startswith(prefix)}
 
 
+# An existing VPC as a stack names it; AwsMocks puts every looked-up subnet in this VPC.
+EXISTING_VPC_SETTINGS = {
+    "network.vpcId": "vpc-0123456789abcdef0",
+    "network.publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+    "network.privateSubnetIds": ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"],
+    "network.nat": "single",
+}
+
+
+def existing_vpc_mocks() -> AwsMocks:
+    """Mocks whose existing VPC has its two public subnets in two zones, as the load balancer
+    needs."""
+    mocks = AwsMocks()
+    first, second = EXISTING_VPC_SETTINGS["network.publicSubnetIds"]
+    mocks.subnet_azs = {first: f"{REGION}a", second: f"{REGION}b"}
+    return mocks
+
+
 def settings_of(edits: Mapping[str, Any] | None = None, **kwargs: Any) -> Settings:
     """The parsed settings of a stack set with ``pulumi config set --path`` for each of
     ``edits`` (see ``handed_over``); raises ``SettingsError`` like the program would."""
@@ -58,6 +76,7 @@ def settings_of(edits: Mapping[str, Any] | None = None, **kwargs: Any) -> Settin
 
 __all__ = [
     "ACCOUNT",
+    "EXISTING_VPC_SETTINGS",
     "PROJECT",
     "REGION",
     "ROOT",
@@ -66,6 +85,7 @@ __all__ = [
     "RecordingMonitor",
     "Rendered",
     "Resource",
+    "existing_vpc_mocks",
     "handed_over",
     "render",
     "settings_of",

@@ -11,7 +11,16 @@ import re
 import pytest
 
 from components.settings import SettingsError, parse_settings
-from pulumi_harness import ACCOUNT, REGION, AwsMocks, Rendered, handed_over, render
+from pulumi_harness import (
+    ACCOUNT,
+    EXISTING_VPC_SETTINGS,
+    REGION,
+    AwsMocks,
+    Rendered,
+    existing_vpc_mocks,
+    handed_over,
+    render,
+)
 
 INSTANCE = "aws:rds/instance:Instance"
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
@@ -113,19 +122,9 @@ class TestPrivate:
         )
 
     def test_an_existing_vpc_uses_its_private_subnets(self):
-        public = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
-        private = ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"]
-        mocks = AwsMocks()
-        mocks.subnet_azs = {public[0]: f"{REGION}a", public[1]: f"{REGION}b"}
-        rendered = render(
-            {
-                "network.vpcId": "vpc-0123456789abcdef0",
-                "network.publicSubnetIds": public,
-                "network.privateSubnetIds": private,
-                "network.nat": "single",
-            },
-            mocks=mocks,
-        )
+        mocks = existing_vpc_mocks()
+        rendered = render(EXISTING_VPC_SETTINGS, mocks=mocks)
+        private = EXISTING_VPC_SETTINGS["network.privateSubnetIds"]
         assert rendered.one(SUBNET_GROUP)["subnetIds"] == private
         group = next(g for g in rendered.all(SECURITY_GROUP) if g.name == "data-db")
         assert group["vpcId"] == "vpc-0123456789abcdef0"

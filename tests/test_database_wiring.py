@@ -21,7 +21,16 @@ from botocore.validate import ParamValidator
 
 from components.database import APP_ROLE_NAME, RDS_CA_BUNDLE_PATH
 from components.settings import SettingsError
-from pulumi_harness import ACCOUNT, REGION, ROOT, AwsMocks, Rendered, render, settings_of
+from pulumi_harness import (
+    ACCOUNT,
+    EXISTING_VPC_SETTINGS,
+    REGION,
+    ROOT,
+    Rendered,
+    existing_vpc_mocks,
+    render,
+    settings_of,
+)
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -223,19 +232,8 @@ class TestTlsTimeoutsAndLimits:
         assert environment(rendered)["FORWARDED_ALLOW_IPS"] == "10.42.0.0/16"
 
     def test_an_existing_vpc_s_every_cidr_block_is_asked_from_aws(self):
-        public = ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"]
-        private = ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"]
-        mocks = AwsMocks()
-        mocks.subnet_azs = {public[0]: f"{REGION}a", public[1]: f"{REGION}b"}
-        rendered = render(
-            {
-                "network.vpcId": "vpc-0123456789abcdef0",
-                "network.publicSubnetIds": public,
-                "network.privateSubnetIds": private,
-                "network.nat": "single",
-            },
-            mocks=mocks,
-        )
+        mocks = existing_vpc_mocks()
+        rendered = render(EXISTING_VPC_SETTINGS, mocks=mocks)
         # The mock VPC has a secondary block, where an ALB's subnets may sit.
         assert environment(rendered)["FORWARDED_ALLOW_IPS"] == "10.20.0.0/16,100.64.0.0/20"
         assert ("aws:ec2/getVpc:getVpc", {"id": "vpc-0123456789abcdef0"}) in [

@@ -133,16 +133,7 @@ def preview_policy(own_key_arn: str | None, other_state_buckets: list[str]) -> s
     statements.append(
         {"Sid": "NoSecretValues", "Effect": "Deny", "Action": list(SECRET_READS), "Resource": "*"}
     )
-    if other_state_buckets:
-        statements.append(
-            {
-                "Sid": "NoOtherState",
-                "Effect": "Deny",
-                "Action": "s3:*",
-                "Resource": other_state_buckets,
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    return _document(statements, other_state_buckets)
 
 
 def deploy_guard_policy(
@@ -161,15 +152,21 @@ def deploy_guard_policy(
         statements.append(
             {"Sid": "NoOtherKeys", "Effect": "Deny", "Action": "kms:*", "Resource": other_keys}
         )
+    return _document(statements, other_state_buckets)
+
+
+def _document(statements: list[dict[str, Any]], other_state_buckets: list[str]) -> str:
+    """The policy JSON, with a deny on the other environments' state buckets when there are any."""
     if other_state_buckets:
-        statements.append(
+        statements = [
+            *statements,
             {
                 "Sid": "NoOtherState",
                 "Effect": "Deny",
                 "Action": "s3:*",
                 "Resource": other_state_buckets,
-            }
-        )
+            },
+        ]
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 

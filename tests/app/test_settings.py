@@ -119,3 +119,23 @@ def test_invalid_worker_count_is_rejected_with_a_message(monkeypatch, value):
     monkeypatch.setenv("WEB_CONCURRENCY", value)
     with pytest.raises(SystemExit, match="WEB_CONCURRENCY"):
         serve.build_config()
+
+
+def test_child_processes_start_without_any_variable_the_app_reads():
+    """`clean_env` keeps the tests' servers and migrations from inheriting the caller's
+    settings: it must drop every variable the app's code reads."""
+    import re
+    from pathlib import Path
+
+    from app_support import _APP_ENV_VARS
+
+    source = "\n".join(
+        p.read_text() for p in (Path(__file__).parents[2] / "app" / "api").rglob("*.py")
+    )
+    read = set(
+        re.findall(r"""(?:environ|env)(?:\.get)?\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+        + re.findall(r"""env_int\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+        + re.findall(r"""env_flag\(\s*["']([A-Z][A-Z0-9_]+)["']""", source)
+    )
+    assert read, "found no variable reads: the pattern no longer matches the app's code"
+    assert read <= set(_APP_ENV_VARS), sorted(read - set(_APP_ENV_VARS))
