@@ -74,6 +74,11 @@ class LevelResult:
     shed_server_p99_ms: float
     healthz_p99_ms: float
     healthz_failures: int
+    # Share of one core used during the level, by all server workers / by the load generator:
+    # near 100 % per core the server (or the client) is the bottleneck, and its latencies
+    # include its own queueing.
+    server_cpu_pct: float
+    client_cpu_pct: float
     worker_rss_mib: list[float] = field(default_factory=list)
 
 
@@ -91,6 +96,17 @@ def _status_kib(pid: int, key: str) -> int:
         if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (all their threads)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rfind(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
 
 
 def _pss_kib(pid: int) -> int:
@@ -185,8 +201,15 @@ def base_env(database_url: str) -> dict[str, str]:
     return env
 
 
+def pinned(cpus: set[int] | None):
+    """A ``preexec_fn`` that pins the child (and what it spawns) to ``cpus``, or None."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 @contextmanager
-def server(database_url: str, workers: int, log_path: Path):
+def server(database_url: str, workers: int, log_path: Path, cpus: set[int] | None = None):
     port = free_port()
     env = base_env(database_url)
     env.update(HOST="127.0.0.1", PORT=str(port), WEB_CONCURRENCY=str(workers))
@@ -197,6 +220,7 @@ def server(database_url: str, workers: int, log_path: Path):
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=pinned(cpus),
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -278,11 +302,18 @@ async def _drive(
         if writer is not None:
             writer.close()
 
+    cpu_before = time.process_time()
     await asyncio.gather(*(one_connection() for _ in range(connections)))
-    return {"samples": samples, "errors": dict(errors), "seconds": time.perf_counter() - start}
+    return {
+        "samples": samples,
+        "errors": dict(errors),
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu_before,
+    }
 
 
 def _drive_in_process(args: tuple, queue: multiprocessing.Queue) -> None:
+    # Spawned children inherit the benchmark's own CPU affinity (--client-cpus).
     queue.put(asyncio.run(_drive(*args)))
 
 
@@ -377,7 +408,10 @@ def measure_level(
     probe = HealthProbe(port)
     probe.start()
     polite = clients == "polite"
+    workers_now = worker_pids(proc.pid)
+    server_cpu = cpu_seconds(workers_now)
     result = drive(port, PAGE, args.duration, connections, args.max_requests, polite)
+    server_cpu = cpu_seconds(workers_now) - server_cpu
     probe.stop.set()
     probe.join(timeout=10)
     samples = result["samples"]
@@ -401,6 +435,8 @@ def measure_level(
         shed_server_p99_ms=round(percentile(shed_server, 0.99), 1),
         healthz_p99_ms=round(percentile(probe.latencies, 0.99) * ms, 1),
         healthz_failures=probe.failures,
+        server_cpu_pct=round(100 * server_cpu / result["seconds"]),
+        client_cpu_pct=round(100 * result["cpu_seconds"] / result["seconds"]),
         worker_rss_mib=rss_mib(worker_pids(proc.pid)),
     )
 
@@ -408,7 +444,7 @@ def measure_level(
 def soak(database_url: str, workers: int, seconds: int, connections: int, log: Path, args):
     """RSS of each worker every 5 s under steady load: growth means a leak."""
     samples: list[tuple[float, list[float]]] = []
-    with server(database_url, workers, log) as (base, proc):
+    with server(database_url, workers, log, args.server_cpus) as (base, proc):
         port = int(base.rsplit(":", 1)[1])
         pids = worker_pids(proc.pid)
         drive(port, PAGE, 5, connections, args.max_requests)  # warm-up
@@ -447,9 +483,25 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--notes", type=int, default=20, help="rows seeded for GET /notes")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--server-cpus",
+        type=_cpus,
+        help="pin the server (supervisor and workers) to these CPUs, e.g. 0",
+    )
+    parser.add_argument(
+        "--client-cpus",
+        type=_cpus,
+        help="pin the load generator and the health probe to these CPUs, e.g. 1; with "
+        "--server-cpus 0 the server's time is not taken by the load it is measured under",
+    )
     args = parser.parse_args()
 
     capacity = parallel_capacity()
+    # Without --server-cpus the server keeps every CPU (not the client's pinning, which a
+    # child would otherwise inherit).
+    args.server_cpus = args.server_cpus or os.sched_getaffinity(0)
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
     load_before = os.getloadavg()
     levels: list[LevelResult] = []
     with tempfile.TemporaryDirectory(prefix="app-bench-") as tmp_name:
@@ -459,7 +511,7 @@ def main() -> int:
             backend = database_url.split(":", 1)[0]
             migrate_and_seed(database_url, log, args.notes)
             for workers in args.workers:
-                with server(database_url, workers, log) as (base, proc):
+                with server(database_url, workers, log, args.server_cpus) as (base, proc):
                     drive(int(base.rsplit(":", 1)[1]), PAGE, 2, 10, 10_000)  # warm-up
                     for clients in args.clients:
                         for connections in args.levels:
@@ -481,6 +533,11 @@ def main() -> int:
         f"cpus={os.cpu_count()} (2 busy processes get {capacity:.2f} cores' worth) "
         f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f} "
         f"python={sys.version.split()[0]} database={backend} duration={args.duration}s per level"
+    )
+    print(
+        f"server CPUs {sorted(args.server_cpus)}, "
+        f"load generator CPUs {sorted(args.client_cpus or os.sched_getaffinity(0))} "
+        "(PostgreSQL is not pinned)"
     )
     print(HEADER)
     for level in levels:
@@ -511,10 +568,15 @@ def main() -> int:
     return 0
 
 
+def _cpus(text: str) -> set[int]:
+    """``0`` or ``0,1``: a set of CPU numbers for sched_setaffinity."""
+    return {int(part) for part in text.split(",") if part.strip()}
+
+
 HEADER = (
     f"{'workers':>7} {'clients':>9} {'conns':>5} {'req/s':>7} {'served/s':>8} "
     f"{'served p50/p99 ms':>18} {'shed p99 client/server':>22} "
-    f"{'healthz p99':>11}  answers by status (conn errors)  worker RSS MiB"
+    f"{'healthz p99':>11} {'cpu srv/cli %':>13}  answers by status (conn errors)  worker RSS MiB"
 )
 
 
@@ -524,7 +586,8 @@ def _row(level: LevelResult) -> str:
         f"{level.served_rps:>8.0f} "
         f"{level.served_p50_ms:>8} / {level.served_p99_ms:<7} "
         f"{level.shed_p99_ms:>10} / {level.shed_server_p99_ms:<9} "
-        f"{level.healthz_p99_ms:>11}  {level.statuses} ({level.connection_errors}"
+        f"{level.healthz_p99_ms:>11} {level.server_cpu_pct:>6} / {level.client_cpu_pct:<4}"
+        f"  {level.statuses} ({level.connection_errors}"
         f"{', healthz failures ' + str(level.healthz_failures) if level.healthz_failures else ''})"
         f"  {level.worker_rss_mib}"
     )

@@ -15,8 +15,13 @@ and is several times slower than httptools, so this subclass adds, per connectio
   response; here it is armed when the connection opens as well, so a connection that never
   sends anything is closed after ``KEEP_ALIVE_TIMEOUT`` too.
 
-* **Hold back a shed connection**: after a shed 503 the connection is not read again until
-  ``api.middleware.ShedBackoff`` releases it (why: there).
+* **Shed on arrival**: a request for a database route is put to the worker's admission
+  control (``api.admission.ADMISSION``) as soon as its head is parsed; when it is to be shed,
+  the prebuilt 503 goes straight to the socket: no ASGI task, no middleware, no access log
+  line. Under overload that answer is most of what a worker sends, and it costs tens of
+  microseconds this way instead of a full trip through the app (why that matters:
+  ``api.admission``). A request that gets a slot or a place in the queue carries its ticket
+  to the app in ``scope["extensions"]``.
 
 Body size and body read timeout are the app's job (``api.middleware``): they need to know the
 route, and an ASGI answer (413/408) is all they send.
@@ -30,10 +35,19 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import time
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from api.middleware import SHED_BACKOFF, was_shed
+from api.admission import (
+    ADMISSION,
+    SHED_BODY,
+    SHED_HEADERS,
+    TICKET_EXTENSION,
+    Ticket,
+    server_timing,
+    uses_database,
+)
 
 # The ALB refuses a request whose headers exceed 64 KiB (and a single line over 16 KiB), so
 # nothing larger ever reaches a task through it; reached directly, we refuse the same.
@@ -70,6 +84,11 @@ class HeadTooLargeError(Exception):
     pass
 
 
+SHED_HEAD = STATUS_LINE[503] + b"".join(
+    name + b": " + value + b"\r\n" for name, value in SHED_HEADERS
+)
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +98,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._parsed_head_bytes = 0
         self._head_too_large = False
         self._head_timer: asyncio.TimerHandle | None = None
+        # perf_counter() when the current request's head began to arrive.
+        self._head_started = time.perf_counter()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -88,7 +109,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
-        SHED_BACKOFF.forget(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -97,6 +117,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._reading_head:
             self._head_bytes += len(data)
             if self._head_timer is None:
+                self._head_started = time.perf_counter()
                 self._head_timer = self.loop.call_later(
                     self.header_read_timeout, self._head_timed_out
                 )
@@ -136,18 +157,39 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         super().on_headers_complete()
 
+    def _start_asgi_task(self, cycle, app) -> None:  # type: ignore[no-untyped-def]
+        # uvicorn calls this for every request it starts, pipelined ones included.
+        if uses_database(cycle.scope["path"]):
+            # The latest head's start time belongs to the latest cycle; a pipelined request
+            # started later counts from now.
+            arrived = self._head_started if cycle is self.cycle else time.perf_counter()
+            ticket = ADMISSION.arrive(arrived)
+            if ticket.shed:
+                self._answer_shed(cycle, ticket)
+                return
+            cycle.scope.setdefault("extensions", {})[TICKET_EXTENSION] = ticket
+        super()._start_asgi_task(cycle, app)
+
+    def _answer_shed(self, cycle, ticket: Ticket) -> None:  # type: ignore[no-untyped-def]
+        """Write the shed 503 and finish the request as uvicorn's ``send`` would."""
+        head = [SHED_HEAD]
+        for name, value in self.server_state.default_headers:  # the Date header
+            head += [name, b": ", value, b"\r\n"]
+        head += [b"server-timing: ", server_timing(time.perf_counter() - ticket.arrived)]
+        head.append(b"\r\n\r\n" if cycle.keep_alive else b"\r\nconnection: close\r\n\r\n")
+        if cycle.scope["method"] != "HEAD":
+            head.append(SHED_BODY)
+        # Marked complete before writing, so uvicorn discards the request's body as it arrives.
+        cycle.response_started = cycle.response_complete = True
+        self.transport.write(b"".join(head))
+        if not cycle.keep_alive:
+            self.transport.close()
+        self.on_response_complete()
+
     def on_response_complete(self) -> None:
         # The next request's head starts now (pipelined bytes already read count from here).
         self._reading_head = True
         super().on_response_complete()
-        # Called from the request's own task, so was_shed() sees what the middleware set.
-        if was_shed() and SHED_BACKOFF.seconds > 0 and not self.transport.is_closing():
-            self.flow.pause_reading()
-            SHED_BACKOFF.hold(self, self._resume_after_shed)
-
-    def _resume_after_shed(self) -> None:
-        if not self.transport.is_closing():
-            self.flow.resume_reading()
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

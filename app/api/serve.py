@@ -32,10 +32,9 @@ Settings (environment):
                                     byte (408 and close above); ``api.protocol``
 ``MAX_BODY_BYTES``          1048576 request body limit (413 above); ``api.middleware``
 ``BODY_READ_TIMEOUT``       30      seconds between two chunks of a body (408 above)
-``ADMISSION_WAIT_MS``       50      how long a database request waits for one of the
-                                    worker's slots before it is shed with 503
-``SHED_BACKOFF_MS``         1000    how long a connection just answered a shed 503 is not
-                                    read (less if a slot frees); ``api.middleware``
+``ADMISSION_WAIT_MS``       50      the longest a database request waits for one of the
+                                    worker's slots; beyond, or when the queue would not
+                                    drain in time, 503 at once; ``api.admission``
 ``DB_STATEMENT_TIMEOUT_MS`` 5000    PostgreSQL ``statement_timeout`` of the app's connections
 ``LOG_LEVEL``               info    uvicorn and app log level; access log goes to stdout
 =========================== ======= ======================================================
@@ -99,8 +98,8 @@ def log_config(level: str) -> dict[str, Any]:
                 "use_colors": False,
             },
         },
-        # Shed 503s are not access-logged (the reason: ``api.middleware.SkipShedAnswers``).
-        "filters": {"skip_shed": {"()": "api.middleware.SkipShedAnswers"}},
+        # Shed 503s are not access-logged (the reason: ``api.admission.SkipShedAnswers``).
+        "filters": {"skip_shed": {"()": "api.admission.SkipShedAnswers"}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",

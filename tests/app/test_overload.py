@@ -9,6 +9,7 @@ database is slow. Small and bounded: one worker, tens of requests; the big figur
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,6 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from api.db import POOL_CAPACITY
-from api.middleware import ShedBackoff
 from app_support import clean_env, run_migrate, wait_until
 
 try:
@@ -91,39 +91,12 @@ def test_beyond_the_pool_requests_are_shed_with_503_and_healthz_keeps_answering(
     assert '"GET /notes HTTP/1.1" 503' not in server.log()
 
 
-def _raw_get(connection: socket.socket, path: str = "/notes") -> None:
-    connection.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
-
-
-def _raw_response(connection: socket.socket) -> tuple[int, bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        assert chunk, "connection closed before a response"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(
-        next(
-            line.split(b":", 1)[1]
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        )
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return int(head.split(b" ", 2)[1]), head.lower()
-
-
-def test_a_connection_that_was_shed_is_not_read_again_until_a_slot_frees(
-    server_factory, migrated_pg_url
-):
-    """A client that re-sends at once after a 503 (ignoring Retry-After) waits in its socket
-    instead of costing the worker another answer; a freed slot lets it in at once."""
-    server = server_factory(
-        migrated_pg_url, DB_STATEMENT_TIMEOUT_MS="60000", SHED_BACKOFF_MS="600000"
-    ).start()
+@contextmanager
+def every_slot_taken(server, url: str) -> Iterator[None]:
+    """``POOL_CAPACITY`` requests admitted and stuck on a lock on ``notes`` until the block
+    ends; then they finish (200)."""
     admitted: list[int] = []
-    watcher = create_engine(migrated_pg_url, poolclass=pool.NullPool)
+    watcher = create_engine(url, poolclass=pool.NullPool)
 
     def fill_slot() -> None:
         admitted.append(httpx.get(f"{server.base_url}/notes", timeout=60).status_code)
@@ -135,9 +108,8 @@ def test_a_connection_that_was_shed_is_not_read_again_until_a_slot_frees(
             ).scalar_one()
 
     fillers = [threading.Thread(target=fill_slot) for _ in range(POOL_CAPACITY)]
-    held = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:
-        with notes_table_locked(migrated_pg_url):
+        with notes_table_locked(url):
             for filler in fillers:
                 filler.start()
             wait_until(
@@ -145,29 +117,80 @@ def test_a_connection_that_was_shed_is_not_read_again_until_a_slot_frees(
                 timeout=30,
                 what="every database slot taken by a request waiting on the lock",
             )
-            _raw_get(held)
-            status, head = _raw_response(held)
-            assert status == 503 and b"retry-after: 1" in head
-            _raw_get(held)  # at once, as a retry storm does
-            # Other connections are still answered (shed) meanwhile...
-            for _ in range(3):
-                with socket.create_connection(("127.0.0.1", server.port), timeout=30) as other:
-                    _raw_get(other)
-                    assert _raw_response(other)[0] == 503
-            # ...while the request re-sent on the shed connection has had no answer.
-            held.setblocking(False)
-            with pytest.raises(BlockingIOError):
-                held.recv(1)
-            held.settimeout(60)
-        # The lock is gone: the waiting requests finish, a slot falls free, and the held
-        # connection is read again and served (long before its 600 s hold would end).
-        assert _raw_response(held)[0] == 200
+            yield
     finally:
-        held.close()
         watcher.dispose()
-    for filler in fillers:
-        filler.join(timeout=60)
+        for filler in fillers:
+            filler.join(timeout=60)
     assert admitted == [200] * POOL_CAPACITY
+
+
+def test_pipelined_requests_get_one_shed_answer_each_in_order_and_bodies_are_skipped(
+    server_factory, migrated_pg_url
+):
+    """The protocol writes shed answers itself (``ADMISSION_WAIT_MS=0``: no request waits,
+    so none reaches the app): one per request, in order, with the body of a shed POST
+    discarded, no body for HEAD, and the connection left usable."""
+    server = server_factory(
+        migrated_pg_url, DB_STATEMENT_TIMEOUT_MS="60000", ADMISSION_WAIT_MS="0"
+    ).start()
+    body = b'{"title": "shed", "body": "' + b"x" * 5000 + b'"}'
+    pipelined = (
+        b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s"
+        % (len(body), body)
+        + b"HEAD /notes HTTP/1.1\r\nHost: t\r\n\r\n"
+        + b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        + b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    )
+    with (
+        every_slot_taken(server, migrated_pg_url),
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection,
+    ):
+        connection.sendall(pipelined)
+        answers = _read_answers(connection, 4, head_only=[False, True, False, False])
+        last = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        with last:
+            last.sendall(b"GET /notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            (closing,) = _read_answers(last, 1)
+            assert last.recv(1) == b"", "the server keeps a connection the client closes"
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [503, 503, 503, 200]
+    for _, head, _ in answers[:3]:
+        assert b"retry-after: 1" in head and b"server-timing: shed;dur=" in head
+    assert json.loads(answers[0][2]) == {"detail": "overloaded, retry shortly"}
+    assert answers[1][2] == b""  # HEAD: the length is announced, no body follows
+    assert json.loads(answers[3][2]) == {"status": "ok"}
+    assert closing[0] == 503 and b"connection: close" in closing[1]
+    assert "Exception" not in server.log() and "Invalid HTTP request" not in server.log()
+
+
+def _read_answers(
+    connection: socket.socket, count: int, head_only: list[bool] | None = None
+) -> list[tuple[int, bytes, bytes]]:
+    """``count`` responses read off ``connection``: (status, lower-cased head, body)."""
+    buffer = b""
+    answers = []
+    for i in range(count):
+        while b"\r\n\r\n" not in buffer:
+            chunk = connection.recv(65536)
+            assert chunk, f"connection closed after {len(answers)} responses"
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if head_only and head_only[i]:
+            length = 0
+        while len(buffer) < length:
+            chunk = connection.recv(65536)
+            assert chunk, "connection closed in a body"
+            buffer += chunk
+        answers.append((int(head.split(b" ", 2)[1]), head.lower(), buffer[:length]))
+        buffer = buffer[length:]
+    return answers
 
 
 def test_a_stuck_database_answers_503_at_the_statement_timeout(server_factory, migrated_pg_url):
@@ -220,35 +243,8 @@ def test_200_concurrent_requests_get_200_201_or_a_shed_503_never_a_500(
     assert statuses.count(200) + statuses.count(201) > 0
 
 
-def test_held_back_connections_are_released_oldest_first_or_when_their_hold_ends():
-    backoff = ShedBackoff()
-    backoff.seconds = 600
-    resumed: list[str] = []
-
-    async def scenario() -> None:
-        for name in ("first", "second", "third"):
-            backoff.hold(name, lambda name=name: resumed.append(name))
-        backoff.forget("second")  # its connection closed meanwhile
-        backoff.release_one()
-        assert resumed == ["first"]
-        backoff.seconds = 0
-        done = asyncio.Event()
-        backoff.hold("fourth", lambda: (resumed.append("fourth"), done.set()))
-        await done.wait()  # a zero hold resumes on the loop's next turn
-        backoff.release_one()
-        backoff.release_one()  # nothing left: a no-op
-
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(scenario())
-    finally:
-        loop.close()
-    assert resumed == ["first", "fourth", "third"]
-    assert len(backoff) == 0
-
-
 def test_only_the_database_routes_and_their_subpaths_are_admission_limited():
-    from api.middleware import uses_database
+    from api.admission import uses_database
 
     assert uses_database("/notes") and uses_database("/notes/7") and uses_database("/readyz")
     assert not uses_database("/notesX") and not uses_database("/healthz")
