@@ -15,9 +15,10 @@ The design here, and why it cannot deadlock:
    opens the session, runs the queries, commits and closes it in one thread job, so the
    connection is back in the pool before that thread is. A request never holds a connection
    while it waits for a thread.
-2. **Admission before a thread.** ``api.middleware`` admits at most ``POOL_CAPACITY``
-   (= ``pool_size + max_overflow``) database requests per worker at a time; the rest wait up
-   to a few tens of milliseconds for a slot and are then answered 503 with ``Retry-After``.
+2. **Admission before a thread.** ``api.admission`` admits at most ``POOL_CAPACITY``
+   (= ``pool_size + max_overflow``) database requests per worker at a time; the rest wait at
+   most ``ADMISSION_WAIT_MS`` for a slot, or not at all, and are answered 503 with
+   ``Retry-After``.
    Each admitted request uses at most one connection at a time.
 3. So, with ``A`` admitted requests (``A <= POOL_CAPACITY``), at most ``A`` connections are
    checked out: a checkout never waits for another request to return one (only for the
