@@ -3,15 +3,17 @@
 Starts ``python -m api.serve`` (the container's CMD) on a free loopback port with
 ``WEB_CONCURRENCY`` = 1 and 2 against PostgreSQL (or SQLite without ``--database-url``), and
 for each concurrency level (default 10, 100, 300, 1000 keep-alive connections) drives
-``GET /notes?limit=20`` for ``--duration`` seconds while a separate thread probes
-``GET /healthz`` ten times a second. Each level runs twice, with two kinds of client
+``GET /notes?limit=20`` for ``--duration`` seconds while two threads outside the load each
+send a request ten times a second on a fresh connection: ``GET /healthz`` (what the load
+balancer's checks see) and the same notes page (what a newcomer arriving during the overload
+sees, its time to a 503 free of the load generator's own queueing). Each level runs twice, with two kinds of client
 (``--clients``): *immediate* ones re-send at once after a 503 (a retry storm, the worst
 case) and *polite* ones wait the answer's ``Retry-After`` first. Prints, per level:
 requests/s, served (2xx) requests/s (the goodput), p50/p99 of the served requests, p99 of
 the shed 503s both as the client saw it and as the server reports it (``Server-Timing:
 shed;dur=``, the time the worker held the request before refusing it: the difference is
 time spent queued in the kernel and the client), answers by status, connection errors, the
-health probe's p99, and each worker's RSS. Then one ``--soak`` run (60 s by default) samples every
+probes' p99s, and each worker's RSS. Then one ``--soak`` run (60 s by default) samples every
 worker's RSS every 5 s to show whether memory grows.
 
 Aims (issue 16): no 5xx other than shed 503s (with ``Retry-After``), each within 100 ms; p99
@@ -50,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
@@ -78,6 +81,9 @@ class LevelResult:
     shed_server_p99_ms: float
     healthz_p99_ms: float
     healthz_failures: int
+    # The notes page probed from outside the load (Probe): p99 of its 503s and of its 200s.
+    newcomer_shed_p99_ms: float
+    newcomer_served_p99_ms: float
     # Share of one core used during the level, by all server workers / by the load generator:
     # near 100 % per core the server (or the client) is the bottleneck, and its latencies
     # include its own queueing.
@@ -173,10 +179,13 @@ def worker_pids(supervisor: int) -> list[int]:
 
 
 def http_get(url: str, timeout: float = 2) -> int:
+    """The answer's status (503 included), or 0 when there was no answer."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(url, timeout=timeout) as response:
             return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
     except OSError:
         return 0
 
@@ -337,25 +346,30 @@ def drive(
     return result
 
 
-class HealthProbe(threading.Thread):
-    """GET /healthz every 100 ms on a fresh connection (as the ALB's checks do)."""
+class Probe(threading.Thread):
+    """GET ``path`` every 100 ms on a fresh connection, from outside the load: for /healthz
+    what the ALB's checks see; for the notes page, what a newcomer arriving during the
+    overload sees (its time to a 503 is not inflated by the load generator's own queue)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, path: str) -> None:
         super().__init__(daemon=True)
-        self.port = port
-        self.latencies: list[float] = []
-        self.failures = 0
+        self.url = f"http://127.0.0.1:{port}{path}"
+        self.answers: list[tuple[int, float]] = []  # (status, seconds); 0 = no answer
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             start = time.perf_counter()
-            status = http_get(f"http://127.0.0.1:{self.port}/healthz", timeout=5)
-            if status == 200:
-                self.latencies.append(time.perf_counter() - start)
-            else:
-                self.failures += 1
+            status = http_get(self.url, timeout=5)
+            self.answers.append((status, time.perf_counter() - start))
             self.stop.wait(0.1)
+
+    def p99_ms(self, status: int) -> float:
+        latencies = [seconds for got, seconds in self.answers if got == status]
+        return round(percentile(latencies, 0.99) * 1000, 1)
+
+    def failures(self, expected: set[int]) -> int:
+        return sum(1 for got, _ in self.answers if got not in expected)
 
 
 # --- database setup ------------------------------------------------------------------------
@@ -409,15 +423,18 @@ def measure_level(
     base: str, proc, workers: int, connections: int, clients: str, args
 ) -> LevelResult:
     port = int(base.rsplit(":", 1)[1])
-    probe = HealthProbe(port)
-    probe.start()
+    probes = Probe(port, "/healthz"), Probe(port, PAGE)
+    for probe in probes:
+        probe.start()
     polite = clients == "polite"
     workers_now = worker_pids(proc.pid)
     server_cpu = cpu_seconds(workers_now)
     result = drive(port, PAGE, args.duration, connections, args.max_requests, polite)
     server_cpu = cpu_seconds(workers_now) - server_cpu
-    probe.stop.set()
-    probe.join(timeout=10)
+    for probe in probes:
+        probe.stop.set()
+        probe.join(timeout=10)
+    health, newcomer = probes
     samples = result["samples"]
     statuses = Counter(str(status) for status, _, _ in samples)
     served = [latency for status, latency, _ in samples if 200 <= status < 300]
@@ -437,8 +454,10 @@ def measure_level(
         served_p99_ms=round(percentile(served, 0.99) * ms, 1),
         shed_p99_ms=round(percentile(shed, 0.99) * ms, 1),
         shed_server_p99_ms=round(percentile(shed_server, 0.99), 1),
-        healthz_p99_ms=round(percentile(probe.latencies, 0.99) * ms, 1),
-        healthz_failures=probe.failures,
+        healthz_p99_ms=health.p99_ms(200),
+        healthz_failures=health.failures({200}),
+        newcomer_shed_p99_ms=newcomer.p99_ms(503),
+        newcomer_served_p99_ms=newcomer.p99_ms(200),
         server_cpu_pct=round(100 * server_cpu / result["seconds"]),
         client_cpu_pct=round(100 * result["cpu_seconds"] / result["seconds"]),
         worker_rss_mib=rss_mib(worker_pids(proc.pid)),
@@ -580,7 +599,7 @@ def _cpus(text: str) -> set[int]:
 HEADER = (
     f"{'workers':>7} {'clients':>9} {'conns':>5} {'req/s':>7} {'served/s':>8} "
     f"{'served p50/p99 ms':>18} {'shed p99 client/server':>22} "
-    f"{'healthz p99':>11} {'cpu srv/cli %':>13}  answers by status (conn errors)  worker RSS MiB"
+    f"{'healthz p99':>11} {'newcomer 503/200 p99':>20} {'cpu srv/cli %':>13}  answers by status (conn errors)  worker RSS MiB"
 )
 
 
@@ -590,7 +609,9 @@ def _row(level: LevelResult) -> str:
         f"{level.served_rps:>8.0f} "
         f"{level.served_p50_ms:>8} / {level.served_p99_ms:<7} "
         f"{level.shed_p99_ms:>10} / {level.shed_server_p99_ms:<9} "
-        f"{level.healthz_p99_ms:>11} {level.server_cpu_pct:>6} / {level.client_cpu_pct:<4}"
+        f"{level.healthz_p99_ms:>11} "
+        f"{level.newcomer_shed_p99_ms:>9} / {level.newcomer_served_p99_ms:<8} "
+        f"{level.server_cpu_pct:>6} / {level.client_cpu_pct:<4}"
         f"  {level.statuses} ({level.connection_errors}"
         f"{', healthz failures ' + str(level.healthz_failures) if level.healthz_failures else ''})"
         f"  {level.worker_rss_mib}"
