@@ -102,6 +102,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # when the latest complete head did.
         self._head_started: float | None = None
         self._arrived = 0.0
+        # Inside on_response_complete, and whether a shed answer completed meanwhile.
+        self._completing = False
+        self._completed_again = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -199,7 +202,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         # The next request's head starts now (pipelined bytes already read count from here).
         self._reading_head = True
-        super().on_response_complete()
+        # uvicorn starts the next pipelined request from here; when that one is shed, its
+        # answer completes at once and calls back in. Loop instead of nesting a call per
+        # request: a long pipeline would pass the recursion limit.
+        if self._completing:
+            self._completed_again = True
+            return
+        self._completing = True
+        try:
+            self._completed_again = True
+            while self._completed_again:
+                self._completed_again = False
+                super().on_response_complete()
+        finally:
+            self._completing = False
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -165,6 +165,29 @@ def test_pipelined_requests_get_one_shed_answer_each_in_order_and_bodies_are_ski
     assert "Exception" not in server.log() and "Invalid HTTP request" not in server.log()
 
 
+def test_a_long_pipeline_behind_a_request_in_progress_is_shed_without_deep_recursion(
+    server_factory, migrated_pg_url
+):
+    """Requests pipelined behind one still being answered start one by one as it completes;
+    each shed one completes at once and starts the next, which must not nest a call per
+    request (2000 would pass Python's recursion limit)."""
+    server = server_factory(
+        migrated_pg_url, DB_STATEMENT_TIMEOUT_MS="60000", ADMISSION_WAIT_MS="0"
+    ).start()
+    count = 2000
+    pipelined = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + (
+        b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n\r\n" * count
+    )
+    with (
+        every_slot_taken(server, migrated_pg_url),
+        socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection,
+    ):
+        connection.sendall(pipelined)
+        answers = _read_answers(connection, count + 1)
+    assert [status for status, _, _ in answers] == [200] + [503] * count
+    assert "RecursionError" not in server.log()
+
+
 def _read_answers(
     connection: socket.socket, count: int, head_only: list[bool] | None = None
 ) -> list[tuple[int, bytes, bytes]]:
