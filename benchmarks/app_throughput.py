@@ -6,9 +6,9 @@ for each concurrency level (default 10, 100, 300, 1000 keep-alive connections) d
 ``GET /notes?limit=20`` for ``--duration`` seconds while two threads outside the load each
 send a request ten times a second on a fresh connection: ``GET /healthz`` (what the load
 balancer's checks see) and the same notes page (what a newcomer arriving during the overload
-sees, its time to a 503 free of the load generator's own queueing). Each level runs twice, with two kinds of client
-(``--clients``): *immediate* ones re-send at once after a 503 (a retry storm, the worst
-case) and *polite* ones wait the answer's ``Retry-After`` first. Prints, per level:
+sees, its time to a 503 free of the load generator's own queueing). Each level runs twice,
+with two kinds of client (``--clients``): *immediate* ones re-send at once after a 503 (a
+retry storm, the worst case) and *polite* ones wait the answer's ``Retry-After`` first. Prints, per level:
 requests/s, served (2xx) requests/s (the goodput), p50/p99 of the served requests, p99 of
 the shed 503s both as the client saw it and as the server reports it (``Server-Timing:
 shed;dur=``, the time the worker held the request before refusing it: the difference is

@@ -15,8 +15,9 @@ under overload is long after (measured before this module: 130-350 ms server-sid
 50 ms wait). The HTTP protocol (``api.protocol``) asks ``ADMISSION.arrive()`` as soon as a
 request's head is parsed and writes the prebuilt shed answer straight to the socket,
 without an ASGI task, middleware or access log line, so a refusal costs the worker well
-under 0.1 ms (one worker on one core answered 12,000 a second); ``api.middleware.RequestGuard`` asks the same object when a request comes in
-another way (a test client, another server).
+under 0.1 ms (one worker on one core answered 12,000 a second).
+``api.middleware.RequestGuard`` asks the same object when a request comes in another way (a
+test client, another server).
 
 A shed connection is read again at once. An earlier version stopped reading it for up to a
 second, to slow clients that ignore ``Retry-After``; but behind the ALB, which carries many

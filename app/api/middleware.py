@@ -5,8 +5,8 @@ It does four jobs, each a finding of issue 16:
 * **Shed overload fast.** Routes that use the database (``api.admission.DB_PATH_PREFIXES``)
   are admitted at most ``api.db.POOL_CAPACITY`` at a time per worker; a request that finds no
   slot waits only when its turn will likely come within ``ADMISSION_WAIT_MS``, else it gets
-  **503 with ``Retry-After: 1``** at once (the rules and why: ``api.admission``). Behind the server
-  command, ``api.protocol`` makes that decision and writes most shed answers itself; this
+  **503 with ``Retry-After: 1``** at once (the rules and why: ``api.admission``). Behind the
+  server command, ``api.protocol`` makes that decision and writes most shed answers itself; this
   middleware holds the slot for the request's life, runs the wait, and decides for requests
   that arrive another way. ``/healthz`` and the docs are never behind the limiter, so the
   load balancer's health checks keep answering while the database routes are saturated.
