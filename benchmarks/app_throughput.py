@@ -108,38 +108,20 @@ def _status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name: field 3 (state) is index 0."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2 :].split()
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time the processes have used so far (all their threads)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        fields = stat[stat.rfind(")") + 2 :].split()
+        fields = _stat_fields(pid)
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
     return total / ticks
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def children(parent: int) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(")") + 2 :].split()[1]) == parent:
-                pids.append(int(entry.name))
-    return pids
 
 
 def _spin(seconds: float) -> int:
@@ -152,8 +134,6 @@ def _spin(seconds: float) -> int:
 
 def parallel_capacity(seconds: float = 1.0) -> float:
     """How many cores' worth of work two busy processes get here (2.0 on 2 free cores)."""
-    import multiprocessing
-
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.map(_spin, [0.1, 0.1])  # start-up
         one = pool.apply(_spin, (seconds,))
@@ -168,11 +148,10 @@ def worker_pids(supervisor: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            ppid = int(_stat_fields(int(entry.name))[1])
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
         if ppid == supervisor and b"spawn_main" in cmdline:
             pids.append(int(entry.name))
     return sorted(pids)
@@ -592,8 +571,18 @@ def main() -> int:
 
 
 def _cpus(text: str) -> set[int]:
-    """``0`` or ``0,1``: a set of CPU numbers for sched_setaffinity."""
-    return {int(part) for part in text.split(",") if part.strip()}
+    """``0`` or ``0,1``: a set of CPU numbers for sched_setaffinity, each one this process may
+    use (a wrong one would otherwise fail in the server's child process)."""
+    available = os.sched_getaffinity(0)
+    try:
+        cpus = {int(part) for part in text.split(",") if part.strip()}
+    except ValueError:
+        cpus = set()
+    if not cpus or not cpus <= available:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give CPU numbers separated by commas, from {sorted(available)}"
+        )
+    return cpus
 
 
 HEADER = (
