@@ -648,6 +648,29 @@ class TestCost:
         cost = estimate(plan)
         assert any("x 1.15" in a for a in cost.assumptions)
         assert any("approximate" in a for a in cost.assumptions)
+        assert cost.basis == "approximate: us-east-1 list prices x 1.15, not eu-central-1's own"
+
+    def test_a_region_without_prices_says_first_that_the_figures_are_us_east_1s(
+        self, tmp_path, capsys
+    ):
+        path = stack_file(tmp_path, **{"aws:region": "eu-west-3"})
+        code, out, _ = run_cli(capsys, "dev", "--stack-file", str(path), "--cost")
+        lines = out.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("Estimated monthly cost"))
+        heading, basis = lines[at : at + 2]
+        assert heading.startswith("Estimated monthly cost in eu-west-3 (USD")
+        assert basis == (
+            "  Priced at us-east-1 list prices, NOT eu-west-3's: plan/prices.json has no prices "
+            "for eu-west-3, so regional price differences are not counted (prices there are "
+            "usually the same or higher)."
+        )
+        assert code == 0
+        code, markdown, _ = run_cli(capsys, "dev", "--stack-file", str(path), "--markdown")
+        assert code == 0
+        assert "Priced at us-east-1 list prices, NOT eu-west-3's" in markdown
+
+    def test_a_region_with_its_own_prices_names_them(self, dev):
+        assert estimate(dev).basis == "us-east-1 list prices"
 
 
 class TestTheChart:
