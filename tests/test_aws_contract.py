@@ -72,6 +72,29 @@ def test_every_rule_names_a_real_request_field_and_its_source(rule):
         assert "API reference" in rule.source or "user guide" in rule.source
 
 
+@pytest.mark.parametrize("rule", rules.REQUEST_RULES, ids=lambda r: r.what)
+def test_every_request_rule_refuses_what_aws_refuses_and_accepts_a_valid_request(rule):
+    assert rule.check(rule.refused)
+    assert rule.check(rule.accepted) == []
+    assert (rule.service, rule.operation) in operations()
+    for member in {*rule.refused, *rule.accepted}:
+        _member(rule.service, rule.operation, member)
+
+
+def test_a_fargate_task_size_aws_does_not_offer_is_refused():
+    definition = resource(
+        "aws:ecs/taskDefinition:TaskDefinition",
+        "app-definition",
+        family="app",
+        containerDefinitions="[]",
+        cpu="256",
+        memory="4096",
+        requiresCompatibilities=["FARGATE"],
+    )
+    (violation,) = check_resource(definition)
+    assert "not a Fargate task size" in violation.rule
+
+
 def test_every_covered_operation_is_in_botocore():
     for service, operation in operations():
         assert model.operation_model(service, operation).input_shape is not None

@@ -93,6 +93,18 @@ def check_request(request: Request, resource: str = "", secret: bool = False) ->
                         rule.kind,
                     )
                 )
+    for rule in rules.request_rules_for(request.service, request.operation):
+        for problem in rule.check(request.params):
+            found.append(
+                Violation(
+                    resource,
+                    request.operation,
+                    "[secret]" if secret else "(the request)",
+                    f"{rule.what}: {problem}",
+                    rule.source,
+                    rule.kind,
+                )
+            )
     return found
 
 
@@ -136,7 +148,7 @@ def rule_counts() -> Counter[str]:
     counts: Counter[str] = Counter()
     for service, operation in operations():
         counts[BOTOCORE] += sum(1 for _ in model.constraints(service, operation))
-    for rule in rules.RULES:
+    for rule in (*rules.RULES, *rules.REQUEST_RULES):
         counts[rule.kind] += 1
     return counts
 

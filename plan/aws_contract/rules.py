@@ -486,5 +486,182 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+FARGATE_MAX_STOP_TIMEOUT = 120
+
+
+def _trust_policy(value: object) -> list[str]:
+    length = len("".join(str(value).split()))
+    return [] if length <= 2048 else [f"is {length} characters without whitespace; at most 2048"]
+
+
+RULES += (
+    Rule(
+        "iam",
+        "CreateRole",
+        "AssumeRolePolicyDocument",
+        "role trust policy",
+        _trust_policy,
+        "IAM user guide, IAM and AWS STS quotas (role trust policy length: 2,048 characters, "
+        "whitespace not counted, unless the quota is raised)",
+        API_REFERENCE,
+        '{"Statement": "' + "x" * 2100 + '"}',
+        '{"Version": "2012-10-17", "Statement": []}',
+    ),
+    Rule(
+        "ecs",
+        "RegisterTaskDefinition",
+        "containerDefinitions[*].stopTimeout",
+        "Fargate container stopTimeout",
+        _between(0, FARGATE_MAX_STOP_TIMEOUT),
+        "ECS API reference ContainerDefinition `stopTimeout` (Fargate: at most 120 seconds)",
+        API_REFERENCE,
+        300,
+        30,
+    ),
+    Rule(
+        "ecs",
+        "RegisterTaskDefinition",
+        "containerDefinitions[*].linuxParameters.capabilities.add[*]",
+        "Fargate added capability",
+        lambda value: [] if value == "SYS_PTRACE" else ["Fargate only adds SYS_PTRACE"],
+        "ECS API reference KernelCapabilities `add` (tasks on Fargate may only add SYS_PTRACE)",
+        API_REFERENCE,
+        "NET_ADMIN",
+        "SYS_PTRACE",
+    ),
+    Rule(
+        "ecs",
+        "RegisterTaskDefinition",
+        "containerDefinitions[*].linuxParameters.tmpfs",
+        "tmpfs mounts",
+        lambda value: ["Fargate does not support tmpfs; use a task volume"] if value else [],
+        "ECS API reference LinuxParameters `tmpfs` (not supported on Fargate)",
+        API_REFERENCE,
+        [{"containerPath": "/tmp", "size": 64}],
+        [],
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RequestRule:
+    """A rule over several fields of one request (the fields' values alone are fine)."""
+
+    service: str
+    operation: str
+    what: str
+    check: Callable[[dict], list[str]]
+    source: str
+    kind: str
+    refused: dict
+    accepted: dict
+
+
+def _evaluation_range(params: dict) -> list[str]:
+    period = params.get("Period") or max(
+        [
+            (q.get("MetricStat") or {}).get("Period") or q.get("Period") or 0
+            for q in params.get("Metrics") or []
+        ]
+        or [0]
+    )
+    periods = params.get("EvaluationPeriods") or 0
+    total = period * periods
+    limit = 86400 if period < 3600 else 604800
+    return [] if total <= limit else [f"Period x EvaluationPeriods = {total} s; at most {limit}"]
+
+
+def _one_statistic(params: dict) -> list[str]:
+    both = params.get("Statistic") and params.get("ExtendedStatistic")
+    metrics = params.get("Metrics") and any(
+        params.get(k) for k in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic")
+    )
+    problems = ["Statistic and ExtendedStatistic are exclusive"] if both else []
+    return problems + (["Metrics excludes MetricName, Namespace and statistics"] if metrics else [])
+
+
+def _datapoints(params: dict) -> list[str]:
+    datapoints, periods = params.get("DatapointsToAlarm"), params.get("EvaluationPeriods")
+    if datapoints is not None and periods is not None and datapoints > periods:
+        return [f"DatapointsToAlarm {datapoints} exceeds EvaluationPeriods {periods}"]
+    return []
+
+
+# ECS developer guide, "Task CPU and memory" for Fargate: memory (MiB) allowed per cpu units.
+FARGATE_SIZES = {
+    256: {512, 1024, 2048},
+    512: set(range(1024, 4096 + 1, 1024)),
+    1024: set(range(2048, 8192 + 1, 1024)),
+    2048: set(range(4096, 16384 + 1, 1024)),
+    4096: set(range(8192, 30720 + 1, 1024)),
+    8192: set(range(16384, 61440 + 1, 4096)),
+    16384: set(range(32768, 122880 + 1, 8192)),
+}
+
+
+def _fargate_size(params: dict) -> list[str]:
+    if "FARGATE" not in (params.get("requiresCompatibilities") or []):
+        return []
+    try:
+        cpu, memory = int(params.get("cpu") or 0), int(params.get("memory") or 0)
+    except ValueError:
+        return ["cpu and memory must be numbers of units and MiB on Fargate"]
+    if memory in FARGATE_SIZES.get(cpu, ()):
+        return []
+    return [f"cpu {cpu} with memory {memory} is not a Fargate task size"]
+
+
+REQUEST_RULES: tuple[RequestRule, ...] = (
+    RequestRule(
+        "cloudwatch",
+        "PutMetricAlarm",
+        "alarm evaluation range",
+        _evaluation_range,
+        "CloudWatch API reference PutMetricAlarm `Period` (Period x EvaluationPeriods at most "
+        "604,800 s; 86,400 s for a period under 3,600 s)",
+        API_REFERENCE,
+        {"Period": 60, "EvaluationPeriods": 1441},
+        {"Period": 3600, "EvaluationPeriods": 168},
+    ),
+    RequestRule(
+        "cloudwatch",
+        "PutMetricAlarm",
+        "alarm statistic",
+        _one_statistic,
+        "CloudWatch API reference PutMetricAlarm `Statistic`/`ExtendedStatistic`/`Metrics` "
+        "(one statistic; Metrics excludes MetricName, Namespace, Statistic, ExtendedStatistic)",
+        API_REFERENCE,
+        {"Statistic": "Average", "ExtendedStatistic": "p99"},
+        {"ExtendedStatistic": "p99"},
+    ),
+    RequestRule(
+        "cloudwatch",
+        "PutMetricAlarm",
+        "datapoints to alarm",
+        _datapoints,
+        "CloudWatch API reference PutMetricAlarm `DatapointsToAlarm` (the M of an M out of N "
+        "alarm, N being EvaluationPeriods)",
+        API_REFERENCE,
+        {"DatapointsToAlarm": 4, "EvaluationPeriods": 3},
+        {"DatapointsToAlarm": 3, "EvaluationPeriods": 3},
+    ),
+    RequestRule(
+        "ecs",
+        "RegisterTaskDefinition",
+        "Fargate task size",
+        _fargate_size,
+        "ECS developer guide, task CPU and memory for Fargate (RegisterTaskDefinition `cpu` "
+        "and `memory`)",
+        API_REFERENCE,
+        {"requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "4096"},
+        {"requiresCompatibilities": ["FARGATE"], "cpu": "512", "memory": "1024"},
+    ),
+)
+
+
+def request_rules_for(service: str, operation: str) -> list[RequestRule]:
+    return [r for r in REQUEST_RULES if r.service == service and r.operation == operation]
+
+
 def rules_for(service: str, operation: str, path: str) -> list[Rule]:
     return [r for r in RULES if r.applies(service, operation, path)]
