@@ -132,10 +132,21 @@ def check_resource(resource: Resource) -> list[Violation]:
     return found
 
 
-def check(rendered: Rendered | Iterable[Resource]) -> list[Violation]:
-    """Every contract violation of a rendered stack, in resource order."""
+def check(
+    rendered: Rendered | Iterable[Resource], *, require_mapping: bool = True
+) -> list[Violation]:
+    """Every contract violation of a rendered stack, in resource order. Without
+    ``require_mapping`` a resource type this layer has no requests for is left out (see
+    ``unmapped_types``) instead of being reported."""
     resources = rendered.resources if isinstance(rendered, Rendered) else rendered
-    return [v for r in resources for v in check_resource(r)]
+    found = [v for r in resources for v in check_resource(r)]
+    return found if require_mapping else [v for v in found if v.kind != "coverage"]
+
+
+def unmapped_types(rendered: Rendered | Iterable[Resource]) -> list[str]:
+    """The resource types of a rendering this layer cannot check."""
+    resources = rendered.resources if isinstance(rendered, Rendered) else rendered
+    return sorted({r.type for r in resources if requests_for(r) is None})
 
 
 def operations() -> list[tuple[str, str]]:
@@ -153,4 +164,29 @@ def rule_counts() -> Counter[str]:
     return counts
 
 
-__all__ = ["BUILDERS", "Violation", "check", "check_request", "check_resource", "rule_counts"]
+__all__ = [
+    "BUILDERS",
+    "Violation",
+    "check",
+    "check_request",
+    "check_resource",
+    "format_violations",
+    "rule_counts",
+    "unmapped_types",
+]
+
+
+def format_violations(violations: list[Violation], shown: Any = repr) -> str:
+    """The violations as the plan reports them, in the settings errors' style; ``shown`` turns
+    a value into its printed form (the plan masks secrets and labels made-up values)."""
+    noun = "request field" if len(violations) == 1 else "request fields"
+    lines = [
+        f"AWS would refuse {len(violations)} {noun} of this stack at `pulumi up` (after a green "
+        f"`pulumi preview`); nothing was created:"
+    ]
+    for v in violations:
+        value = v.value if isinstance(v.value, str) and v.value.startswith("(") else shown(v.value)
+        lines.append(
+            f"  - {v.resource}: {v.field} = {value!r}: {v.rule}. Rule from {v.kind}: {v.source}."
+        )
+    return "\n".join(lines)
