@@ -156,9 +156,12 @@ def _between(low: int, high: int, *also: int) -> Callable[[object], list[str]]:
     return check
 
 
-def _multiple_period(value: object) -> list[str]:
-    ok = isinstance(value, int | float) and (value in (10, 20, 30) or value % 60 == 0)
-    return [] if ok else ["must be 10, 20, 30 or a multiple of 60"]
+def _period(*short: int) -> Callable[[object], list[str]]:
+    def check(value: object) -> list[str]:
+        ok = isinstance(value, int | float) and value > 0 and (value in short or value % 60 == 0)
+        return [] if ok else [f"must be {', '.join(map(str, short))} or a multiple of 60"]
+
+    return check
 
 
 # EC2: a-zA-Z0-9, spaces and ._-:/()#,@[]+=;{}!$* (EC2 API reference; IpRange also lists &).
@@ -403,7 +406,7 @@ RULES: tuple[Rule, ...] = (
         "PutMetricAlarm",
         "Period",
         "alarm period",
-        _multiple_period,
+        _period(10, 20, 30),
         "CloudWatch API reference PutMetricAlarm `Period` (10, 20, 30 or any multiple of 60)",
         API_REFERENCE,
         90,
@@ -414,7 +417,7 @@ RULES: tuple[Rule, ...] = (
         "PutMetricAlarm",
         "Metrics[*].MetricStat.Period",
         "metric math period",
-        _multiple_period,
+        _period(1, 5, 10, 20, 30),
         "CloudWatch API reference MetricStat `Period` (1, 5, 10, 20, 30 or a multiple of 60; "
         "1-30 only for high-resolution metrics)",
         API_REFERENCE,
