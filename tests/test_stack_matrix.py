@@ -12,13 +12,15 @@ breaks on purpose (plain HTTP without a domain, the documented first try).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 
-from plan.aws_contract import check
+from components.settings import SettingsError
+from plan.aws_contract import check, check_resource
 from plan.policies import Report, run_pack
+from plan.render import Resource
 from pulumi_harness import (
     ACCOUNT,
     EXISTING_VPC_SETTINGS,
@@ -151,3 +153,24 @@ def test_the_stack_passes_the_policy_packs_mandatory_policies(key):
         for f in report.mandatory
         if f.policy not in expected
     ] == []
+
+
+# Found by the contract beyond the three cases of issue 23: RDS refuses a storage autoscaling
+# threshold less than 10 % above the allocated storage ("Invalid max storage size"), which the
+# settings used to accept down to the allocated storage itself.
+@pytest.mark.parametrize("ceiling", [20, 21])
+def test_a_storage_autoscaling_threshold_rds_refuses_is_a_settings_error(ceiling):
+    with pytest.raises(SettingsError, match=r"maxAllocatedStorage = \d+: is less than 10 % above"):
+        render({"database.allocatedStorage": 20, "database.maxAllocatedStorage": ceiling})
+
+
+def test_the_contract_refuses_that_threshold_too_and_accepts_10_percent_above():
+    def instance(ceiling: int) -> Resource:
+        rendered = outcome("dev").rendered.one("aws:rds/instance:Instance")
+        storage = {"allocatedStorage": 20.0, "maxAllocatedStorage": float(ceiling)}
+        return replace(rendered, inputs={**rendered.inputs, **storage})
+
+    (violation,) = check_resource(instance(21))
+    assert violation.field == "CreateDBInstance.AllocatedStorage+MaxAllocatedStorage"
+    assert "storage autoscaling" in violation.source
+    assert check_resource(instance(22)) == []

@@ -94,12 +94,15 @@ def check_request(request: Request, resource: str = "", secret: bool = False) ->
                     )
                 )
     for rule in rules.request_rules_for(request.service, request.operation):
+        # The members the rule reads: those of its example of a refused request.
+        members = sorted(rule.refused)
+        involved = {m: request.params.get(m) for m in members}
         for problem in rule.check(request.params):
             found.append(
                 Violation(
                     resource,
-                    request.operation,
-                    "[secret]" if secret else "(the request)",
+                    f"{request.operation}.{'+'.join(members)}",
+                    "[secret]" if secret else involved,
                     f"{rule.what}: {problem}",
                     rule.source,
                     rule.kind,
@@ -185,7 +188,7 @@ def format_violations(violations: list[Violation], shown: Any = repr) -> str:
         f"`pulumi preview`); nothing was created:"
     ]
     for v in violations:
-        value = v.value if isinstance(v.value, str) and v.value.startswith("(") else shown(v.value)
+        value = shown(v.value)
         lines.append(
             f"  - {v.resource}: {v.field} = {value!r}: {v.rule}. Rule from {v.kind}: {v.source}."
         )

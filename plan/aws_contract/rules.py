@@ -688,7 +688,58 @@ def _fargate_size(params: dict) -> list[str]:
     return [f"cpu {cpu} with memory {memory} is not a Fargate task size"]
 
 
+def _storage_headroom(params: dict) -> list[str]:
+    allocated, maximum = params.get("AllocatedStorage"), params.get("MaxAllocatedStorage")
+    if not allocated or not maximum or maximum * 10 >= allocated * 11:
+        return []
+    return [
+        f"MaxAllocatedStorage {maximum} GiB is less than 10 % above AllocatedStorage "
+        f"{allocated} GiB (RDS answers: Invalid max storage size)"
+    ]
+
+
+def _attribute_range(key: str, low: int, high: int) -> Callable[[dict], list[str]]:
+    def check(params: dict) -> list[str]:
+        for attribute in params.get("Attributes") or []:
+            if attribute.get("Key") == key and not low <= int(attribute.get("Value")) <= high:
+                return [f"{key} = {attribute.get('Value')}; {low}-{high} allowed"]
+        return []
+
+    return check
+
+
 REQUEST_RULES: tuple[RequestRule, ...] = (
+    RequestRule(
+        "rds",
+        "CreateDBInstance",
+        "storage autoscaling threshold",
+        _storage_headroom,
+        "RDS user guide, Managing capacity automatically with Amazon RDS storage autoscaling "
+        "(the maximum storage threshold must be at least 10 % more than the allocated storage)",
+        API_REFERENCE,
+        {"AllocatedStorage": 20, "MaxAllocatedStorage": 20},
+        {"AllocatedStorage": 20, "MaxAllocatedStorage": 22},
+    ),
+    RequestRule(
+        "elbv2",
+        "ModifyLoadBalancerAttributes",
+        "load balancer idle timeout",
+        _attribute_range("idle_timeout.timeout_seconds", 1, 4000),
+        "ELB API reference LoadBalancerAttribute `idle_timeout.timeout_seconds` (1-4000)",
+        API_REFERENCE,
+        {"Attributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "4001"}]},
+        {"Attributes": [{"Key": "idle_timeout.timeout_seconds", "Value": "60"}]},
+    ),
+    RequestRule(
+        "elbv2",
+        "ModifyTargetGroupAttributes",
+        "deregistration delay",
+        _attribute_range("deregistration_delay.timeout_seconds", 0, 3600),
+        "ELB API reference TargetGroupAttribute `deregistration_delay.timeout_seconds` (0-3600)",
+        API_REFERENCE,
+        {"Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "3601"}]},
+        {"Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]},
+    ),
     RequestRule(
         "cloudwatch",
         "PutMetricAlarm",
