@@ -140,6 +140,22 @@ PROGRAM_NAMES: tuple[tuple[NameRule, str], ...] = (
     (SECRET_NAME, "database-app-role"),
 )
 
+# Names other modules may make from the stack name (none does yet): an IAM role's name and a
+# log group's, both checked by botocore's own model (iam roleNameType, logs LogGroupName).
+IAM_ROLE_NAME = NameRule(
+    "IAM role name",
+    r"\w+=,.@-",
+    64,
+    "botocore iam model, shape roleNameType; IAM API reference CreateRole `RoleName`",
+)
+LOG_GROUP_NAME = NameRule(
+    "CloudWatch Logs log group name",
+    "A-Za-z0-9_./#-",
+    512,
+    "terraform-provider-aws internal/service/logs/validate.go validLogGroupName; botocore logs "
+    "model, shape LogGroupName",
+)
+
 
 def _alternative(stack: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", stack).strip("-_")[:40] or "dev"

@@ -14,6 +14,7 @@ import pytest
 from components.naming import (
     DASHBOARD_NAME,
     ECS_FAMILY,
+    IAM_ROLE_NAME,
     RDS_FINAL_SNAPSHOT,
     NameRule,
     stack_name,
@@ -82,7 +83,7 @@ def test_a_name_that_fits_its_rule_is_returned_unchanged():
 
 
 @pytest.mark.parametrize("stack", ["qa.eu", "qa_eu", "QA", "a" * 40, "x.-_y", "9lives"])
-@pytest.mark.parametrize("rule", [ECS_FAMILY, DASHBOARD_NAME, RDS_FINAL_SNAPSHOT])
+@pytest.mark.parametrize("rule", [ECS_FAMILY, DASHBOARD_NAME, RDS_FINAL_SNAPSHOT, IAM_ROLE_NAME])
 def test_any_pulumi_stack_name_is_fitted_to_the_rule(rule, stack):
     name = stack_name(rule, PROJECT, stack, "migration")
     assert rule.problems(name) == []
@@ -134,3 +135,15 @@ def test_such_a_stack_is_refused_before_anything_is_created():
 @pytest.mark.parametrize("stack", ["dev", "qa.eu", "QA_1", "_", "a" * 100])
 def test_every_pulumi_stack_name_is_accepted(stack):
     assert stack_name_problems(PROJECT, stack) == []
+
+
+def test_a_role_name_made_from_a_40_character_stack_is_cut_to_iams_64():
+    import re
+
+    import botocore.session
+
+    name = stack_name(IAM_ROLE_NAME, PROJECT, "feature-" + "x" * 32, "execution")
+    shape = botocore.session.get_session().get_service_model("iam").shape_for("roleNameType")
+    assert len(name) <= shape.metadata["max"] == 64
+    assert re.fullmatch(shape.metadata["pattern"], name)
+    assert name.endswith("-execution")

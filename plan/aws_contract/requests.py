@@ -104,8 +104,9 @@ def _security_group(r: Resource) -> list[Request]:
 
 
 def _sg_rule(operation: str) -> Callable[[Resource], list[Request]]:
-    # vpc_security_group_ingress_rule.go / vpc_security_group_egress_rule.go create:
-    # AuthorizeSecurityGroupIngress/Egress with one IpPermission.
+    # vpc_security_group_egress_rule.go securityGroupEgressRuleResource.create (and the
+    # ingress twin): AuthorizeSecurityGroupEgress/Ingress with one IpPermission, whose
+    # description has no validator in the provider.
     def build(r: Resource) -> list[Request]:
         permission: dict[str, Any] = {
             "IpProtocol": r.get("ipProtocol"),
