@@ -73,7 +73,9 @@ def _parse_raw(
             continue
         members = _object_of(value)
         problems.append(
-            _unknown(name, "pulumi config rm") if members is None else _unknown_group(name, members)
+            _unknown(name, "pulumi config rm")
+            if members is None
+            else _unknown_group(name, members, raw)
         )
     if flat:
         hints.append(
@@ -163,7 +165,7 @@ def _object_of(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) and value else None
 
 
-def _unknown_group(name: str, members: Mapping[str, Any]) -> str:
+def _unknown_group(name: str, members: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     """A misspelled group (``servce: {cpu: 512}``): the fix moves every value into the group
     meant, member by member, before removing the misspelled one; `pulumi config rm servce`
     alone would delete them all."""
@@ -173,6 +175,13 @@ def _unknown_group(name: str, members: Mapping[str, Any]) -> str:
     if not close:
         return _unknown(name, "pulumi config rm")
     group = close[0]
+    present = _object_of(raw.get(group)) or {}
+    both = [
+        f"{_member_path(group, str(m))} = {_shown(present[m])}"
+        for m, v in members.items()
+        if m in present and present[m] != v
+    ]
+    replaces = f" The move replaces what {group} already holds: {', '.join(both)}." if both else ""
     moves = [
         command
         for member, value in members.items()
@@ -182,7 +191,7 @@ def _unknown_group(name: str, members: Mapping[str, Any]) -> str:
         f"{_key(name)}: is not a setting of this project. Did you mean {_key(group)}? Its "
         f"{len(members)} value{'s' if len(members) != 1 else ''} would be ignored. Fix: move "
         f"each into {group}: {', '.join(moves)}, then `pulumi config rm {_shell_word(name)}`; "
-        f"docs/settings.md lists every setting."
+        f"docs/settings.md lists every setting.{replaces}"
     )
 
 
