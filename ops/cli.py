@@ -39,7 +39,7 @@ _CREDENTIAL_CODES = {
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m ops",
+        prog=".venv/bin/python -m ops",
         description="Look at and into a deployed stack: its service, logs, events and tasks.",
     )
     p.add_argument("stack", help="the stack (its outputs say where the service is)")

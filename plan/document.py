@@ -160,7 +160,9 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
 def check_plan(document: Any, source: str) -> Plan:
     """A plan read back from JSON, or ``PlanError`` naming ``source`` if it is not one."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise PlanError(f"{source}: is not a plan saved with `python -m plan STACK --json`")
+        raise PlanError(
+            f"{source}: is not a plan saved with `.venv/bin/python -m plan STACK --json`"
+        )
     return document
 
 

@@ -127,7 +127,9 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
     Raises ``PlanError`` for a missing or unreadable file and for a stack without a region.
     """
     if stack is None and path is None:
-        raise PlanError("name a stack (like `python -m plan dev`) or give --stack-file PATH")
+        raise PlanError(
+            "name a stack (like `.venv/bin/python -m plan dev`) or give --stack-file PATH"
+        )
     project = project_name(root)
     if path is None:
         path = root / f"Pulumi.{stack}.yaml"

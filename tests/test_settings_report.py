@@ -230,3 +230,81 @@ class TestAMisspelledGroup:
         (problem,) = problems_in(plan_error(path))
         assert "`pulumi config set --path service.memory 2048`" in problem
         assert "The move replaces what service already holds: service.memory = 1024." in problem
+
+
+HALF_CONVERTED = """\
+# A stack file half converted: `pulumi config set --path` made the objects, flat keys remain.
+config:
+  aws:region: us-east-1
+  # The domain, still flat.
+  fastapi-fargate:https.domain: api.dev.example.com
+  fastapi-fargate:service:
+    # The size.
+    cpu: 512
+    memory: 1024
+  fastapi-fargate:service.desiredCount: "2"
+  fastapi-fargate:service.cpu: "512"
+  fastapi-fargate:service.environment:
+    - A=1
+    - B=2
+  fastapi-fargate:https.hostedZone: example.com
+"""
+
+
+class TestAHalfConvertedFile:
+    def run(self, path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+        from plan.convert_stack import main as convert
+
+        code = convert(["--project", PROJECT, str(path)])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    def test_flat_keys_join_the_existing_object_keeping_comments(self, tmp_path, capsys):
+        path = tmp_path / "Pulumi.dev.yaml"
+        path.write_text(HALF_CONVERTED)
+        code, _ = self.run(path, capsys)
+        assert code == 0
+        text = path.read_text()
+        assert load_yaml(text)["config"] == {
+            "aws:region": "us-east-1",
+            f"{PROJECT}:https": {
+                "domain": "api.dev.example.com",
+                "hostedZone": "example.com",
+            },
+            # cpu "512" repeats the object's 512: the same setting, dropped.
+            f"{PROJECT}:service": {
+                "cpu": 512,
+                "memory": 1024,
+                "desiredCount": "2",
+                "environment": ["A=1", "B=2"],
+            },
+        }
+        assert "    # The size.\n    cpu: 512\n" in text
+        assert "    # The domain, still flat.\n    domain: api.dev.example.com\n" in text
+        build_plan(load_stack(ROOT, None, path), policy=False)  # and it plans
+
+    def test_two_different_values_for_one_setting_are_refused_naming_both(self, tmp_path, capsys):
+        path = tmp_path / "Pulumi.dev.yaml"
+        text = HALF_CONVERTED.replace('service.cpu: "512"', 'service.cpu: "1024"')
+        path.write_text(text)
+        code, out = self.run(path, capsys)
+        assert code == 2 and path.read_text() == text
+        assert f"{PROJECT}:service.cpu = 1024 (a flat key)" in out
+        assert f"member cpu = 512 of {PROJECT}:service" in out
+        # Pasting the first of the two fixes resolves it; the next run converts.
+        (keep_object, _) = commands(out)
+        assert keep_object == "pulumi config rm service.cpu"
+        apply(path, [keep_object])
+        assert self.run(path, capsys)[0] == 0
+        assert load_yaml(path.read_text())["config"][f"{PROJECT}:service"]["cpu"] == 512
+
+
+class TestThePastedCommandsUseTheVirtualenv:
+    def test_the_flat_key_hint_and_the_tools_name_dot_venv_bin_python(self, tmp_path):
+        path = tmp_path / "Pulumi.dev.yaml"
+        path.write_text(HALF_CONVERTED)
+        report = plan_error(path)
+        assert "`.venv/bin/python -m plan.convert_stack Pulumi.dev.yaml`" in report
+        assert not re.search(r"(?<![/\w])python -m", report)
+        with pytest.raises(PlanError, match=r"`\.venv/bin/python -m plan dev`"):
+            load_stack(ROOT, None)
