@@ -188,9 +188,10 @@ def _unknown_group(name: str, members: Mapping[str, Any], raw: Mapping[str, Any]
         for command in _set_commands(_member_path(group, str(member)), value)
     ]
     return (
-        f"{_key(name)}: is not a setting of this project. Did you mean {_key(group)}? Its "
-        f"{len(members)} value{'s' if len(members) != 1 else ''} would be ignored. Fix: move "
-        f"each into {group}: {', '.join(moves)}, then `pulumi config rm {_shell_word(name)}`; "
+        f"{_key(name)}: is not a setting of this project. Did you mean {_key(group)}? "
+        + (f"Its {len(members)} values" if len(members) > 1 else "Its value")
+        + f" would be ignored. Fix: move {'each' if len(members) > 1 else 'it'} into {group}: "
+        f"{', '.join(moves)}, then `pulumi config rm {_shell_word(name)}`; "
         f"docs/settings.md lists every setting.{replaces}"
     )
 
