@@ -308,3 +308,21 @@ class TestThePastedCommandsUseTheVirtualenv:
         assert not re.search(r"(?<![/\w])python -m", report)
         with pytest.raises(PlanError, match=r"`\.venv/bin/python -m plan dev`"):
             load_stack(ROOT, None)
+
+
+class TestAMisspelledSetting:
+    def test_the_fix_moves_the_value_to_the_setting_it_resembles(self, tmp_path):
+        # `pulumi config set servce.cpu 512` (a misspelled flat key) and a misspelled member.
+        path = tmp_path / "Pulumi.dev.yaml"
+        config = stack_config_from_document(
+            {"aws:region": "us-east-1", f"{PROJECT}:servce.environment": ["A=1", "B=2"]},
+            PROJECT,
+        )
+        cli_edit(config, {"service.memroy": 1024}, PROJECT)
+        path.write_text(yaml.safe_dump({"config": stack_document(config)}))
+        problems = problems_in(plan_error(path))
+        assert len(problems) == 2
+        apply(path, [c for p in problems for c in commands(p)])
+        plan = build_plan(load_stack(ROOT, None, path), policy=False)
+        assert plan["config"][f"{PROJECT}:service.memory"] == 1024
+        assert plan["config"][f"{PROJECT}:service.environment"] == ["A=1", "B=2"]

@@ -73,7 +73,7 @@ def _parse_raw(
             continue
         members = _object_of(value)
         problems.append(
-            _unknown(name, "pulumi config rm")
+            _unknown(name, "pulumi config rm", value)
             if members is None
             else _unknown_group(name, members, raw)
         )
@@ -106,7 +106,7 @@ def _parse_group(group: str, value: Any) -> tuple[dict[str, Any], list[str]]:
     for member, inner in value.items():
         member = str(member)
         if member not in aliases:
-            problems.append(_unknown(_member_path(group, member), "pulumi config rm --path"))
+            problems.append(_unknown(_member_path(group, member), "pulumi config rm --path", inner))
             continue
         annotation = model.model_fields[aliases[member]].annotation
         if _is_list(annotation) or _is_list(_optional_inner(annotation)):
@@ -142,17 +142,38 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
-def _unknown(name: str, remove: str) -> str:
+_NO_VALUE = object()
+
+
+def _unknown(name: str, remove: str, value: Any = _NO_VALUE) -> str:
+    """An unknown key or member; where it is close to a setting, the fix moves its value there
+    (`rm` alone would lose it)."""
     known = [f"{g}.{a}" for g, m in GROUPS.items() for a in _aliases(m)] + ["production"]
     known += list(GROUPS) if "." not in name and "[" not in name else []
     close = [
         k for k in known if k.lower() == name.lower() or k.split(".")[-1] == name.split(".")[-1]
     ] + difflib.get_close_matches(name, known, n=1, cutoff=0.8)
     hint = f" Did you mean {_key(close[0])}?" if close else ""
+    fix = f"`{remove} {_shell_word(name)}`"
+    if close and "." in close[0] and value is not _NO_VALUE and not isinstance(value, Mapping):
+        if isinstance(value, str) and close[0].split(".")[-1] in _LIST_MEMBERS:
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        moves = _set_commands(close[0], value)
+        fix += f", then {', '.join(moves)} (if you meant {close[0]}: moves the value there)"
     return (
         f"{_key(name)}: is not a setting of this project.{hint} "
-        f"Fix: `{remove} {_shell_word(name)}`; docs/settings.md lists every setting."
+        f"Fix: {fix}; docs/settings.md lists every setting."
     )
+
+
+# Members that hold lists (the CLI hands a flat key's list over as JSON text).
+_LIST_MEMBERS = {
+    alias
+    for model in GROUPS.values()
+    for alias, name in _aliases(model).items()
+    if _is_list(model.model_fields[name].annotation)
+}
 
 
 def _object_of(value: Any) -> Mapping[str, Any] | None:
