@@ -211,6 +211,8 @@ class TestAMisspelledGroup:
         assert f"Did you mean {PROJECT}:service?" in problem
         pasted = commands(problem)
         assert pasted[-1] == "pulumi config rm servce"
+        # The defaults the CLI filled service with are nothing the move would replace.
+        assert "replaces" not in problem
         apply(path, pasted)
         plan = build_plan(load_stack(ROOT, None, path), policy=False)
         config = plan["config"]

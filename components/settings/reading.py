@@ -197,10 +197,21 @@ def _unknown_group(name: str, members: Mapping[str, Any], raw: Mapping[str, Any]
         return _unknown(name, "pulumi config rm")
     group = close[0]
     present = _object_of(raw.get(group)) or {}
+    model = GROUPS[group]
+    aliases = _aliases(model)
+
+    def declared_default(member: str) -> Any:
+        field = model.model_fields[aliases[member]]
+        return _cli_text(field.get_default(call_default_factory=True))
+
+    # The CLI fills the group's object with the declared defaults: only a value that differs
+    # from its default was set by someone, and the move would replace it.
     both = [
         f"{_member_path(group, str(m))} = {_shown(present[m])}"
         for m, v in members.items()
-        if m in present and present[m] != v
+        if m in present
+        and _cli_text(present[m]) != _cli_text(v)
+        and (m not in aliases or _cli_text(present[m]) != declared_default(m))
     ]
     replaces = f" The move replaces what {group} already holds: {', '.join(both)}." if both else ""
     moves = [
