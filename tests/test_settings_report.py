@@ -328,3 +328,15 @@ class TestAMisspelledSetting:
         plan = build_plan(load_stack(ROOT, None, path), policy=False)
         assert plan["config"][f"{PROJECT}:service.memory"] == 1024
         assert plan["config"][f"{PROJECT}:service.environment"] == ["A=1", "B=2"]
+
+
+class TestAListWithBadEntries:
+    def test_the_fix_removes_the_bad_entries_from_the_end_and_keeps_the_good_ones(self, tmp_path):
+        path = tmp_path / "Pulumi.dev.yaml"
+        config = stack_config_from_document({"aws:region": "us-east-1"}, PROJECT)
+        cli_edit(config, {"service.environment": ["FOO", "A=1", "BAR"]}, PROJECT)
+        path.write_text(yaml.safe_dump({"config": stack_document(config)}))
+        (problem,) = problems_in(plan_error(path))
+        apply(path, commands(problem))
+        plan = build_plan(load_stack(ROOT, None, path), policy=False)
+        assert plan["config"][f"{PROJECT}:service.environment"] == ["A=1", "LOG_LEVEL=info"]

@@ -307,7 +307,7 @@ def _field_problems(
         message = item["msg"].removeprefix("Value error, ")
         index = next((p for p in item["loc"] if isinstance(p, int)), None)
         if len(loc) < 2 or loc[0] not in GROUPS:  # production
-            fix = f"`pulumi config set {loc[0]} false` (or true)"
+            fix = f"`pulumi config set --path {loc[0]} false` (or true)"
         elif loc[0] in secret_keys:
             fix = _member_fix(loc[0], loc[1], index=index)
         elif index is None and isinstance(item.get("input"), list):
@@ -321,25 +321,28 @@ def _field_problems(
 
 
 def _list_fix(group: str, member: str, entries: list[Any]) -> str:
-    """A list refused as a whole: replace the entries refused on their own, one index each;
-    if none is (a repeat), remove the later repeats, from the end so indexes hold."""
+    """A list refused as a whole: remove the entries refused on their own (or, if none is,
+    the later repeats), from the last so the indexes hold; the entries kept stay as they are.
+    Where the setting has an example, say the form to add an entry again in."""
     model = GROUPS[group]
-    alias = member
+    path = _member_path(group, member)
     bad = []
     for index, entry in enumerate(entries):
         try:
-            model.model_validate({alias: [entry]})
+            model.model_validate({member: [entry]})
         except ValidationError:
             bad.append(index)
-    if bad:
-        return ", ".join(_member_fix(group, member, index=i) for i in bad)
     repeats = [i for i, e in enumerate(entries) if e in entries[:i]]
-    if repeats:
-        return ", then ".join(
-            f"`pulumi config rm --path {_shell_word(f'{_member_path(group, member)}[{i}]')}`"
-            for i in reversed(repeats)
-        )
-    return _member_fix(group, member)
+    if not bad and not repeats:
+        return _member_fix(group, member)
+    removals = ", then ".join(
+        f"`pulumi config rm --path {_shell_word(f'{path}[{i}]')}`" for i in reversed(bad or repeats)
+    )
+    example = EXAMPLES.get(f"{group}.{member}")
+    if example is None or not bad:
+        return removals
+    again = _set_command(f"{path}[{len(entries) - len(bad)}]", example)
+    return f"{removals}; add one again in the valid form, like {again}"
 
 
 def _names_any(problem: str, settings: set[str]) -> bool:
