@@ -1,7 +1,10 @@
-"""``python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] | events``.
+"""``.venv/bin/python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] |
+events``.
 
 Errors a user can fix (no outputs yet, no credentials, no plugin, a destroyed service) are
-printed as one message with the fix, exit code 2; never a traceback.
+printed as one message with the fix, exit code 2; never a traceback. Each subcommand's help
+says what it does and what it needs (``NEEDS``); docs/operations.md lists the same IAM actions
+per command, and a test checks both against the calls the commands make.
 """
 
 from __future__ import annotations
@@ -37,10 +40,66 @@ _CREDENTIAL_CODES = {
 }
 
 
+DOCS = "docs/operations.md#what-each-command-needs"
+# What every command needs before it asks AWS anything.
+COMMON_NEEDS = (
+    "the stack's outputs (`pulumi stack output --json`: the Pulumi CLI logged in to the stack's "
+    "backend, or --outputs FILE) and AWS credentials for the stack's account (your usual "
+    "profile or SSO session, or --profile NAME)"
+)
+# Per command: what it does, and the IAM actions it calls (docs/operations.md has the same).
+NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "status": (
+        "Show the service: running, pending and desired tasks, deployments and their rollout "
+        "state, the image and the digests running, the last migration, alarms in ALARM, CPU "
+        "and memory against the utilization band, and recent events.",
+        (
+            "ecs:DescribeServices",
+            "ecs:ListTasks",
+            "ecs:DescribeTasks",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:GetMetricStatistics",
+        ),
+    ),
+    "logs": (
+        "Print the app's log events from the stack's log group since --since ago, optionally "
+        "filtered by a CloudWatch Logs pattern; --follow keeps printing new ones (for an hour "
+        "at most).",
+        ("logs:FilterLogEvents",),
+    ),
+    "events": (
+        "Print the ECS service's recent events (deployments, steady state, failed health "
+        "checks, placement problems), newest first.",
+        ("ecs:DescribeServices",),
+    ),
+    "exec": (
+        "Open an interactive shell (or run CMD) in the app container of a running task through "
+        "ECS Exec, as `aws ecs execute-command` does. Needs also: the Session Manager plugin "
+        "(session-manager-plugin on PATH) and ECS Exec turned on for the stack (service.exec: "
+        "auto is on for development stacks and off in production; `pulumi config set --path "
+        "service.exec on` then `pulumi up`), which gives the task role the ssmmessages "
+        "permissions the session needs.",
+        ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:ExecuteCommand"),
+    ),
+}
+
+
+def _subcommand(sub: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help says what it does and what it needs."""
+    does, actions = NEEDS[name]
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=does,
+        epilog=(f"Needs: {COMMON_NEEDS}; IAM permissions: {', '.join(actions)}. Details: {DOCS}."),
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m ops",
+        prog=".venv/bin/python -m ops",
         description="Look at and into a deployed stack: its service, logs, events and tasks.",
+        epilog=f"Every command needs {COMMON_NEEDS}. IAM permissions per command: {DOCS}.",
     )
     p.add_argument("stack", help="the stack (its outputs say where the service is)")
     p.add_argument(
@@ -50,14 +109,16 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--profile", help="the AWS profile to use (default: the usual credential chain)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("status", help="tasks, deployments, image, migration, alarms, utilization")
-    logs = sub.add_parser("logs", help="the app's logs")
+    _subcommand(sub, "status", "tasks, deployments, image, migration, alarms, utilization")
+    logs = _subcommand(sub, "logs", "the app's logs")
     logs.add_argument("--since", default="10m", help="how far back: 30s, 10m, 2h, 1d (10m)")
     logs.add_argument("--filter", dest="pattern", help="a CloudWatch Logs filter pattern")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
-    events = sub.add_parser("events", help="the service's recent events, newest first")
+    events = _subcommand(sub, "events", "the service's recent events, newest first")
     events.add_argument("--limit", type=int, default=20, help="how many (20)")
-    run = sub.add_parser("exec", help="a shell (or CMD) in a running task, via ECS Exec")
+    run = _subcommand(
+        sub, "exec", "a shell (or CMD) in a running task, via ECS Exec (Session Manager plugin)"
+    )
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ... (default /bin/sh)")
     return p
 

@@ -304,7 +304,7 @@ def exec_(
     if not arns:
         raise OpsError(
             f"service {outputs.service} has no running task to enter; see "
-            f"`python -m ops {outputs.stack} events`."
+            f"`.venv/bin/python -m ops {outputs.stack} events`."
         )
     task = ecs.describe_tasks(cluster=outputs.cluster, tasks=[arns[0]])["tasks"][0]
     container = next((c for c in task.get("containers", []) if c.get("name") == CONTAINER), None)

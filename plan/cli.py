@@ -40,7 +40,7 @@ EXIT_BAD_INPUT = 2
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m plan",
+        prog=".venv/bin/python -m plan",
         description="Render, describe, diff and cost a stack offline: no AWS credentials, no "
         "Pulumi CLI, no state.",
     )

@@ -12,13 +12,20 @@ merges with ``Pulumi.yaml``'s declarations (``plan/engine_config.py``). The rewr
 lines of the file, so comments stay: a comment above a flat key moves with it into the object,
 and the object takes the place of its group's first key. Values are kept as written. Before it
 writes anything it parses the result and checks that it holds exactly the same settings, only
-grouped; a layout it cannot rewrite that way (flow-style YAML, a group that already has an
-object) is left untouched with a message saying so. Creates no resources.
+grouped; a layout it cannot rewrite that way (flow-style YAML) is left untouched with a
+message saying so.
+
+A half-converted file (``pulumi config set --path`` already made the group's object, older
+flat keys remain beside it) is merged: each flat key becomes a member at the end of the
+object, a flat key repeating the object's value for the same member is dropped, and only a
+real conflict (two different values for one setting) is refused, naming both. Creates no
+resources.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -42,6 +49,8 @@ _BY_HAND = (
     "in flow style?); convert by hand: for each flat key, `pulumi config rm KEY` and `pulumi "
     "config set --path KEY VALUE`."
 )
+# Where .venv/bin/python -m plan.convert_stack is documented (README's virtualenv).
+COMMAND = ".venv/bin/python -m plan.convert_stack"
 
 
 class ConvertError(Exception):
@@ -89,21 +98,34 @@ def convert_text(text: str, project: str) -> tuple[str, int]:
             groups.setdefault(flat[0], []).append((flat[1], entry))
     if not groups:
         return text, 0
-    existing = {_flat_group(e.key, project) for e in entries} & set(groups)
-    if existing:
-        raise ConvertError(
-            f"the stack file holds both flat keys and an object for {', '.join(sorted(existing))}"
-            "; move the flat keys into the object by hand (or `pulumi config rm KEY` and "
-            "`pulumi config set --path KEY VALUE` for each)."
-        )
+    # A half-converted file: the group's object is there already, flat keys beside it.
+    objects = {
+        group: entry for entry in entries if (group := _flat_group(entry.key, project)) in groups
+    }
+    present = {group: _object_value(parsed, entry.key) for group, entry in objects.items()}
+    _refuse_conflicts(groups, present, parsed, project)
+    # A flat key that repeats the object's value adds nothing: it goes.
+    groups = {
+        group: [(m, e) for m, e in members if m not in present.get(group, {})]
+        for group, members in groups.items()
+    }
 
     out: list[str] = []
     emitted: set[str] = set()
     pad = " " * indent
     for entry in entries:
         flat = _flat(entry.key, project)
+        group_object = _flat_group(entry.key, project)
+        if group_object in objects:
+            # The flat members go at the end of the object, indented as its own members.
+            inner = _member_indent(entry, indent)
+            out += [*entry.lead, entry.head, *entry.body]
+            out += _members(groups[group_object], " " * inner, inner - indent)
+            continue
         if not flat:
             out += [*entry.lead, entry.head, *entry.body]
+            continue
+        if flat[0] in objects:
             continue
         group = flat[0]
         if group in emitted:
@@ -113,16 +135,96 @@ def convert_text(text: str, project: str) -> tuple[str, int]:
         # Blank lines above the group's first key stay above the object.
         blanks = [line for line in first.lead if not line.strip()]
         out += [*blanks, f"{pad}{project}:{group}:"]
-        for member, member_entry in groups[group]:
-            lead = [line for line in member_entry.lead if line.strip()]
-            out += ["  " + line if line.strip() else line for line in lead]
-            rest = f" {member_entry.rest}" if member_entry.rest else ""
-            out.append(f"{pad}  {member}:{rest}")
-            out += ["  " + line if line.strip() else line for line in member_entry.body]
+        out += _members(groups[group], pad + "  ", 2)
     new_lines = lines[: start + 1] + out + tail + lines[end:]
     new_text = "\n".join(new_lines) + ("\n" if text.endswith("\n") else "")
     _check_same_settings(text, new_text, project)
-    return new_text, sum(len(members) for members in groups.values())
+    flat_keys = sum(1 for key in parsed if _flat(str(key), project))
+    return new_text, flat_keys
+
+
+def _members(members: list[tuple[str, _Entry]], pad: str, shift: int) -> list[str]:
+    """Flat entries as members of an object: ``pad`` before each name, their comments and
+    continuation lines moved right by ``shift``."""
+    out: list[str] = []
+    more = " " * shift
+    for member, entry in members:
+        lead = [line for line in entry.lead if line.strip()]
+        out += [more + line for line in lead]
+        rest = f" {entry.rest}" if entry.rest else ""
+        out.append(f"{pad}{member}:{rest}")
+        out += [more + line if line.strip() else line for line in entry.body]
+    return out
+
+
+def _member_indent(entry: _Entry, indent: int) -> int:
+    """How far the members of an object entry are indented; flow style cannot take more."""
+    if entry.rest and not entry.rest.startswith("#"):
+        raise ConvertError(
+            f"`{entry.key}` is written in flow style ({entry.rest.strip()}), so flat keys cannot "
+            f"be added to it line by line; {_BY_HAND.split('; ', 1)[1]}"
+        )
+    return next(
+        (
+            len(line) - len(line.lstrip())
+            for line in entry.body
+            if line.strip() and not _comment(line)
+        ),
+        indent + 2,
+    )
+
+
+def _object_value(parsed: dict[Any, Any], key: str) -> dict[str, Any]:
+    value = parsed.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or set(value) == {"secure"}:
+        raise ConvertError(
+            f"`{key}` is not an object of settings, so flat keys cannot be moved into it; "
+            f"{_BY_HAND.split('; ', 1)[1]}"
+        )
+    return {str(k): v for k, v in value.items()}
+
+
+def _refuse_conflicts(
+    groups: dict[str, list[tuple[str, _Entry]]],
+    present: dict[str, dict[str, Any]],
+    parsed: dict[Any, Any],
+    project: str,
+) -> None:
+    """Refuse a setting given twice with two different values, naming both; the same value
+    twice is no conflict (the CLI reads "512" and 512 alike inside an object)."""
+    flat_values = {
+        (group, member): value
+        for key, value in parsed.items()
+        if (flat := _flat(str(key), project))
+        for group, member in [flat]
+    }
+    conflicts = [
+        f"{project}:{group}.{member} = {_text(flat_values[group, member])} (a flat key) and "
+        f"member {member} = {_text(present[group][member])} of {project}:{group}; keep the "
+        f"object's value with `pulumi config rm {group}.{member}` (the flat key), or the flat "
+        f"key's with `pulumi config rm --path {group}.{member}` (the member)"
+        for group, members in groups.items()
+        for member, _ in members
+        if member in present.get(group, {})
+        and _text(flat_values[group, member]) != _text(present[group][member])
+    ]
+    if conflicts:
+        raise ConvertError(
+            "a setting is given twice with different values: "
+            + "; ".join(conflicts)
+            + ". Then run this command again."
+        )
+
+
+def _text(value: Any) -> str:
+    """A value as the CLI compares it inside an object: scalars as their text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
 
 
 def _entries(block: list[str]) -> tuple[list[_Entry], list[str], int]:
@@ -138,7 +240,9 @@ def _entries(block: list[str]) -> tuple[list[_Entry], list[str], int]:
         if not line.strip() or (_comment(line) and (not entries or stripped_indent <= indent)):
             pending.append(line)
             continue
-        if stripped_indent > indent and entries:
+        # A list's items may sit at their key's own indent (PyYAML writes them so).
+        indentless_item = stripped_indent == indent and line.lstrip().startswith("- ")
+        if (stripped_indent > indent or indentless_item) and entries:
             entries[-1].body += [*pending, line]
             pending = []
             continue
@@ -183,12 +287,15 @@ def _check_same_settings(old: str, new: str, project: str) -> None:
             f"the rewrite would not be valid YAML ({exc}); convert by hand"
         ) from None
     expected: dict[str, Any] = {}
+    objects = {g: str(k) for k in before if (g := _flat_group(str(k), project))}
+    for key, value in before.items():
+        if not _flat(str(key), project):
+            expected[str(key)] = dict(value) if isinstance(value, dict) else value
     for key, value in before.items():
         flat = _flat(str(key), project)
         if flat:
-            expected.setdefault(f"{project}:{flat[0]}", {})[flat[1]] = value
-        else:
-            expected[str(key)] = value
+            members = expected.setdefault(objects.get(flat[0], f"{project}:{flat[0]}"), {})
+            members.setdefault(flat[1], value)  # a repeat keeps the object's own value
     if after != expected:
         raise ConvertError(_BY_HAND)
 
@@ -209,7 +316,7 @@ def convert_file(path: Path, project: str | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m plan.convert_stack",
+        prog=COMMAND,
         description="Rewrite stack files from flat dotted settings (service.memory) to "
         "structured config objects (service: {memory: ...}), in place, keeping comments.",
     )

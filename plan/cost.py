@@ -16,8 +16,8 @@ What it counts, per resource (730 hours a month):
 * Secrets Manager secrets, the one RDS creates for its master password included;
 * CloudWatch alarms per alarm metric (a metric-math alarm pays for each metric it reads),
   dashboards per month, and SNS topics (free; e-mails past the free 1,000 a month are not
-  estimated). Prices of November 2026 (CloudWatch and SNS pricing pages, us-east-1), in
-  ``plan/prices.json``.
+  estimated). Prices of March 2026 like every other (CloudWatch and SNS pricing pages,
+  us-east-1), in ``plan/prices.json``.
 
 An unknown instance class or storage type is listed as "not priced", never guessed. The
 assumptions and what is not estimated at all are part of the estimate.

@@ -30,7 +30,7 @@ import pulumi
 
 from plan import aws_contract
 from plan.engine_config import ConfigError
-from plan.errors import PlanError
+from plan.errors import PlanError, settings_report
 from plan.placeholders import Placeholders, PlanMocks
 from plan.policies import importable
 from plan.regions import check_region
@@ -46,6 +46,21 @@ _INTERNAL_PREFIX = "__"
 _MIN_MASKED_LENGTH = 4
 
 Plan = dict[str, Any]
+
+
+def _settings_report(stack: StackFile, problems: list[str], hints: list[str]) -> str:
+    """One report: the values the CLI's type check refuses (``StackFile.refused``) and the
+    program's own problems with every other setting, each once."""
+    refused_keys = [p.split(" = ", 1)[0] for p in stack.refused]
+    own = [p for p in problems if not p.startswith(tuple(f"{k} " for k in refused_keys))]
+    return settings_report(
+        [*stack.refused, *own],
+        [
+            *hints,
+            "`pulumi preview` stops at the first value its type check refuses; this report "
+            "names every problem at once.",
+        ],
+    )
 
 
 def resource_key(type_: str, name: str) -> str:
@@ -81,11 +96,19 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
                 mocks=mocks,
                 secret_keys=sorted(stack.secret_keys),
                 root=root,
+                validate=not stack.refused,
             )
         except pulumi.RunError as exc:
-            raise PlanError(str(exc)) from None
+            problems = getattr(exc, "problems", None)
+            if not stack.refused or problems is None:
+                raise PlanError(str(exc)) from None
+            raise PlanError(
+                _settings_report(stack, [*problems], [*getattr(exc, "hints", [])])
+            ) from None
         except ConfigError as exc:  # the CLI's own refusal, before the program runs
             raise PlanError(str(exc)) from None
+        if stack.refused:  # the program took every other value
+            raise PlanError(_settings_report(stack, [], []))
 
     secrets = sorted(
         {
@@ -150,7 +173,9 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
 def check_plan(document: Any, source: str) -> Plan:
     """A plan read back from JSON, or ``PlanError`` naming ``source`` if it is not one."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise PlanError(f"{source}: is not a plan saved with `python -m plan STACK --json`")
+        raise PlanError(
+            f"{source}: is not a plan saved with `.venv/bin/python -m plan STACK --json`"
+        )
     return document
 
 

@@ -1099,8 +1099,30 @@ def validate_stack_config_values(
     One departure, said where it happens: a value holding ciphertext is checked for its type
     only when the decrypter yields real plaintext (offline, none does).
     """
+    refused = stack_config_value_errors(stack, project, config, decrypter)
+    if refused:
+        raise refused[0].error  # the CLI returns at its first refusal
+
+
+@dataclass(frozen=True)
+class RefusedValue:
+    """One value ``validateStackConfigValues`` refuses: the declared key, the CLI's error, the
+    value as text (None when it is a secret) and the declaration."""
+
+    key: str
+    error: ConfigError
+    text: str | None
+    declaration: ConfigType
+
+
+def stack_config_value_errors(
+    stack: str, project: Project, config: ConfigMap, decrypter: Decrypter | None
+) -> list[RefusedValue]:
+    """Every value ``validate_stack_config_values`` refuses, not only the first the CLI stops
+    at: the offline plan reports them all at once. Same checks, in the same (sorted) order."""
+    refused: list[RefusedValue] = []
     if decrypter is None:
-        return
+        return refused
     map_decrypt(config, decrypter)  # the CLI decrypts everything first; errors surface here
     for declared in sorted(project.config):
         decl = project.config[declared]
@@ -1116,7 +1138,12 @@ def validate_stack_config_values(
             # passes the secret check).
             continue
         decrypted = _decrypted_text(stack_value, decrypter)
-        _validate_stack_config_value(stack, declared, decl, stack_value, decrypted)
+        try:
+            _validate_stack_config_value(stack, declared, decl, stack_value, decrypted)
+        except ConfigError as exc:
+            text = None if stack_value.secure else decrypted
+            refused.append(RefusedValue(declared, exc, text, decl))
+    return refused
 
 
 def _format_missing_keys(keys: list[str]) -> str:
@@ -1169,6 +1196,20 @@ def merge_config(
         )
     if validate:
         validate_stack_config_values(stack, project, config, decrypter)
+
+
+def refused_values(
+    project: Project,
+    stack: str,
+    stack_config: Mapping[str, Any] | None,
+    *,
+    decrypter: Decrypter = BLINDING,
+) -> list[RefusedValue]:
+    """Every value of ``stack_config`` the CLI's check before ``pulumi up`` refuses (after the
+    merge of the declared defaults), where ``program_config`` stops at the first."""
+    config = stack_config_from_document(stack_config, project.name)
+    merge_config(stack, project, config, decrypter, validate=False)
+    return stack_config_value_errors(stack, project, config, decrypter)
 
 
 # --- What the program receives -----------------------------------------------------------------

@@ -436,6 +436,7 @@ def render(
     secret_keys: Iterable[str] = (),
     project: str | None = None,
     root: Path = ROOT,
+    validate: bool = True,
 ) -> Rendered:
     """Run ``program`` (default: ``__main__.py``) under mocks with the config the CLI would pass.
 
@@ -450,7 +451,8 @@ def render(
     set --secret``) besides those the stack file encrypts. ``root`` is the project directory
     whose Pulumi.yaml, stack files and ``__main__.py`` are used (bootstrap/, or a git worktree
     of another revision); its packages must be the importable ones. ``project``, if given, must
-    be the name in its Pulumi.yaml.
+    be the name in its Pulumi.yaml. ``validate=False`` skips the CLI's type check
+    (``--skip-config-validation``), so that the program's own checks run on every value.
     """
     mocks = mocks or AwsMocks()
     declared = load_project(root / "Pulumi.yaml")
@@ -462,6 +464,7 @@ def render(
         stack_config(stack, root) if base is None else base,
         edits=settings_overrides,
         decrypter=OFFLINE_DECRYPTER,
+        validate=validate,
     )
 
     monitor = RecordingMonitor(mocks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ import yaml
 from plan.engine_config import (
     ConfigError,
     ProgramConfig,
+    RefusedValue,
     load_project,
     load_yaml,
     program_config,
     property_path_str,
+    refused_values,
     value_from_yaml,
 )
 from plan.errors import PlanError
@@ -52,6 +55,10 @@ class StackFile:
     config: dict[str, Any]
     secret_keys: frozenset[str] = field(default_factory=frozenset)
     """Keys whose values Pulumi holds as secrets; their values are never shown."""
+    refused: tuple[str, ...] = ()
+    """Values the CLI's type check refuses, each a problem with its fix: the plan still runs
+    the program (as ``--skip-config-validation`` would) so that its own checks are reported
+    in the same report; ``pulumi preview`` would stop at the first of these."""
 
     @property
     def encrypted_keys(self) -> frozenset[str]:
@@ -120,7 +127,9 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
     Raises ``PlanError`` for a missing or unreadable file and for a stack without a region.
     """
     if stack is None and path is None:
-        raise PlanError("name a stack (like `python -m plan dev`) or give --stack-file PATH")
+        raise PlanError(
+            "name a stack (like `.venv/bin/python -m plan dev`) or give --stack-file PATH"
+        )
     project = project_name(root)
     if path is None:
         path = root / f"Pulumi.{stack}.yaml"
@@ -161,27 +170,57 @@ def load_stack(root: Path, stack: str | None, path: Path | None = None) -> Stack
             )
         config[REGION_KEY] = env_region
     # What `pulumi preview` checks before anything runs; the renderer merges the same way.
-    engine = check_config(root, stack, config, path)
+    engine, refused = check_config(root, stack, config, path)
     return StackFile(
         project=project,
         stack=stack,
         path=path,
         config=config,
         secret_keys=engine.secret_keys,
+        refused=refused,
     )
 
 
-def check_config(root: Path, stack: str, config: dict[str, Any], path: Path) -> ProgramConfig:
-    """The CLI's merge and checks of ``config`` (``plan.engine_config.program_config``); its
-    refusal as a ``PlanError`` in the CLI's own words, naming the stack file."""
+def check_config(
+    root: Path, stack: str, config: dict[str, Any], path: Path
+) -> tuple[ProgramConfig, tuple[str, ...]]:
+    """The CLI's merge and checks of ``config`` (``plan.engine_config.program_config``), and
+    the values its type check refuses, each a problem in the CLI's words with its fix (see
+    ``StackFile.refused``). Any other refusal is a ``PlanError`` in the CLI's own words, naming
+    the stack file."""
+    project = load_project(root / "Pulumi.yaml")
     try:
-        return program_config(
-            load_project(root / "Pulumi.yaml"), stack, config, decrypter=OFFLINE_DECRYPTER
-        )
+        return program_config(project, stack, config, decrypter=OFFLINE_DECRYPTER), ()
     except ConfigError as exc:
+        error = exc
+    try:
+        refused = refused_values(project, stack, config, decrypter=OFFLINE_DECRYPTER)
+        engine = program_config(project, stack, config, decrypter=OFFLINE_DECRYPTER, validate=False)
+    except ConfigError:
+        refused = []
+    if not refused:  # a missing key, a bad path: nothing the program could add to
         raise PlanError(
-            f"{exc} (the Pulumi CLI's check of {path.name} against Pulumi.yaml)"
+            f"{error} (the Pulumi CLI's check of {path.name} against Pulumi.yaml)"
         ) from None
+    return engine, tuple(_refused_problem(project.name, r) for r in refused)
+
+
+def _refused_problem(project: str, refused: RefusedValue) -> str:
+    """A value the CLI refuses, as a problem of the settings report: the setting, the value,
+    the CLI's words and a complete fix (the declared default, or removing the value)."""
+    key = refused.key
+    shown = "[secret]" if refused.text is None else refused.text
+    default = refused.declaration.default if refused.declaration.has_default else None
+    if isinstance(default, bool):
+        default = "true" if default else "false"
+    if isinstance(default, (int, str)) and default != "":
+        fix = f"`pulumi config set --path {shlex.quote(key)} {shlex.quote(str(default))}` (the default)"
+    else:
+        fix = f"`pulumi config rm --path {shlex.quote(key)}` (back to the default)"
+    return (
+        f"{project}:{key} = {shown}: the Pulumi CLI refuses it before the program runs "
+        f"({refused.error}). Fix: {fix}."
+    )
 
 
 def _check_keys(document: dict[Any, Any], path: Path) -> None:

@@ -180,7 +180,9 @@ class TestBadInput:
             render({"app-secrets:STRIPE_KEY": STRIPE}, mocks=mocks)
         (problem,) = caught.value.problems
         assert problem.startswith("app-secrets:STRIPE_KEY:")
-        assert "`pulumi config set --secret app-secrets:STRIPE_KEY <value>`" in problem
+        assert (
+            "`pulumi config set --secret app-secrets:STRIPE_KEY` (it asks for the value" in problem
+        )
         assert STRIPE not in str(caught.value)
         assert mocks.registered == []
 

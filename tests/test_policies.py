@@ -150,6 +150,7 @@ LEVELS = {
     "http-listener-redirects-to-https": "mandatory",
     "alb-drops-invalid-headers": "mandatory",
     "target-group-fast-drain": "advisory",
+    "http-only-first-try": "advisory",
     "no-world-open-ports": "mandatory",
     "tasks-only-from-load-balancer": "mandatory",
     "ecs-service-safe-rollout": "mandatory",

@@ -117,11 +117,13 @@ class TestRefusedBeforeAnythingIsCreated:
         path.write_text(yaml.safe_dump({"config": config}))
         code, out, err = plan(capsys, "--stack-file", str(path))
         assert (code, out) == (2, "")
-        assert err.startswith("error: The stack settings have 2 problems; nothing was created")
+        # One problem: the conversion is a hint after the list, not a second problem.
+        assert err.startswith("error: The stack settings have 1 problem; nothing was created")
         assert f"{PROJECT}:service.memory = 1024: a flat key" in err
         assert "`pulumi config rm service.memory`, then `pulumi config set --path" in err
         assert "service.memory 1024`" in err
-        assert "`python -m plan.convert_stack Pulumi.dev.yaml`" in err
+        assert "\nHint: " in err
+        assert "`.venv/bin/python -m plan.convert_stack Pulumi.dev.yaml`" in err
 
     def test_the_flat_form_registers_nothing(self):
         mocks = AwsMocks()
@@ -139,9 +141,12 @@ class TestRefusedBeforeAnythingIsCreated:
             check=False,
         )
         assert result.returncode == 2 and result.stdout == ""
-        assert result.stderr.startswith(
-            "error: Stack 'dev' with configuration key 'service.memory' must be of type 'integer'"
-        )
+        assert result.stderr.startswith("error: The stack settings have 1 problem;")
+        assert (
+            "fastapi-fargate:service.memory = lots: the Pulumi CLI refuses it before the program "
+            "runs (Stack 'dev' with configuration key 'service.memory' must be of type 'integer')"
+            ". Fix: `pulumi config set --path service.memory 512` (the default)."
+        ) in result.stderr
         assert "Traceback" not in result.stderr
 
     def test_a_wrong_type_registers_nothing(self):

@@ -173,7 +173,7 @@ class TestServiceValues:
         # ...and the program, should that check be skipped.
         message = only_problem({"service.containerPort": "eighty"}, validate=False)
         assert message.startswith("fastapi-fargate:service.containerPort = eighty:")
-        assert "`pulumi config set --path service.containerPort <value>`" in message
+        assert "`pulumi config set --path service.containerPort 8000` (the default)" in message
 
     @pytest.mark.parametrize(("key", "value"), [("migration.timeout", 0), ("migration.timeout", 7201), ("service.stopTimeout", 121), ("service.stopTimeout", 5)])  # fmt: skip
     def test_timeouts_are_positive_and_bounded(self, key, value):
@@ -204,7 +204,10 @@ class TestServiceValues:
         ):
             settings_of({"service.environment": "LOG_LEVEL=info"})
         message = only_problem({"service.environment": "LOG_LEVEL=info"}, validate=False)
-        assert "`pulumi config set --path 'service.environment[0]' <value>`" in message
+        assert (
+            "`pulumi config rm --path service.environment`, then "
+            "`pulumi config set --path 'service.environment[0]' LOG_LEVEL=info`" in message
+        )
 
     def test_an_unsupported_platform(self):
         assert only_problem({"image.platform": "linux/386"}).startswith(
@@ -351,17 +354,24 @@ class TestReporting:
     def test_a_flat_dotted_key_is_refused_naming_the_path_fix_and_the_conversion(self):
         # What `pulumi config set service.cpu 512` writes without --path: a key the CLI never
         # merges into the object, so the value would be silently ignored.
-        flat, conversion = problems_of({}, stack={f"{PROJECT}:service.cpu": "512"})
+        with pytest.raises(SettingsError) as caught:
+            settings_of({}, stack={f"{PROJECT}:service.cpu": "512"})
+        (flat,) = caught.value.problems  # the conversion is a hint, not a second problem
         assert flat.startswith("fastapi-fargate:service.cpu = 512: a flat key")
         assert (
             "`pulumi config rm service.cpu`, then `pulumi config set --path service.cpu 512`"
             in flat
         )
-        assert "`python -m plan.convert_stack Pulumi.<stack>.yaml`" in conversion
+        (conversion,) = caught.value.hints
+        assert "`.venv/bin/python -m plan.convert_stack Pulumi.<stack>.yaml`" in conversion
+        assert str(caught.value).startswith("The stack settings have 1 problem;")
 
     def test_a_flat_list_key_names_the_index_path(self):
-        (flat, _) = problems_of({}, stack={f"{PROJECT}:service.environment": ["A=1"]})
-        assert "`pulumi config set --path 'service.environment[0]' <value>`" in flat
+        (flat,) = problems_of({}, stack={f"{PROJECT}:service.environment": ["A=1", "B=2"]})
+        assert (
+            "`pulumi config set --path 'service.environment[0]' A=1`, then "
+            "`pulumi config set --path 'service.environment[1]' B=2`" in flat
+        )
 
     def test_a_group_that_is_not_an_object_is_refused(self):
         # The CLI's merge replaces a scalar with an object of defaults (COMPAT in object.go
@@ -370,7 +380,7 @@ class TestReporting:
             parse_settings({"service": "small"})
         (message,) = caught.value.problems
         assert message.startswith("fastapi-fargate:service = small: must be an object")
-        assert "`pulumi config set --path service.containerPort <value>`" in message
+        assert "`pulumi config set --path service.containerPort 8000` (the default)" in message
 
     def test_every_problem_is_reported_at_once(self):
         problems = problems_of(
@@ -423,7 +433,7 @@ class TestReporting:
         assert """`pulumi config rm --path 'service["odd.name"]'`""" in message
 
     def test_a_value_with_a_space_is_quoted_for_the_shell(self):
-        (flat, _) = problems_of({}, stack={f"{PROJECT}:https.domain": "a b"})
+        (flat,) = problems_of({}, stack={f"{PROJECT}:https.domain": "a b"})
         assert "`pulumi config set --path https.domain 'a b'`" in flat
 
 

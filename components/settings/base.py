@@ -22,13 +22,20 @@ from components.settings.facts import _DNS_NAME, PROJECT
 class SettingsError(pulumi.RunError):
     """Bad stack settings. Pulumi prints a RunError's message without a Python traceback."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str], hints: list[str] | None = None):
         self.problems = problems
-        noun = "problem" if len(problems) == 1 else "problems"
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(
-            f"The stack settings have {len(problems)} {noun}; nothing was created:\n{lines}"
-        )
+        self.hints = hints or []
+        super().__init__(settings_report(self.problems, self.hints))
+
+
+def settings_report(problems: list[str], hints: list[str] = ()) -> str:  # type: ignore[assignment]
+    """One report of every problem, then the hints (advice that is no problem of its own, like
+    the one command that converts every flat key): counted apart, so the count is the number
+    of things to fix."""
+    noun = "problem" if len(problems) == 1 else "problems"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    text = f"The stack settings have {len(problems)} {noun}; nothing was created:\n{lines}"
+    return text + "".join(f"\nHint: {h}" for h in hints)
 
 
 class _Group(BaseModel):
@@ -120,14 +127,43 @@ def _shell_word(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def _set_command(path: str, value: Any = None) -> str:
-    """The command that sets ``path`` (a property path), for a list one entry per index."""
+def _set_command(path: str, value: Any) -> str:
+    """The commands that set ``path`` (a property path) to ``value``, ready to paste: a list
+    one index at a time, as the CLI sets lists (``'service.environment[0]' A=1``, then
+    ``[1]``...); an empty list by removing the member, which leaves the default (none)."""
     if isinstance(value, list):
-        return (
-            f"`pulumi config set --path {_shell_word(path + '[0]')} <value>`, one index per entry"
+        if not value:
+            return f"`pulumi config rm --path {_shell_word(path)}`"
+        return ", then ".join(
+            f"`pulumi config set --path {_shell_word(f'{path}[{i}]')} {_shell_word(_shown(v))}`"
+            for i, v in enumerate(value)
         )
-    shown = "<value>" if value is None else _shell_word(_shown(value))
-    return f"`pulumi config set --path {_shell_word(path)} {shown}`"
+    return f"`pulumi config set --path {_shell_word(path)} {_shell_word(_shown(value))}`"
+
+
+# A concrete, valid value for each setting whose default cannot be offered in a fix (unset, or
+# an empty list; for a list, one entry): a message's command sets it, so the command works as
+# pasted and shows the form. A setting without one is fixed by removing it (its default).
+EXAMPLES: dict[str, str] = {
+    "https.domain": "api.example.com",
+    "https.hostedZone": "example.com",
+    "https.hostedZoneId": "Z0123456789ABCDEFGHIJ",
+    "https.extraNames": "www.example.com",
+    "https.certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/"
+    "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+    "network.vpcId": "vpc-0123456789abcdef0",
+    "network.publicSubnetIds": "subnet-0123456789abcdef0",
+    "network.privateSubnetIds": "subnet-0123456789abcdef1",
+    "network.zoneNames": "us-east-1a",
+    "image.uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:v1",
+    "service.environment": "LOG_LEVEL=info",
+    "service.secrets": "API_KEY=arn:aws:secretsmanager:us-east-1:123456789012:secret:api-key-AbCdEf",
+    "service.taskPolicyArns": "arn:aws:iam::123456789012:policy/app-task",
+    "database.host": "db.example.com",
+    "database.secretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:app-db-AbCdEf",
+    "alarms.email": "ops@example.com",
+    "protection.allowReplacing": "database",
+}
 
 
 def _optional_inner(annotation: Any) -> Any:

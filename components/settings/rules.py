@@ -6,9 +6,19 @@ No resource is created here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from components.settings.base import _key, _parent, _ranges, _shell_word, _shown, inside_zone
+from components.settings.base import (
+    EXAMPLES,
+    _key,
+    _parent,
+    _ranges,
+    _set_command,
+    _shell_word,
+    _shown,
+    inside_zone,
+)
 from components.settings.facts import (
     _ENV_NAME,
     APP_SECRETS_NAMESPACE,
@@ -38,30 +48,43 @@ def _service_problems(s: Settings) -> list[str]:
     svc, scaling = s.service, s.scaling
     allowed = FARGATE_SIZES[svc.cpu]
     if svc.memory not in allowed:
+        nearest = min(allowed, key=lambda m: (m < svc.memory, abs(m - svc.memory)))
+        cpus = [c for c, sizes in sorted(FARGATE_SIZES.items()) if svc.memory in sizes]
         problems.append(
             f"{_key('service.memory')} = {svc.memory}: Fargate does not offer {svc.memory} MiB "
-            f"with service.cpu = {svc.cpu}. Fix: `pulumi config set --path service.memory <one "
-            f"of {_ranges(allowed)}>`, or change service.cpu."
+            f"with service.cpu = {svc.cpu} (it offers {_ranges(allowed)}). Fix: "
+            f"{_set_command('service.memory', nearest)}"
+            + (f", or {_set_command('service.cpu', cpus[0])}." if cpus else ".")
         )
     budget = svc.worker_count * svc.memory_per_worker + TASK_MEMORY_OVERHEAD_MIB
     if budget > svc.memory:
+        fitting = [m for m in allowed if m >= budget]
+        workers = max(1, (svc.memory - TASK_MEMORY_OVERHEAD_MIB) // svc.memory_per_worker)
         problems.append(
             f"{_key('service.memory')} = {svc.memory}: {svc.worker_count} workers x "
             f"{svc.memory_per_worker} MiB (service.memoryPerWorker) + {TASK_MEMORY_OVERHEAD_MIB} "
-            f"MiB overhead = {budget} MiB do not fit. Fix: raise service.memory, or lower "
-            f"service.workers or service.memoryPerWorker; every worker holds its own copy of the app."
+            f"MiB overhead = {budget} MiB do not fit; every worker holds its own copy of the "
+            f"app. Fix: "
+            + (f"{_set_command('service.memory', fitting[0])}, or " if fitting else "")
+            + f"{_set_command('service.workers', workers)}."
         )
     if scaling.enabled:
         if scaling.min_count > scaling.max_count:
             problems.append(
                 f"{_key('scaling.minCount')} = {scaling.min_count}: is above scaling.maxCount = "
-                f"{scaling.max_count}. Fix: make minCount <= maxCount."
+                f"{scaling.max_count}. Fix: "
+                f"{_set_command('scaling.maxCount', scaling.min_count)}, or "
+                f"{_set_command('scaling.minCount', scaling.max_count)}."
             )
         elif not scaling.min_count <= svc.desired_count <= scaling.max_count:
             problems.append(
                 f"{_key('service.desiredCount')} = {svc.desired_count}: outside scaling.minCount.."
-                f"scaling.maxCount = {scaling.min_count}..{scaling.max_count}. Fix: set "
-                f"service.desiredCount within that range, or widen it."
+                f"scaling.maxCount = {scaling.min_count}..{scaling.max_count}. Fix: "
+                + _set_command(
+                    "service.desiredCount",
+                    min(max(svc.desired_count, scaling.min_count), scaling.max_count),
+                )
+                + ", or widen the range."
             )
         if svc.deployment_strategy == "blue-green" and scaling.requests_per_target:
             # The request-count policy tracks one target group (ALBRequestCountPerTarget's
@@ -85,23 +108,37 @@ def _https_problems(s: Settings) -> list[str]:
         if https.hosted_zone is None and https.hosted_zone_id is None:
             problems.append(
                 f"{_key('https.hostedZone')}: is required with https.domain = {https.domain}, for "
-                f"the certificate's validation records and the alias record. Fix: `pulumi config "
-                f"set --path https.hostedZone <zone name, like {_parent(https.domain)}>`."
+                f"the certificate's validation records and the alias record. Fix: "
+                f"{_set_command('https.hostedZone', _parent(https.domain))} (the name of your "
+                f"Route 53 zone that holds it)."
             )
         if https.hosted_zone is not None:
+            zone = https.hosted_zone
             for field, name in [("domain", https.domain)] + [
-                ("extraNames", n) for n in https.extra_names
+                (f"extraNames[{i}]", n) for i, n in enumerate(https.extra_names)
             ]:
-                if not inside_zone(name, https.hosted_zone):  # type: ignore[arg-type]
-                    problems.append(
-                        f"{_key('https.' + field)} = {name}: is not inside the hosted zone "
-                        f"https.hostedZone = {https.hosted_zone}, so no record can be made for it. "
-                        f"Fix: use a name ending in .{https.hosted_zone}, or the zone that holds it."
+                if not inside_zone(name, zone):  # type: ignore[arg-type]
+                    inside = f"{name.split('.', 1)[0]}.{zone}"  # type: ignore[union-attr]
+                    other = (
+                        f", or {_set_command('https.hostedZone', _parent(name))} (the zone that "
+                        f"holds it)"
+                        if field == "domain"
+                        else ""
                     )
-        if len(set(https.names)) != len(https.names):
+                    problems.append(
+                        f"{_key('https.' + field.split('[')[0])} = {name}: is not inside the "
+                        f"hosted zone https.hostedZone = {zone}, so no record can be made for it. "
+                        f"Fix: {_set_command('https.' + field, inside)}{other}."
+                    )
+        repeats = [i for i, n in enumerate(https.extra_names) if n in https.names[: i + 1]]
+        if repeats:
+            removals = ", then ".join(
+                f"`pulumi config rm --path {_shell_word(f'https.extraNames[{i}]')}`"
+                for i in reversed(repeats)
+            )
             problems.append(
-                f"{_key('https.extraNames')} = {_shown(https.extra_names)}: repeats a name. "
-                f"Fix: list each name once, without the domain."
+                f"{_key('https.extraNames')} = {_shown(https.extra_names)}: repeats a name "
+                f"(each name once, without the domain). Fix: {removals}."
             )
     else:
         for field, value in [
@@ -111,16 +148,21 @@ def _https_problems(s: Settings) -> list[str]:
             ("extraNames", https.extra_names or None),
         ]:
             if value is not None:
+                domain = (
+                    f"api.{https.hosted_zone}" if https.hosted_zone else EXAMPLES["https.domain"]
+                )
                 problems.append(
                     f"{_key('https.' + field)} = {_shown(value)}: needs https.domain. Fix: "
-                    f"`pulumi config set --path https.domain <name>` or `pulumi config rm --path "
-                    f"https.{field}`."
+                    f"{_set_command('https.domain', domain)} (a name of yours), or "
+                    f"`pulumi config rm --path https.{field}`."
                 )
         if s.production:
+            zone = https.hosted_zone or EXAMPLES["https.hostedZone"]
             problems.append(
                 f"{_key('https.domain')}: is required on a production stack (production = true); "
-                f"the HTTP-only mode is for a first try. Fix: `pulumi config set --path "
-                f"https.domain <name>` and https.hostedZone."
+                f"the HTTP-only mode is for a first try. Fix: "
+                f"{_set_command('https.domain', f'api.{zone}')} and "
+                f"{_set_command('https.hostedZone', zone)} (a name in a Route 53 zone you own)."
             )
 
     return problems
@@ -136,18 +178,26 @@ def _network_problems(s: Settings) -> list[str]:
                 problems.append(
                     f"{_key('network.nat')} = none: with only private subnets the tasks have no "
                     f"route to pull their image and the load balancer has no public subnets. Fix: "
-                    f"set network.publicSubnetIds, or network.nat to single/per-az."
+                    f"{_set_command('network.nat', 'single')}, or set network.publicSubnetIds."
                 )
             problems.append(
                 f"{_key('network.publicSubnetIds')} = {_shown(net.public_subnet_ids)}: an existing "
                 f"VPC needs at least 2 public subnets in distinct availability zones for the load "
-                f"balancer. Fix: `pulumi config set --path 'network.publicSubnetIds[0]' subnet-...`."
+                f"balancer. Fix: "
+                + _set_command(
+                    f"network.publicSubnetIds[{len(net.public_subnet_ids)}]",
+                    EXAMPLES["network.publicSubnetIds"],
+                )
+                + " (the id of a public subnet of network.vpcId in another zone)."
             )
         if net.nat != "none" and not net.private_subnet_ids:
             problems.append(
                 f"{_key('network.privateSubnetIds')}: is required with network.vpcId and "
-                f"network.nat = {net.nat}: tasks run in private subnets. Fix: list them, or set "
-                f"network.nat to none to run tasks in the public subnets."
+                f"network.nat = {net.nat}: tasks run in private subnets. Fix: "
+                + _set_command("network.privateSubnetIds[0]", EXAMPLES["network.privateSubnetIds"])
+                + " (the id of one of them; one per zone), or "
+                + _set_command("network.nat", "none")
+                + " (tasks in the public subnets)."
             )
         if net.zone_names:
             problems.append(
@@ -170,7 +220,9 @@ def _network_problems(s: Settings) -> list[str]:
             if value:
                 problems.append(
                     f"{_key('network.' + field)} = {_shown(value)}: needs network.vpcId (the "
-                    f"subnets of an existing VPC). Fix: set network.vpcId, or remove network.{field}."
+                    f"subnets of an existing VPC). Fix: "
+                    f"{_set_command('network.vpcId', EXAMPLES['network.vpcId'])} (the id of that "
+                    f"VPC), or `pulumi config rm --path network.{field}`."
                 )
     return problems
 
@@ -182,10 +234,22 @@ def _environment_problems(s: Settings) -> list[str]:
     names = [*svc.environment_variables, *svc.secret_arns]
     reserved = reserved_env_names(s)
     for name in sorted({n for n in names if names.count(n) > 1} | (set(names) & reserved)):
+        # The entries to remove: every one of a reserved name, the repeats of another.
+        entries = [
+            (member, i)
+            for member, listed in (("environment", svc.environment), ("secrets", svc.secrets))
+            for i, entry in enumerate(listed)
+            if entry.split("=", 1)[0] == name
+        ]
+        drop = entries if name in reserved else entries[1:]
+        removals = ", then ".join(
+            f"`pulumi config rm --path {_shell_word(f'service.{member}[{i}]')}`"
+            for member, i in sorted(drop, key=lambda e: (e[0], -e[1]))
+        )
         problems.append(
             f"{_key('service.environment')}: {name} is set twice or is set by the stack itself "
-            f"(reserved: {', '.join(sorted(reserved))}). Fix: remove it from service.environment "
-            f"or service.secrets; the stack derives the reserved ones from other settings."
+            f"(reserved: {', '.join(sorted(reserved))}); the stack derives the reserved ones "
+            f"from other settings. Fix: {removals}."
         )
     for name in s.app_secret_names:
         if name in reserved or name in names:
@@ -193,7 +257,9 @@ def _environment_problems(s: Settings) -> list[str]:
                 f"{APP_SECRETS_NAMESPACE}:{name}: the container already gets {name} from "
                 f"{'the stack itself' if name in reserved else 'service.environment or service.secrets'}"
                 f" (reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm "
-                f"{APP_SECRETS_NAMESPACE}:{name}` and set the value under another name."
+                f"{APP_SECRETS_NAMESPACE}:{name}`, then `pulumi config set --secret "
+                f"{APP_SECRETS_NAMESPACE}:APP_{name}` (it asks for the value; the app reads "
+                f"APP_{name})."
             )
     return problems
 
@@ -211,7 +277,8 @@ def _alarm_problems(s: Settings) -> list[str]:
         problems.append(
             f"{_key('alarms.lowUtilization')} = {alarms.low_utilization}: is not below "
             f"alarms.highUtilization = {alarms.high_utilization}, so the waste and danger alarms "
-            f"would overlap. Fix: keep the band apart, like 50 and 90."
+            f"would overlap. Fix: "
+            f"{_set_command('alarms.lowUtilization', min(50, alarms.high_utilization - 1))}."
         )
     if s.service.deployment_strategy == "blue-green" and not alarms.enabled:
         problems.append(
@@ -235,8 +302,14 @@ def _database_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('network.privateSubnetIds')} = {_shown(net.private_subnet_ids)}: the managed "
                 f"database (database.mode = managed) runs in private subnets, and RDS needs them in "
-                f"at least 2 availability zones. Fix: list 2+ private subnets of network.vpcId, or "
-                f"set database.mode to external or off."
+                f"at least 2 availability zones. Fix: "
+                + _set_command(
+                    f"network.privateSubnetIds[{len(net.private_subnet_ids)}]",
+                    EXAMPLES["network.privateSubnetIds"],
+                )
+                + " (a private subnet of network.vpcId in another zone), or "
+                + _set_command("database.mode", "off")
+                + "."
             )
         # RDS refuses a threshold less than 10 % above the allocated storage ("Invalid max
         # storage size"; RDS user guide, storage autoscaling), not only one below it.
@@ -245,7 +318,8 @@ def _database_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is less "
                 f"than 10 % above database.allocatedStorage = {db.allocated_storage}, which RDS "
-                f"refuses. Fix: set it to {least} or more, or 0 to turn storage autoscaling off."
+                f"refuses. Fix: {_set_command('database.maxAllocatedStorage', db.allocated_storage * 2)}, "
+                f"or {_set_command('database.maxAllocatedStorage', 0)} (no storage autoscaling)."
             )
         if s.production and db.backup_retention_days == 0:
             problems.append(
@@ -272,14 +346,16 @@ def _database_problems(s: Settings) -> list[str]:
         if db.host is None:
             problems.append(
                 f"{_key('database.host')}: is required with database.mode = external. Fix: "
-                f"`pulumi config set --path database.host <host name of the database>`."
+                f"{_set_command('database.host', EXAMPLES['database.host'])} (the host name of "
+                f"your database)."
             )
         if db.secret_arn is None:
             problems.append(
                 f"{_key('database.secretArn')}: is required with database.mode = external: the "
                 f"tasks read the user name and password from it, never from config. Fix: store "
-                f'{{"username": ..., "password": ...}} in a Secrets Manager secret and `pulumi config '
-                f"set --path database.secretArn <its full ARN>`."
+                f'{{"username": ..., "password": ...}} in a Secrets Manager secret, then '
+                f"{_set_command('database.secretArn', EXAMPLES['database.secretArn'])} (its "
+                f"full ARN, with the 6 characters after the name)."
             )
     return problems
 
@@ -292,13 +368,20 @@ def _app_secret_problems(app_secrets: Mapping[str, bool]) -> list[str]:
         if not _ENV_NAME.match(name):
             problems.append(
                 f"{key}: is not an environment variable name (letters, digits and underscores, "
-                f"not starting with a digit). Fix: `pulumi config rm {_shell_word(key)}` and set it as "
-                f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:<NAME> <value>`."
+                f"not starting with a digit). Fix: `pulumi config rm {_shell_word(key)}`, then "
+                f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:{_env_name(name)}` (it "
+                f"asks for the value)."
             )
         elif not is_secret:
             problems.append(
                 f"{key}: is stored in plain text in the stack's config; app secrets must be "
-                f"encrypted. Fix: `pulumi config set --secret {key} <value>` (it replaces the "
-                f"plain value)."
+                f"encrypted. Fix: `pulumi config set --secret {key}` (it asks for the value and "
+                f"replaces the plain one)."
             )
     return problems
+
+
+def _env_name(name: str) -> str:
+    """``name`` made an environment variable name: other characters as _, no leading digit."""
+    fixed = re.sub(r"[^A-Za-z0-9_]", "_", name).upper() or "SECRET"
+    return f"_{fixed}" if fixed[0].isdigit() else fixed

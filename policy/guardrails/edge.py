@@ -9,7 +9,12 @@
 * ``alb-drops-invalid-headers``: the load balancer drops requests with invalid header fields,
   a request-smuggling defence AWS leaves off;
 * ``target-group-fast-drain`` (advisory): a target group drains a stopping task in 60 s or less
-  instead of AWS's 300, so a rollout does not wait five minutes per task.
+  instead of AWS's 300, so a rollout does not wait five minutes per task;
+* ``http-only-first-try`` (advisory, stack): a development stack without ``https.domain`` (the
+  program's first try over plain HTTP on the load balancer's own name) is allowed, and told
+  that plain HTTP is for a first try and how to add a domain. On such a stack the two HTTPS
+  rules above step aside, since it serves plain HTTP on purpose; on a production stack they
+  hold, and ``production-real-domain`` refuses it too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from . import props as stack
 from .props import (
     LISTENER_RULE_TYPES,
     LISTENER_TYPES,
@@ -141,6 +147,8 @@ listener_tls = ResourceValidationPolicy(
 def check_http_listener(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in LISTENER_TYPES or listener_protocol(args.props) != "HTTP":
         return
+    if stack.http_only_first_try():  # serves plain HTTP on purpose: http-only-first-try says so
+        return
     actions = items(args.props.get("defaultActions"))
     if actions and all(is_https_redirect(a) for a in actions):
         return
@@ -235,6 +243,8 @@ def https_problems(resources: list[PolicyResource]) -> list[tuple[str, str | Non
 
 
 def check_https_only(args: StackValidationArgs, report: ReportViolation) -> None:
+    if stack.http_only_first_try():  # serves plain HTTP on purpose: http-only-first-try says so
+        return
     for message, urn in https_problems(list(args.resources)):
         report(message, urn)
 
@@ -245,6 +255,44 @@ alb_serves_https_only = StackValidationPolicy(
     "HTTP bypasses the redirect to it.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=check_https_only,
+)
+
+
+# --- http-only-first-try (advisory, stack) -----------------------------------------------------
+
+ADD_A_DOMAIN = (
+    "`pulumi config set --path https.domain api.example.com` and `pulumi config set --path "
+    "https.hostedZone example.com` (a name in a Route 53 public hosted zone you own)"
+)
+
+
+def check_first_try(args: StackValidationArgs, report: ReportViolation) -> None:
+    if not stack.http_only_first_try():
+        return
+    resources = list(args.resources)
+    listeners = of_type(resources, LISTENER_TYPES)
+    for alb in of_type(resources, LOAD_BALANCER_TYPES):
+        if not is_application_load_balancer(alb.props):
+            continue
+        own = [lst for lst in listeners if referenced(lst, "loadBalancerArn", [alb])]
+        if any(listener_protocol(lst.props) == "HTTPS" for lst in own):
+            continue
+        report(
+            f"{label(alb.resource_type, alb.name)} serves the app over plain HTTP on its own DNS "
+            f"name, because https.domain is not set. Plain HTTP is for a first try only: "
+            f"requests, cookies and tokens travel unencrypted, and a production stack refuses "
+            f"it. Add a domain: {ADD_A_DOMAIN}, then plan again; HTTPS with a certificate and "
+            f"a redirect from HTTP follow (docs/https-and-network.md).",
+            alb.urn,
+        )
+
+
+http_only_first_try = StackValidationPolicy(
+    name="http-only-first-try",
+    description="A development stack without a domain serves plain HTTP: allowed for a first "
+    "try, with the way to add a domain.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=check_first_try,
 )
 
 
@@ -294,4 +342,5 @@ POLICIES = [
     http_listener_redirects,
     alb_drops_invalid_headers,
     target_group_fast_drain,
+    http_only_first_try,
 ]

@@ -9,8 +9,8 @@ then reports that the policy could not run in preview, and it runs again in the 
 real value. So nothing here catches that error, except where a value is only a second way to
 find a link that the engine's dependency records already give (see ``refers_to``).
 
-Also here: which stacks are production (``is_production``), and the resource types the
-policies look at.
+Also here: which stacks are production (``is_production``) or the HTTP-only first try
+(``http_only_first_try``), and the resource types the policies look at.
 """
 
 from __future__ import annotations
@@ -68,6 +68,25 @@ def is_production() -> bool:
     except Exception:  # not configured (outside the engine): no stack name to go by
         stack = None
     return is_production_stack(pulumi.runtime.get_config(f"{PROJECT}:production"), stack)
+
+
+def http_only_first_try() -> bool:
+    """Whether the stack under analysis is the program's HTTP-only first try: not production,
+    and its settings name no ``https.domain``, so the load balancer serves plain HTTP on its
+    own DNS name by design. The CLI merges the declared default (``""``) into the stack's
+    ``https`` object, so the engine always hands it over; without it (outside the engine) the
+    answer is no, and the HTTPS rules stay strict.
+    """
+    if is_production():
+        return False
+    raw = pulumi.runtime.get_config(f"{PROJECT}:https")
+    if raw is None:
+        return False
+    try:
+        https = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return False
+    return isinstance(https, Mapping) and not str(https.get("domain") or "").strip()
 
 
 def number(value: Any) -> float | None:
