@@ -130,6 +130,10 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             "--check-migrations runs the previous version's tests: name it with --base "
             "(like --base origin/main)"
         )
+    if args.check_migrations:
+        from plan.migration_check import server_url
+
+        server_url()  # unset: say so now, not after the plans
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
     if args.base:

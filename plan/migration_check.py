@@ -183,6 +183,19 @@ def attach(output: str, result: CheckResult, form: str) -> str:
     return output + "\n" + result.format_text()
 
 
+def server_url() -> str:
+    """The server the check creates its databases on (``TEST_DATABASE_URL``); ``PlanError``
+    naming the variable when it is unset, before anything runs."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        raise PlanError(
+            "--check-migrations needs a PostgreSQL server where it may create databases: set "
+            "TEST_DATABASE_URL, e.g. TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:"
+            "5432/test"
+        )
+    return url
+
+
 def check(
     root: Path, ref: str, *, pending: bool = True, database_url: str | None = None
 ) -> CheckResult:
@@ -191,13 +204,7 @@ def check(
     result = CheckResult(base=ref)
     if not pending:
         return result
-    url = database_url or os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        raise PlanError(
-            "--check-migrations needs a PostgreSQL server where it may create databases: set "
-            "TEST_DATABASE_URL, e.g. TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:"
-            "5432/test"
-        )
+    url = database_url or server_url()
     result.ran = True
     template = f"migration_check_{uuid.uuid4().hex[:10]}"
     with tempfile.TemporaryDirectory(prefix="plan-migration-check-") as scratch:
@@ -281,9 +288,11 @@ def _summary(output: str) -> str:
 
 
 def _failure_detail(output: str) -> str:
-    """The first failure's error lines (``E   ...``), enough to see what broke."""
-    errors = [line for line in output.splitlines() if line.startswith("E ")]
-    return "\n".join(errors[:12])
+    """What broke: the database errors the output names (``psycopg.errors.UndefinedColumn:
+    column notes.body does not exist``), then the first assertion lines (``E   ...``)."""
+    database = list(dict.fromkeys(re.findall(r"psycopg\.errors\.\w+: [^\n]*", output)))
+    asserted = [line for line in output.splitlines() if line.startswith("E ")]
+    return "\n".join(database[:5] + asserted[:8])
 
 
 def _env(**extra: str) -> dict[str, str]:
