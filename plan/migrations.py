@@ -84,9 +84,12 @@ BLOCKING = frozenset(
         "require-concurrent-index-deletion",
         "require-lock-timeout",
         "transaction-nesting",
+        # This plan's own: SQL that cannot be rendered, a declaration that says nothing.
         "offline-render",
+        MARKER,
     }
 )
+OWN_RULES = frozenset({"offline-render", MARKER})
 # Shown, never refused: choices of type and style that break nothing that runs.
 ADVISORY = frozenset(
     {
@@ -133,6 +136,9 @@ class Finding:
 
     @property
     def url(self) -> str:
+        """Where the rule is explained: squawk's page, or this project's for its own rules."""
+        if self.rule in OWN_RULES:
+            return DOCS
         return f"https://squawkhq.com/docs/{self.rule}"
 
 
@@ -227,8 +233,9 @@ class Review:
                 "| --- | --- | --- | --- |",
             ]
             for f in self.findings:
+                rule = f"`{f.rule}`" if f.rule in OWN_RULES else f"[`{f.rule}`]({f.url})"
                 lines.append(
-                    f"| `{f.revision}` | [`{f.rule}`]({f.url}) | "
+                    f"| `{f.revision}` | {rule} | "
                     f"`{_cell(_short(f.statement, 160))}` | {self._verdict(f)} |"
                 )
             if self.refusing():
@@ -277,19 +284,10 @@ def review(root: Path, ref: str, *, production: bool, pg_major: str | None = Non
         sql_dir.mkdir()
         for item in inspected:
             rev = item["revision"]["revision"]
-            if item["error"]:
-                result.findings.append(
-                    Finding(
-                        rev,
-                        "offline-render",
-                        "Its SQL cannot be rendered offline (alembic upgrade --sql), so nobody "
-                        f"can review what it runs: {item['error']}",
-                        "",
-                        True,
-                    )
-                )
-                continue
-            (sql_dir / f"{rev}.sql").write_text(item["sql"])
+            for rule, message in item["problems"]:
+                result.findings.append(Finding(rev, rule, message, "", True))
+            if item["sql"]:
+                (sql_dir / f"{rev}.sql").write_text(item["sql"])
         result.squawk, found = lint(sorted(sql_dir.glob("*.sql")), result.pg_major)
         order = {r.revision: i for i, r in enumerate(result.revisions)}
         result.findings += found
@@ -387,11 +385,17 @@ def _inspect_main(argv: list[str]) -> None:
                 "safety": safety.strip() if isinstance(safety, str) and safety.strip() else None,
             },
             "sql": "",
-            "error": None,
+            "problems": [],
         }
         if safety is not None and not item["revision"]["safety"]:
-            item["error"] = f"{MARKER} must be a sentence saying why (a non-empty string)"
-        elif isinstance(down, tuple | list):
+            item["problems"].append(
+                (
+                    MARKER,
+                    f"{MARKER} must be a sentence saying why the revision is safe anyway (a "
+                    f"non-empty string), not {safety!r}",
+                )
+            )
+        if isinstance(down, tuple | list):
             item["sql"] = "-- a merge point: no SQL of its own\n"
         else:
             buffer = io.StringIO()
@@ -402,7 +406,13 @@ def _inspect_main(argv: list[str]) -> None:
                 command.upgrade(config, target, sql=True)
                 item["sql"] = buffer.getvalue()
             except Exception as exc:  # the revision's own code: anything it raises
-                item["error"] = f"{type(exc).__name__}: {exc}"
+                item["problems"].append(
+                    (
+                        "offline-render",
+                        "Its SQL cannot be rendered offline (alembic upgrade --sql), so nobody "
+                        f"can review what it runs: {type(exc).__name__}: {exc}",
+                    )
+                )
         out.append(item)
     print(json.dumps(out))
 
