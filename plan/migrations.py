@@ -214,7 +214,8 @@ class Review:
             "",
             f"This change adds {len(self.revisions)} "
             f"{'revision' if len(self.revisions) == 1 else 'revisions'} to `{MIGRATIONS}` since "
-            f"`{self.base}`. The release phase runs them before the rollout; the previous "
+            f"`{self.base}`. The release phase runs "
+            f"{'it' if len(self.revisions) == 1 else 'them'} before the rollout; the previous "
             "version keeps serving on the new schema meanwhile.",
             "",
             "| Revision | Message | File | Declared |",
@@ -250,7 +251,7 @@ class Review:
     def _squawk_line(self) -> str:
         count = len(self.findings)
         refusing = len(self.refusing())
-        summary = f"{count} {'finding' if count == 1 else 'findings'}"
+        summary = f"{count or 'no'} {'finding' if count == 1 else 'findings'}"
         if refusing:
             summary += f", {refusing} refusing this production stack"
         return f"  squawk {self.squawk} (PostgreSQL {self.pg_major}): {summary}."
