@@ -10,6 +10,7 @@ empirical check runs against real PostgreSQL (``TEST_DATABASE_URL``, skipped wit
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -370,3 +371,49 @@ def test_the_docs_show_exactly_the_expand_and_contract_pair_tested_here():
     for sample, down in ((EXPAND, BASE_HEAD), (CONTRACT, EXPAND["rev"])):
         _, text = revision_file(down=down, **sample)
         assert text in page
+
+
+def test_the_json_plan_carries_the_review_and_the_check_and_the_chart_stays_a_chart():
+    review = migrations.Review(
+        base="origin/main",
+        production=True,
+        revisions=[migrations.Revision("0b5e1c2d3f4a", BASE_HEAD, "drop body", "f.py")],
+        findings=[
+            migrations.Finding("0b5e1c2d3f4a", "ban-drop-column", "m", "ALTER TABLE ...;", True)
+        ],
+        squawk="2.70.0",
+    )
+    document = json.loads(migrations.attach('{"changes": []}', review, "json"))
+    assert document["migrations"]["findings"] == [
+        {
+            "revision": "0b5e1c2d3f4a",
+            "rule": "ban-drop-column",
+            "message": "m",
+            "statement": "ALTER TABLE ...;",
+            "blocking": True,
+            "refuses": True,
+        }
+    ]
+    check = migration_check.CheckResult(
+        base="origin/main",
+        ran=True,
+        passed=False,
+        tests=["tests/app/test_api.py"],
+        summary="8 failed, 18 passed in 9.97s",
+        failures=["tests/app/test_api.py::test_body_is_optional"],
+        seconds={"checkout": 0.1, "migrate": 5.0, "tests": 17.1, "cleanup": 17.5},
+    )
+    document = json.loads(migration_check.attach(json.dumps(document), check, "json"))
+    assert document["migration_check"]["passed"] is False
+    assert migrations.attach("flowchart LR\n", review, "mermaid") == "flowchart LR\n"
+    markdown = migration_check.attach("", check, "markdown")
+    assert (
+        "Migration check: FAILED in 39.7 s (checkout 0.1 s, migrate 5.0 s, tests 17.1 s, "
+        "cleanup 17.5 s): the API tests of origin/main on PostgreSQL migrated by this checkout: "
+        "8 failed, 18 passed in 9.97s."
+    ) in markdown
+    assert "- `tests/app/test_api.py::test_body_is_optional`" in markdown
+    assert check.refused() == [
+        "migration check: the API tests of origin/main fail on the new schema "
+        "(8 failed, 18 passed in 9.97s)"
+    ]
