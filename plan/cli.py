@@ -6,7 +6,9 @@ the rollout time, the guardrails); the text adds every resource with ``--details
 (``--full`` for long inputs), each price with ``--cost`` and each rollout step with
 ``--rollout``; Markdown folds them. Or the diff against another stack
 (``--against``), a saved JSON plan (``--against-file``) or the program at a git revision
-(``--base``). The project's policy pack runs on the plan as ``pulumi preview --policy-pack
+(``--base``). With ``--base``, the Alembic revisions the change adds are named and their SQL
+linted (``plan.migrations``); ``--check-migrations`` also runs the previous version's API tests
+on the schema they produce (``plan.migration_check``). The project's policy pack runs on the plan as ``pulumi preview --policy-pack
 policy`` would run it (``--no-policy`` skips it): a mandatory violation prints the plan, names
 each violation and exits with status 1. Bad input (an unknown stack, invalid settings, an
 unreadable file, a bad git ref) prints one clear message and exits with status 2; a diff exits
@@ -97,7 +99,14 @@ def parser() -> argparse.ArgumentParser:
     against.add_argument(
         "--base",
         metavar="GIT_REF",
-        help="diff against the program at this git revision (like origin/main)",
+        help="diff against the program at this git revision (like origin/main); also names "
+        "the migrations the change adds and lints their SQL with squawk",
+    )
+    p.add_argument(
+        "--check-migrations",
+        action="store_true",
+        help="with --base: run the base revision's API tests on a PostgreSQL database migrated "
+        "by this checkout (TEST_DATABASE_URL), as the previous version serves during a rollout",
     )
     return p
 
@@ -130,6 +139,15 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             f"--mermaid prints only the chart, so {dropped} would be lost. Use --markdown for the "
             f"chart with the rollout time and the cost, or drop {dropped}."
         )
+    if args.check_migrations and not args.base:
+        raise PlanError(
+            "--check-migrations runs the previous version's tests: name it with --base "
+            "(like --base origin/main)"
+        )
+    if args.check_migrations:
+        from plan.migration_check import server_url
+
+        server_url()  # unset: say so now, not after the plans
     root: Path = args.root.resolve()
     stack = load_stack(root, args.stack, args.stack_file)
     if args.base:
@@ -142,7 +160,32 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
     else:
         current = build_plan(stack, root, policy=not args.no_policy)
         base = None
-    return _output(args, root, stack, current, base), policies.refused(current)
+    output, refused = _output(args, root, stack, current, base), policies.refused(current)
+    if args.base:
+        output, more = _migrations(args, root, current, output)
+        refused += more
+    return output, refused
+
+
+def _migrations(
+    args: argparse.Namespace, root: Path, current: Plan, output: str
+) -> tuple[str, list[str]]:
+    """The migrations the change adds (and, with --check-migrations, the previous version's
+    tests on their schema) added to ``output``, and what of them refuses the stack."""
+    from plan import migrations
+
+    production, major = migrations.production_of(current)
+    review = migrations.review(root, args.base, production=production, pg_major=major)
+    form = next((f for f in ("json", "markdown", "mermaid") if getattr(args, f)), "text")
+    output = migrations.attach(output, review, form)
+    refused = review.refused()
+    if args.check_migrations:
+        from plan import migration_check
+
+        result = migration_check.check(root, args.base, pending=bool(review.revisions))
+        output = migration_check.attach(output, result, form)
+        refused += result.refused()
+    return output, refused
 
 
 def _output(

@@ -4,7 +4,8 @@ Every workflow: actions pinned to full commit SHAs with a version comment, nothi
 default, no credentials left in the checkout, no ``${{ }}`` inside shell scripts, no
 ``pull_request_target``. Then each workflow's own contract: tests on every pull request and push
 (with zizmor), previews per pull request that skip forks, offline plans for every pull request
-(forks too) with a comment only where the token may write, deploys per stack that never overlap.
+(forks too) with a comment only where the token may write, deploys per stack that never overlap,
+and the migration check for pull requests that change app/migrations/.
 The plan workflow's shell scripts also run here, against stand-ins for ``python`` and ``gh``.
 """
 
@@ -47,8 +48,14 @@ def uses_of(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if s.get("uses", "").startswith(f"{action}@")]
 
 
-def test_the_four_workflows_exist():
-    assert all_workflows() == ["deploy.yml", "plan.yml", "preview.yml", "test.yml"]
+def test_the_five_workflows_exist():
+    assert all_workflows() == [
+        "deploy.yml",
+        "migrations.yml",
+        "plan.yml",
+        "preview.yml",
+        "test.yml",
+    ]
 
 
 # --- Every workflow ----------------------------------------------------------------------------
@@ -330,6 +337,43 @@ def test_a_new_push_to_a_pull_request_cancels_its_running_plan():
         "group": "plan-${{ github.event.pull_request.number }}",
         "cancel-in-progress": True,
     }
+
+
+# --- migrations.yml ----------------------------------------------------------------------------
+
+
+def test_the_migration_check_runs_when_a_pull_request_changes_the_migrations():
+    workflow = load("migrations.yml")
+    assert workflow["on"] == {"pull_request": {"paths": ["app/migrations/**"]}}
+    job = workflow["jobs"]["check"]
+    assert "if" not in job  # forks too: it needs no secret and writes nothing
+    assert job["permissions"] == {"contents": "read"}
+    (checkout,) = uses_of(job, "actions/checkout")
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    assert workflow["concurrency"] == {
+        "group": "migrations-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+
+
+def test_the_migration_check_gets_the_same_postgres_as_the_tests():
+    job = load("migrations.yml")["jobs"]["check"]
+    assert job["services"] == load("test.yml")["jobs"]["test"]["services"]
+    assert job["env"] == {"TEST_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test"}
+
+
+def test_the_migration_check_plans_prod_against_the_base_branch_with_the_check():
+    job = load("migrations.yml")["jobs"]["check"]
+    assert step_named(job, "Install the requirements")["run"] == (
+        "python -m pip install -r requirements-dev.lock"
+    )
+    step = step_named(job, "Plan prod with the migration check")
+    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    assert (
+        'python -m plan prod --markdown --base "origin/$BASE_REF" --check-migrations' in step["run"]
+    )
+    assert '>> "$GITHUB_STEP_SUMMARY"' in step["run"]
+    assert step["run"].rstrip().endswith('exit "$status"')
 
 
 def github_outputs(path: Path) -> dict[str, str]:

@@ -6,7 +6,8 @@ pass an open connection in ``config.attributes["connection"]`` (the test suite d
 On PostgreSQL the migration transaction runs with ``lock_timeout`` (``DB_LOCK_TIMEOUT_MS``,
 or ``config.attributes["lock_timeout_ms"]``): an ``ALTER TABLE`` that must wait for a long
 reader gives up after that instead of queueing every app query on the table behind itself;
-``api.migrate`` then retries the whole upgrade later.
+``api.migrate`` then retries the whole upgrade later. The offline SQL (``--sql``) sets it
+too, so what a reviewer reads is what runs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def run_migrations_offline() -> None:
     """``alembic upgrade head --sql``: emit SQL without connecting."""
     _configure(url=database_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
     with context.begin_transaction():
+        if context.get_context().dialect.name == "postgresql":
+            # What _run_with sets online, rendered too: the SQL a reviewer (or squawk, in the
+            # offline plan's --base) reads is the SQL the release phase runs.
+            context.execute(f"SET LOCAL lock_timeout = {_lock_timeout()}")
         context.run_migrations()
 
 
@@ -51,6 +56,11 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
+def _lock_timeout() -> int:
+    timeout = config.attributes.get("lock_timeout_ms")
+    return lock_timeout_ms() if timeout is None else int(timeout)
+
+
 def _run_with(connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
     _configure(
@@ -62,10 +72,8 @@ def _run_with(connection) -> None:
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
-            timeout = config.attributes.get("lock_timeout_ms")
-            timeout = lock_timeout_ms() if timeout is None else int(timeout)
             # LOCAL: for this transaction only, so a caller's own connection is left as it was.
-            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {timeout}")
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_lock_timeout()}")
         context.run_migrations()
 
 
