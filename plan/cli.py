@@ -160,11 +160,13 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
     else:
         current = build_plan(stack, root, policy=not args.no_policy)
         base = None
-    output, refused = _output(args, root, stack, current, base), policies.refused(current)
+    answer, rest = _output(args, root, stack, current, base)
+    refused = policies.refused(current)
     if args.base:
-        output, more = _migrations(args, root, current, output)
+        # What the release runs on the database belongs with the answer, before the detail.
+        answer, more = _migrations(args, root, current, answer)
         refused += more
-    return output, refused
+    return answer + rest, refused
 
 
 def _migrations(
@@ -194,7 +196,9 @@ def _output(
     stack: StackFile,
     current: Plan,
     base: tuple[Plan, str] | None,
-) -> str:
+) -> tuple[str, str]:
+    """The output in two parts: the answer (the summary, or the whole of a JSON document or
+    chart) and the detail that follows it."""
     if args.against or args.against_file or base:
         from plan import diff
 
@@ -210,23 +214,22 @@ def _output(
     return _plan_output(args, current)
 
 
-def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
+def _plan_output(args: argparse.Namespace, plan: Plan) -> tuple[str, str]:
     from plan import cost, mermaid
 
     if args.mermaid:
-        return mermaid.flowchart(plan)
+        return mermaid.flowchart(plan), ""
     if args.json:
         document: dict[str, Any] = dict(plan)
         if args.cost:
             document["cost"] = cost.estimate(plan).as_dict()
         if args.rollout:
             document["rollout"] = [r.as_dict() for r in rollout.estimate(plan)]
-        return _json(document)
+        return _json(document), ""
     estimate, rollouts = cost.estimate(plan), rollout.estimate(plan)
     if args.markdown:
-        return "\n".join(
+        return summary.plan_markdown(plan, estimate, rollouts), "\n".join(
             [
-                summary.plan_markdown(plan, estimate, rollouts),
                 "<details><summary>Every resource, the chart, the rollout steps and the cost"
                 "</summary>",
                 "",
@@ -241,7 +244,7 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
                 "",
             ]
         )
-    text = "\n".join(summary.plan_text(plan, estimate, rollouts)) + "\n"
+    answer, text = "\n".join(summary.plan_text(plan, estimate, rollouts)) + "\n", ""
     if args.details:
         text += "\n" + describe.describe_text(plan, full=args.full)
     if args.rollout:
@@ -250,14 +253,16 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
         text += "\n" + cost.format_text(estimate)
     if not (args.details and args.cost and args.rollout):
         text += "\n" + summary.TEXT_MORE + "\n"
-    return text
+    return answer, text
 
 
-def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, after: Plan) -> str:
+def _diff_output(
+    args: argparse.Namespace, changes: PlanDiff, before: Plan, after: Plan
+) -> tuple[str, str]:
     from plan import cost, diff, mermaid, motion
 
     if args.mermaid:
-        return mermaid.flowchart(after, diff.touched_components(changes, after))
+        return mermaid.flowchart(after, diff.touched_components(changes, after)), ""
     if args.json:
         document = changes.as_dict()
         document["sets_in_motion"] = motion.consequences(changes, after).as_dict()
@@ -271,9 +276,9 @@ def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, afte
                 "before": [r.as_dict() for r in rollout.estimate(before)],
                 "after": [r.as_dict() for r in rollout.estimate(after)],
             }
-        return _json(document)
+        return _json(document), ""
     if args.markdown:
-        return diff.format_markdown(
+        comment = diff.format_markdown(
             changes,
             after,
             cost.estimate(after),
@@ -281,17 +286,19 @@ def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, afte
             rollout_after=rollout.estimate(after),
             rollout_before=rollout.estimate(before),
         )
+        fold = comment.find(diff.FOLD)
+        return comment[:fold], comment[fold:]
     estimates = cost.estimate(before), cost.estimate(after)
     rollouts = rollout.estimate(after)
     moves = motion.consequences(changes, after)
     lines = summary.diff_text(diff.headline(changes), moves, after, estimates, rollouts)
-    text = "\n".join(lines) + "\n" + diff.format_details(changes)
+    answer, text = "\n".join(lines) + "\n", diff.format_details(changes)
     if args.rollout:
         text += "\n" + rollout.format_change(rollout.estimate(before), rollouts)
         text += "\n" + rollout.format_text(rollouts)
     if args.cost:
         text += "\n" + cost.format_text(estimates[1])
-    return text
+    return answer, text
 
 
 def _before(args: argparse.Namespace, root: Path) -> tuple[Plan, str]:

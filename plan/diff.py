@@ -155,6 +155,10 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+# Where a diff's pull request comment folds its detail away.
+FOLD = "<details><summary>Resource by resource, the chart, the rollout steps and the cost</summary>"
+
+
 def headline(diff: PlanDiff) -> str:
     """One line: from what to what, and how many resources are added, removed or changed."""
     if diff.empty:
@@ -214,11 +218,7 @@ def format_markdown(
     if after.get("guardrails"):
         parts.append(policies.format_markdown(after["guardrails"]))
     # The rest is the evidence: folded, so the comment opens on the answer.
-    parts += [
-        "<details><summary>Resource by resource, the chart, the rollout steps and the cost"
-        "</summary>",
-        "",
-    ]
+    parts += [FOLD, ""]
     if diff.settings:
         parts += [
             "| setting | before | after |",
