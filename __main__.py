@@ -17,7 +17,7 @@ from components.edge import build_edge
 from components.image import AppImage, AppImageArgs
 from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
-from components.settings import app_secret_values, load_settings
+from components.settings import GENERATED_APP_SECRETS, load_settings
 from components.task import AppTask, AppTaskArgs, MigrationTaskArgs
 
 # Bad input stops here, with every problem named, before anything is created.
@@ -61,16 +61,20 @@ if settings.database.enabled:
             task_secret_arns=migration_wiring.task_secret_arns,
             task_writable_secret_arns=migration_wiring.task_writable_secret_arns,
         )
+# The app's own secrets: names in config, values only in Secrets Manager (`python -m ops STACK
+# secrets set NAME`), checked (and API_TOKEN generated) by the release phase.
+app_secret_arns: dict[str, pulumi.Output[str]] = {}
 if settings.app_secret_names:
     app_secrets = AppSecrets(
         "app-secrets",
         AppSecretsArgs(
-            values=app_secret_values(settings),
+            names=settings.app_secret_names,
             production=settings.production,
             protect=settings.protects("secrets"),
         ),
     )
-    secrets |= app_secrets.arns
+    app_secret_arns = app_secrets.arns
+    secrets |= app_secret_arns
 
 # Memory, resource utilization: what one copy of the app is and what it may use.
 image = AppImage("app", AppImageArgs(settings=settings.image, production=settings.production))
@@ -124,6 +128,8 @@ if settings.migration.enabled:
             log_stream_prefix=task.log_stream_prefix,
             timeout_seconds=settings.migration.timeout,
             nonce=settings.migration.nonce,
+            app_secrets=app_secret_arns,
+            generated_secrets=sorted(GENERATED_APP_SECRETS & set(app_secret_arns)),
             region=region,
             account_id=account_id,
         ),

@@ -873,7 +873,8 @@ def test_a_secret_looking_variable_with_a_plain_value_is_refused():
         "TaskDefinition 'app-definition': container 'app' gets API_KEY as a plain environment "
         "variable, and its name says it holds a secret"
     ) in message
-    assert "`pulumi config set --secret app-secrets:API_KEY <value>`" in message
+    assert "`pulumi config set --path 'service.appSecrets[<next index>]' API_KEY`" in message
+    assert "`python -m ops <stack> secrets set API_KEY`" in message
     assert "sk_live_123" not in message
 
 

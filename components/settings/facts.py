@@ -74,8 +74,12 @@ POSTGRES_MAJORS = ("14", "15", "16", "17")
 POSTGRES_MIN_STORAGE_GIB = 20
 RDS_MAX_STORAGE_GIB = 65536
 
-# Where app secrets are set: `pulumi config set --secret app-secrets:NAME value`.
+# Where app secret VALUES were set before they moved out of Pulumi config and state; a key in
+# this namespace is refused with the commands that move it (components/settings/rules.py).
 APP_SECRETS_NAMESPACE = "app-secrets"
+# App secrets the release phase generates when they have no value: the shipped API's bearer
+# token (app/api/auth.py reads API_TOKEN). Any other named secret must be set by a person.
+GENERATED_APP_SECRETS = frozenset({"API_TOKEN"})
 
 # Variables the stack sets in the container itself; settings may not set them again.
 STACK_ENV_NAMES = frozenset(

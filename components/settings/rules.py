@@ -6,7 +6,7 @@ No resource is created here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from components.settings.base import _key, _parent, _ranges, _shell_word, _shown, inside_zone
 from components.settings.facts import (
@@ -190,10 +190,11 @@ def _environment_problems(s: Settings) -> list[str]:
     for name in s.app_secret_names:
         if name in reserved or name in names:
             problems.append(
-                f"{APP_SECRETS_NAMESPACE}:{name}: the container already gets {name} from "
+                f"{_key('service.appSecrets')}: the container already gets {name} from "
                 f"{'the stack itself' if name in reserved else 'service.environment or service.secrets'}"
-                f" (reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm "
-                f"{APP_SECRETS_NAMESPACE}:{name}` and set the value under another name."
+                f" (reserved: {', '.join(sorted(reserved))}). Fix: remove {name} from "
+                f"service.appSecrets (`pulumi config rm --path 'service.appSecrets[INDEX]'`) and "
+                f"use another name."
             )
     return problems
 
@@ -281,21 +282,43 @@ def _database_problems(s: Settings) -> list[str]:
     return problems
 
 
-def _app_secret_problems(app_secrets: Mapping[str, bool]) -> list[str]:
-    """Problems with the names under ``app-secrets:``; values are never read here."""
+def _app_secret_problems(
+    app_secrets: Mapping[str, bool], listed: Sequence[str] | None, stack: str
+) -> list[str]:
+    """A value under ``app-secrets:`` (where app secrets were set before): refused, with the
+    commands that move it out of Pulumi config and state; values are never read here.
+
+    ``listed`` is service.appSecrets when it is known (None when the settings are invalid);
+    names already there need no new entry.
+    """
     problems = []
-    for name, is_secret in sorted(app_secrets.items()):
+    listed = list(listed) if listed is not None else None
+    added = 0
+    for name in sorted(app_secrets):
         key = f"{APP_SECRETS_NAMESPACE}:{name}"
         if not _ENV_NAME.match(name):
             problems.append(
-                f"{key}: is not an environment variable name (letters, digits and underscores, "
-                f"not starting with a digit). Fix: `pulumi config rm {_shell_word(key)}` and set it as "
-                f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:<NAME> <value>`."
+                f"{key}: app secret values no longer live in Pulumi config, and this name is not "
+                f"an environment variable name either. Fix: `pulumi config rm {_shell_word(key)}`;"
+                f" list the secret under a valid name in service.appSecrets and set it with "
+                f"`python -m ops {stack} secrets set <NAME>`."
             )
-        elif not is_secret:
-            problems.append(
-                f"{key}: is stored in plain text in the stack's config; app secrets must be "
-                f"encrypted. Fix: `pulumi config set --secret {key} <value>` (it replaces the "
-                f"plain value)."
+            continue
+        steps = []
+        if listed is None:
+            steps.append(f"`pulumi config set --path 'service.appSecrets[<next index>]' {name}`")
+        elif name not in listed:
+            steps.append(
+                f"`pulumi config set --path 'service.appSecrets[{len(listed) + added}]' {name}`"
             )
+            added += 1
+        steps += [f"`pulumi config rm {key}`", "`pulumi up`"]
+        problems.append(
+            f"{key}: app secret values no longer live in Pulumi config or state, where anyone "
+            f"who can decrypt the stack (pull-request previews included) reads them. Move it: "
+            f"{', '.join(steps)}. A value already deployed stays in its Secrets Manager secret "
+            f"(only Pulumi's copy goes; check with `python -m ops {stack} secrets list`); one "
+            f"never deployed is asked for by the release phase: `python -m ops {stack} secrets "
+            f"set {name}`. If the stack file was shared, rotate the value."
+        )
     return problems
