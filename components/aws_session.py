@@ -65,7 +65,6 @@ def retry_config() -> Config:
         read_timeout=60,
     )
 
-
 DEFAULT_SESSION_NAME = "fastapi-fargate"
 """Role session name when ``aws:assumeRoles`` names none (after ``AWS_ROLE_SESSION_NAME``, which
 the AWS provider reads too): CloudTrail then shows which tool acted."""

@@ -495,9 +495,7 @@ class TestGuardrails:
 
     def test_the_stacks_policy_config_sets_levels_as_the_cli_reads_it(self, tmp_path):
         root = tmp_path / "project"
-        shutil.copytree(
-            ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__")
-        )
+        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__"))
         (root / "policy" / "config.prod.json").write_text(
             json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
         )

@@ -159,7 +159,9 @@ def test_tests_read_the_repository_and_nothing_else():
 
 
 # The one virtualenv both Pulumi.yaml and policy/PulumiPolicy.yaml name, from the lock.
-INSTALL_INTO_VENV = "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
+INSTALL_INTO_VENV = (
+    "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
+)
 
 
 def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
