@@ -1,4 +1,5 @@
-"""``python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] | events``.
+"""``python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] | events |
+secrets list | secrets set NAME | secrets get NAME``.
 
 Errors a user can fix (no outputs yet, no credentials, no plugin, a destroyed service) are
 printed as one message with the fix, exit code 2; never a traceback.
@@ -7,12 +8,13 @@ printed as one message with the fix, exit code 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import getpass
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import (
@@ -25,7 +27,7 @@ from botocore.exceptions import (
 )
 
 from ops import commands
-from ops.stack import OpsError, load_outputs
+from ops.stack import OpsError, load_outputs, stack_region
 
 _CREDENTIAL_CODES = {
     "ExpiredToken",
@@ -59,6 +61,20 @@ def parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=20, help="how many (20)")
     run = sub.add_parser("exec", help="a shell (or CMD) in a running task, via ECS Exec")
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ... (default /bin/sh)")
+    secrets = sub.add_parser("secrets", help="the app's secrets: list, set NAME, get NAME")
+    secrets.add_argument(
+        "--region", help="the stack's region (default: its outputs' or aws:region)"
+    )
+    actions = secrets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="names, whether each has a value, when it changed")
+    setter = actions.add_parser(
+        "set", help="a new value, from standard input or a prompt (never an argument)"
+    )
+    setter.add_argument("name")
+    # Only to refuse it with a reason: a value typed here lands in shell history and `ps`.
+    setter.add_argument("value", nargs="?", help=argparse.SUPPRESS)
+    getter = actions.add_parser("get", help="print the value")
+    getter.add_argument("name")
     return p
 
 
@@ -70,9 +86,13 @@ def main(
     which: Callable[[str], str | None] = shutil.which,
     run: Callable[..., Any] = subprocess.run,
     session_factory: Callable[..., boto3.Session] = boto3.Session,
+    stdin: TextIO | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
 ) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "secrets":
+            return _secrets(args, write, which, run, session_factory, stdin or sys.stdin, prompt)
         outputs = load_outputs(args.stack, args.outputs, which=which, run=run)
         session = session_factory(profile_name=args.profile, region_name=outputs.region)
         if args.command == "status":
@@ -125,3 +145,38 @@ def main(
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _secrets(
+    args: argparse.Namespace,
+    write: Callable[[str], None],
+    which: Callable[[str], str | None],
+    run: Callable[..., Any],
+    session_factory: Callable[..., boto3.Session],
+    stdin: TextIO,
+    prompt: Callable[[str], str],
+) -> int:
+    """``secrets list|set|get``: they work before the first successful deploy too (the release
+    phase of a first ``pulumi up`` asks for values), so the stack's outputs are optional."""
+    from ops import secrets  # imports the program's naming (pulumi_aws): only when needed
+
+    if args.action == "set" and args.value is not None:
+        raise OpsError(
+            f"the value is not taken as an argument (it would stay in your shell history and be "
+            f"visible in `ps`): pipe it, `python -m ops {args.stack} secrets set {args.name} < "
+            f"file`, or run without it and type it at the prompt."
+        )
+    try:
+        outputs = load_outputs(args.stack, args.outputs, which=which, run=run).values
+    except OpsError:
+        outputs = {}
+    region = args.region or outputs.get("region") or stack_region(args.stack, which=which, run=run)
+    session = session_factory(profile_name=args.profile, region_name=region)
+    if args.action == "list":
+        secrets.list_secrets(args.stack, session, write)
+    elif args.action == "get":
+        secrets.get_secret(args.stack, session, write, args.name)
+    else:
+        value = secrets.read_value(args.name, stdin, prompt)
+        secrets.set_secret(args.stack, session, write, args.name, value, outputs)
+    return 0
