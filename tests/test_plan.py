@@ -150,7 +150,7 @@ class TestThePlanOfTheDevStack:
         task = section(dev_text, "app-definition  [ecs.TaskDefinition]")
         assert 'command: ["python", "-m", "api.serve"]' in task
         assert re.search(r"environment \(names\): .*\bPORT\b.*\bWEB_CONCURRENCY\b", task)
-        assert "secrets (names): DB_PASSWORD, DB_USER" in task
+        assert "secrets (names): API_TOKEN, DB_PASSWORD, DB_USER" in task
         assert "8000" not in task.split("environment (names)")[1].split("\n")[0]
 
     def test_the_migration_command_and_the_scaling_range(self, dev_text):
@@ -540,7 +540,7 @@ class TestGuardrails:
 
 
 class TestSecrets:
-    def test_an_app_secret_value_never_appears_in_text_json_or_markdown(self):
+    def test_an_app_secret_set_the_old_way_is_refused_without_showing_it(self):
         config = {**stack_config("dev"), "app-secrets:STRIPE_KEY": STRIPE}
         stack = StackFile(
             project=PROJECT,
@@ -549,23 +549,34 @@ class TestSecrets:
             config=config,
             secret_keys=frozenset({"app-secrets:STRIPE_KEY"}),
         )
+        with pytest.raises(PlanError) as caught:
+            build_plan(stack)
+        assert "app-secrets:STRIPE_KEY: app secret values no longer live" in str(caught.value)
+        assert STRIPE not in str(caught.value)
+
+    def test_app_secrets_are_names_and_secrets_without_a_value(self):
+        config = {**stack_config("dev")}
+        config["fastapi-fargate:service"] = {
+            **config["fastapi-fargate:service"],
+            "appSecrets": ["STRIPE_KEY"],
+        }
+        stack = StackFile(
+            project=PROJECT, stack="dev", path=ROOT / "Pulumi.dev.yaml", config=config
+        )
         plan = build_plan(stack)
-        (version,) = [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
-        assert version["inputs"]["secretString"] == "(secret)"
-        assert plan["config"]["app-secrets:STRIPE_KEY"] == "(secret)"
-        for output in (json.dumps(plan), describe_text(plan), describe_markdown(plan)):
-            assert STRIPE not in output
-        assert "STRIPE_KEY" in describe_text(plan)
+        assert not [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
+        assert "fastapi-fargate/dev/STRIPE_KEY" in json.dumps(plan)
 
     def test_encrypted_values_are_secrets_with_a_placeholder_and_the_plan_says_so(
         self, capsys, tmp_path
     ):
-        path = stack_file(tmp_path, **{"app-secrets:STRIPE_KEY": {"secure": "v1:AAAA:BBBB"}})
+        # Another package's config (the project's own settings refuse secrets).
+        path = stack_file(tmp_path, **{"datadog:apiKey": {"secure": "v1:AAAA:BBBB"}})
         code, out, _ = run_cli(capsys, "--stack-file", str(path))
         assert code == 0
         notice = "Encrypted in the stack file, so not decrypted offline (shown as secrets): "
-        assert notice + "app-secrets:STRIPE_KEY." in out
-        assert "app-secrets:STRIPE_KEY = (secret)" in out
+        assert notice + "datadog:apiKey." in out
+        assert "datadog:apiKey = (secret)" in out
         assert "v1:AAAA:BBBB" not in out
 
 
