@@ -19,6 +19,8 @@ from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
 from components.settings import GENERATED_APP_SECRETS, load_settings
 from components.task import AppTask, AppTaskArgs, MigrationTaskArgs
+from components.vpc_guard import VpcGuard, VpcGuardArgs
+from components.waf import WebFirewall, WebFirewallArgs
 
 # Bad input stops here, with every problem named, before anything is created.
 settings = load_settings()
@@ -31,6 +33,19 @@ identity_from_config(pulumi.runtime.get_config)
 
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
 edge = build_edge(settings)
+# Security, audit: the VPC's flow logs and its default security group closed; in production a
+# WAF web ACL (AWS managed rules, a per-address rate limit) in front of the load balancer.
+vpc_guard = VpcGuard(
+    "network-guard",
+    VpcGuardArgs(
+        settings=settings, vpc_id=edge.network.vpc_id, account_id=account_id, region=region
+    ),
+)
+if settings.waf_enabled:
+    WebFirewall(
+        "edge-waf",
+        WebFirewallArgs(settings=settings, load_balancer_arn=edge.load_balancer.arn),
+    )
 
 # Data: the database only the tasks can reach, and the app's secrets; the container gets
 # both as environment and as secret references, never as secret values.

@@ -67,6 +67,11 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+# AWS WAF rate-based rule limits per 5-minute window (botocore wafv2 model, RateLimit: min 10,
+# max 2000000000; the "Rate-based rule statement" page of the WAF developer guide).
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
+
 # RDS for PostgreSQL majors in RDS standard support (Amazon RDS for PostgreSQL release
 # calendar). 13 left standard support in February 2026: RDS would bill Extended Support for it.
 POSTGRES_MAJORS = ("14", "15", "16", "17")

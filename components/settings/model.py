@@ -58,6 +58,18 @@ class Settings(_Group):
         return self.production and part not in self.protection.allow_replacing
 
     @property
+    def flow_logs(self) -> bool:
+        """VPC flow logs: network.flowLogs, always on for production."""
+        return self.production or self.network.flow_logs
+
+    @property
+    def waf_enabled(self) -> bool:
+        """The WAF web ACL: as loadBalancer.waf says; auto is on in production only."""
+        if self.load_balancer.waf == "auto":
+            return self.production
+        return self.load_balancer.waf == "on"
+
+    @property
     def exec_enabled(self) -> bool:
         """ECS Exec: as service.exec says; auto is on outside production only."""
         if self.service.exec == "auto":
