@@ -352,3 +352,42 @@ class TestWaf:
     def test_production_may_turn_it_off(self):
         # Advisory there (the policy pack warns): a CDN's WAF in front may do the job.
         assert render({"loadBalancer.waf": "off"}, stack="prod").all(WEB_ACL) == []
+
+
+# --- what they cost -----------------------------------------------------------------------------
+
+
+def _estimate(stack: str) -> Any:
+    from plan.cost import estimate
+    from plan.document import build_plan
+    from plan.render import ROOT
+    from plan.stackfile import load_stack
+
+    return estimate(build_plan(load_stack(ROOT, stack), policy=False))
+
+
+@pytest.fixture(scope="module")
+def cost() -> Any:
+    return _estimate("prod")
+
+
+class TestCost:
+    @staticmethod
+    def lines(cost: Any) -> dict[tuple[str, str], float | None]:
+        return {(line.resource, line.item): line.monthly for line in cost.lines}
+
+    def test_production_pays_the_web_acl_and_its_three_rules(self, cost):
+        # AWS WAF pricing, us-east-1, March 2026: 5 USD per web ACL, 1 USD per rule a month.
+        assert self.lines(cost)[("edge-waf-acl", "WAF web ACL")] == 5.00
+        assert self.lines(cost)[("edge-waf-acl", "WAF rules and managed rule groups")] == 3.00
+        assert any("WAF requests (0.6 USD per million" in n for n in cost.not_estimated)
+
+    def test_production_pays_its_flow_logs_at_vended_log_ingestion(self, cost):
+        # CloudWatch pricing, vended logs to CloudWatch Logs: 0.50 USD per GB (first 10 TB).
+        item = ("network-guard-flow-log", "VPC flow logs (CloudWatch vended logs)")
+        assert self.lines(cost)[item] == 0.50
+        assert any(a.startswith("VPC flow logs write 1 GB a month") for a in cost.assumptions)
+
+    def test_a_development_stack_pays_neither(self):
+        items = {line.item for line in _estimate("dev").lines}
+        assert not {i for i in items if i.startswith(("WAF", "VPC flow logs"))}
