@@ -349,6 +349,16 @@ class TestWaf:
         (problem,) = caught.value.problems
         assert problem.startswith("fastapi-fargate:loadBalancer.rateLimit = 5:")
 
+    def test_the_production_stack_file_says_so_and_the_default_does_too(self):
+        from plan.render import stack_config
+
+        committed = stack_config("prod")
+        assert committed["fastapi-fargate:loadBalancer"]["waf"] == "on"
+        assert committed["fastapi-fargate:network"]["flowLogs"] is True
+        # Without the keys, production still gets both (auto / always).
+        bare = render({"loadBalancer.waf": None, "network.flowLogs": None}, stack="prod")
+        assert len(bare.all(WEB_ACL)) == 1 and len(bare.all(FLOW_LOG)) == 1
+
     def test_production_may_turn_it_off(self):
         # Advisory there (the policy pack warns): a CDN's WAF in front may do the job.
         assert render({"loadBalancer.waf": "off"}, stack="prod").all(WEB_ACL) == []
