@@ -231,6 +231,7 @@ class TestDefaultSecurityGroup:
         rendered = render(stack=stack)
         group = rendered.one(DEFAULT_SG)
         assert group["vpcId"] == rendered.outputs_of(rendered.one(VPC))["id"]
+        assert rendered.depends_on(group, rendered.one(VPC))
         assert group["ingress"] == [] and group["egress"] == []
 
     def test_nothing_of_the_stack_uses_it(self, dev):
@@ -293,6 +294,8 @@ class TestWaf:
         association = prod.one(ASSOCIATION)
         assert association["resourceArn"] == prod.outputs_of(prod.one(LOAD_BALANCER))["arn"]
         assert association["webAclArn"] == prod.outputs_of(acl)["arn"]
+        assert prod.depends_on(association, acl)
+        assert prod.depends_on(association, prod.one(LOAD_BALANCER))
         assert acl["scope"] == "REGIONAL"
         assert acl["defaultAction"] == {"allow": {}}
 
