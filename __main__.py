@@ -90,6 +90,14 @@ if settings.app_secret_names:
     )
     app_secret_arns = app_secrets.arns
     secrets |= app_secret_arns
+    if not settings.migration.enabled:
+        # The release phase is what generates API_TOKEN and waits for the other values.
+        pulumi.log.warn(
+            f"migration.enabled is false, so no release phase checks the app secrets "
+            f"({', '.join(settings.app_secret_names)}) or generates API_TOKEN: tasks fail to "
+            f"start while one has no value. Set each with `python -m ops {pulumi.get_stack()} "
+            f"secrets set NAME`."
+        )
 
 # Memory, resource utilization: what one copy of the app is and what it may use.
 image = AppImage("app", AppImageArgs(settings=settings.image, production=settings.production))
