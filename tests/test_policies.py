@@ -1309,7 +1309,7 @@ def _http_forwards(stack: Stack) -> None:
         (_set(TASK, "memory", "256", "app-definition"), "task-memory-fits-workers"),
         (lambda s: _container_env(s, "STRIPE_API_KEY", "sk_live_1"), "no-plain-secret-environment"),
         (_set(ECR, "imageTagMutability", "MUTABLE"), "ecr-scan-and-immutable-tags"),
-        (_set(LOGS, "retentionInDays", 0), "log-group-retention"),
+        (_set(LOGS, "retentionInDays", 0, "app-logs"), "log-group-retention"),
         (_set(TARGET_GROUP, "deregistrationDelay", 300), "target-group-fast-drain"),
         (_set(SERVICE, "desiredCount", 1), "production-high-availability"),
         (_set(ALB, "enableDeletionProtection", False), "production-deletion-protection"),
