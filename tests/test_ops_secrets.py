@@ -208,3 +208,19 @@ class TestGet:
             ["acme/fastapi-fargate/dev", "secrets", "get", "API_TOKEN"], tmp_path
         )
         assert (code, out) == (0, ["generated-token-value"])
+
+
+@pytest.mark.parametrize("stack", ["dev", "my.stack_2", "acme/fastapi-fargate/eu-prod"])
+def test_the_list_filter_is_one_secrets_manager_accepts_for_any_stack_name(stack):
+    # botocore validates lengths but not patterns; ListSecrets' FilterValueStringType has one.
+    import re
+
+    import botocore.session
+
+    from components.app_secrets import secret_name
+    from ops.secrets import stack_short_name
+
+    model = botocore.session.get_session().get_service_model("secretsmanager")
+    pattern = model.shape_for("FilterValueStringType").metadata["pattern"]
+    for value in (secret_name("fastapi-fargate", stack_short_name(stack), ""), APP_SECRET_TAG):
+        assert re.fullmatch(pattern, value), value
