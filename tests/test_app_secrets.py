@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
@@ -153,6 +154,14 @@ class TestReleasePhase:
         }
         assert run["generated_secrets"] == ["API_TOKEN"]
         assert run["stack"] == "dev"
+
+    def test_without_a_release_phase_every_run_says_who_must_set_the_values(self, caplog):
+        with caplog.at_level(logging.WARNING):
+            rendered = render({**NAMES, "migration.enabled": False})
+        assert not rendered.all(MIGRATION_RUN)
+        (warning,) = [r.getMessage() for r in caplog.records if "app secrets" in r.getMessage()]
+        assert "(API_TOKEN, STRIPE_KEY, WEBHOOK_SECRET) or generates API_TOKEN" in warning
+        assert "`python -m ops dev secrets set NAME`" in warning
 
     def test_it_runs_after_the_secrets_exist(self, dev):
         run = dev.one(MIGRATION_RUN)
