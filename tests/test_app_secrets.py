@@ -253,11 +253,17 @@ class TestBadInput:
         assert problem.startswith(
             f"fastapi-fargate:service.appSecrets: the container already gets {name}"
         )
+        assert "Fix: `pulumi config rm --path 'service.appSecrets[0]'`" in problem
 
     def test_api_token_as_a_plain_variable_is_refused(self):
         with pytest.raises(SettingsError) as caught:
             render({"service.environment": ["API_TOKEN=abc"]})
-        assert any("API_TOKEN" in p for p in caught.value.problems)
+        (problem,) = caught.value.problems
+        assert problem.startswith(
+            "fastapi-fargate:service.environment: API_TOKEN is an app secret the stack creates"
+        )
+        assert "`python -m ops <stack> secrets set API_TOKEN`" in problem
+        assert "abc" not in problem
 
     def test_a_name_the_settings_already_give_the_container(self):
         with pytest.raises(SettingsError) as caught:

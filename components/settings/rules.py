@@ -14,6 +14,7 @@ from components.settings.facts import (
     APP_SECRETS_NAMESPACE,
     DATABASE_ENV_NAMES,
     FARGATE_SIZES,
+    GENERATED_APP_SECRETS,
     STACK_ENV_NAMES,
     TASK_MEMORY_OVERHEAD_MIB,
 )
@@ -188,13 +189,25 @@ def _environment_problems(s: Settings) -> list[str]:
             f"or service.secrets; the stack derives the reserved ones from other settings."
         )
     for name in s.app_secret_names:
-        if name in reserved or name in names:
+        if name not in reserved and name not in names:
+            continue
+        source = (
+            "the stack itself" if name in reserved else "service.environment or service.secrets"
+        )
+        if name in svc.app_secrets and name not in GENERATED_APP_SECRETS:
+            path = f"service.appSecrets[{svc.app_secrets.index(name)}]"
             problems.append(
-                f"{_key('service.appSecrets')}: the container already gets {name} from "
-                f"{'the stack itself' if name in reserved else 'service.environment or service.secrets'}"
-                f" (reserved: {', '.join(sorted(reserved))}). Fix: remove {name} from "
-                f"service.appSecrets (`pulumi config rm --path 'service.appSecrets[INDEX]'`) and "
-                f"use another name."
+                f"{_key('service.appSecrets')}: the container already gets {name} from {source} "
+                f"(reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm --path "
+                f"{_shell_word(path)}` and use another name."
+            )
+        else:
+            # One the stack has on its own (API_TOKEN): the plain setting is what must go.
+            problems.append(
+                f"{_key('service.environment')}: {name} is an app secret the stack creates "
+                f"itself (the release phase generates it); set in {source} it would bypass "
+                f"Secrets Manager. Fix: remove {name} there; to choose its value, `python -m ops "
+                f"<stack> secrets set {name}`."
             )
     return problems
 
