@@ -17,8 +17,10 @@ from components.edge import build_edge
 from components.image import AppImage, AppImageArgs
 from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
-from components.settings import app_secret_values, load_settings
+from components.settings import GENERATED_APP_SECRETS, load_settings
 from components.task import AppTask, AppTaskArgs, MigrationTaskArgs
+from components.vpc_guard import VpcGuard, VpcGuardArgs
+from components.waf import WebFirewall, WebFirewallArgs
 
 # Bad input stops here, with every problem named, before anything is created.
 settings = load_settings()
@@ -31,6 +33,19 @@ identity_from_config(pulumi.runtime.get_config)
 
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
 edge = build_edge(settings)
+# Security, audit: the VPC's flow logs and its default security group closed; in production a
+# WAF web ACL (AWS managed rules, a per-address rate limit) in front of the load balancer.
+vpc_guard = VpcGuard(
+    "network-guard",
+    VpcGuardArgs(
+        settings=settings, vpc_id=edge.network.vpc_id, account_id=account_id, region=region
+    ),
+)
+if settings.waf_enabled:
+    WebFirewall(
+        "edge-waf",
+        WebFirewallArgs(settings=settings, load_balancer_arn=edge.load_balancer.arn),
+    )
 
 # Data: the database only the tasks can reach, and the app's secrets; the container gets
 # both as environment and as secret references, never as secret values.
@@ -61,16 +76,28 @@ if settings.database.enabled:
             task_secret_arns=migration_wiring.task_secret_arns,
             task_writable_secret_arns=migration_wiring.task_writable_secret_arns,
         )
+# The app's own secrets: names in config, values only in Secrets Manager (`python -m ops STACK
+# secrets set NAME`), checked (and API_TOKEN generated) by the release phase.
+app_secret_arns: dict[str, pulumi.Output[str]] = {}
 if settings.app_secret_names:
     app_secrets = AppSecrets(
         "app-secrets",
         AppSecretsArgs(
-            values=app_secret_values(settings),
+            names=settings.app_secret_names,
             production=settings.production,
             protect=settings.protects("secrets"),
         ),
     )
-    secrets |= app_secrets.arns
+    app_secret_arns = app_secrets.arns
+    secrets |= app_secret_arns
+    if not settings.migration.enabled:
+        # The release phase is what generates API_TOKEN and waits for the other values.
+        pulumi.log.warn(
+            f"migration.enabled is false, so no release phase checks the app secrets "
+            f"({', '.join(settings.app_secret_names)}) or generates API_TOKEN: tasks fail to "
+            f"start while one has no value. Set each with `python -m ops {pulumi.get_stack()} "
+            f"secrets set NAME`."
+        )
 
 # Memory, resource utilization: what one copy of the app is and what it may use.
 image = AppImage("app", AppImageArgs(settings=settings.image, production=settings.production))
@@ -124,6 +151,8 @@ if settings.migration.enabled:
             log_stream_prefix=task.log_stream_prefix,
             timeout_seconds=settings.migration.timeout,
             nonce=settings.migration.nonce,
+            app_secrets=app_secret_arns,
+            generated_secrets=sorted(GENERATED_APP_SECRETS & set(app_secret_arns)),
             region=region,
             account_id=account_id,
         ),

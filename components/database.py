@@ -8,6 +8,15 @@
   all: security groups are stateful, so replies need none, and a database that cannot open
   connections cannot leak data through them. The tasks' group gets an explicit egress rule to
   it, which keeps the path open if the tasks' catch-all egress is ever narrowed;
+* a DB parameter group of the engine version's family (``postgres<major>``) with
+  ``rds.force_ssl = 1``: the server refuses any connection without TLS. RDS's default groups
+  set it for PostgreSQL 15 and later but not for 14, which the settings allow (AWS, "Updating
+  applications to connect to PostgreSQL DB instances using new SSL/TLS certificates": "the
+  rds.force_ssl parameter is set to 0 (off) by default for DB instances using PostgreSQL
+  versions before 15"); a group of our own says it for every version, and keeps saying it if a
+  default ever changes. Pulumi names it, so a major upgrade (a new family, which replaces the
+  group: ``family`` is ForceNew in terraform-provider-aws ``internal/service/rds/
+  parameter_group.go``) creates the new group first and hands both to one ModifyDBInstance;
 * an RDS PostgreSQL instance: encrypted gp3 storage with storage autoscaling, automated backups,
   the master password generated and kept by RDS in Secrets Manager (it never passes through
   Pulumi config, state or logs), minor versions upgraded by RDS. A production stack also gets
@@ -73,6 +82,18 @@ CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 # Where app/Dockerfile puts AWS's global RDS CA bundle.
 RDS_CA_BUNDLE_PATH = "/srv/certs/rds-global-bundle.pem"
 RDS_HOST_SUFFIX = ".rds.amazonaws.com"
+# rds.force_ssl is dynamic: RDS applies it without a restart once the group is the instance's
+# (associating a new group with an existing instance waits for the next reboot).
+FORCE_SSL = ("rds.force_ssl", "1")
+
+
+def parameter_group_family(engine_version: str) -> str:
+    """The DB parameter group family of an RDS for PostgreSQL major: ``16`` -> ``postgres16``
+    (botocore's RDS model, CreateDBParameterGroup ``DBParameterGroupFamily``: "RDS for
+    PostgreSQL Example: postgres13")."""
+    return f"postgres{engine_version.split('.')[0]}"
+
+
 # The app's login role, made by the release phase. Not "app": that is the master user's name.
 APP_ROLE_NAME = "app_rw"
 # Days a deleted production secret can still be restored (AWS's default and its longest).
@@ -304,6 +325,19 @@ class Database(pulumi.ComponentResource):
                     pulumi.get_project(), pulumi.get_stack(), unique
                 )
             )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-parameters",
+            aws.rds.ParameterGroupArgs(
+                family=parameter_group_family(db.engine_version),
+                description="The app's PostgreSQL: TLS required (rds.force_ssl)",
+                parameters=[
+                    aws.rds.ParameterGroupParameterArgs(
+                        name=FORCE_SSL[0], value=FORCE_SSL[1], apply_method="immediate"
+                    )
+                ],
+            ),
+            opts=child,
+        )
         instance = aws.rds.Instance(
             f"{name}-postgres",
             aws.rds.InstanceArgs(
@@ -322,6 +356,7 @@ class Database(pulumi.ComponentResource):
                 username=MASTER_USERNAME,
                 manage_master_user_password=True,
                 db_subnet_group_name=subnet_group.name,
+                parameter_group_name=parameters.name,
                 vpc_security_group_ids=[db_group.id],
                 publicly_accessible=False,
                 port=POSTGRES_PORT,

@@ -103,6 +103,8 @@ class LoadBalancer(pulumi.ComponentResource):
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
     load_balancer_arn_suffix: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    """The load balancer's ARN (the WAF web ACL is associated with it)."""
     dns_name: pulumi.Output[str]
     url: pulumi.Output[str]
     """Public URL of the API: https://domain, or http://<ALB DNS name> without a domain."""
@@ -260,6 +262,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.load_balancer_arn_suffix = alb.arn_suffix
         self.alternate_target_group_arn = alternate.arn if alternate else None
         self.alternate_target_group_arn_suffix = alternate.arn_suffix if alternate else None
+        self.arn = alb.arn
         self.dns_name = alb.dns_name
         self.serving_listener = serving
         self.register_outputs(

@@ -13,6 +13,11 @@ When it runs:
   run without other changes);
 * never during preview (Pulumi only calls ``diff`` then, which shows the pending update).
 
+Before the migration task starts, every app secret the new revision references must have a
+value: API_TOKEN is generated when it has none, and any other missing value fails the run
+with the ``python -m ops STACK secrets set NAME`` command that sets it
+(``migration_runner.ensure_app_secrets``).
+
 Any other input change (subnets, security groups, timeout, log settings, ...) also shows as an
 update, so state keeps the current values, but it does not run the migration: a new subnet
 does not make the schema change again. Delete does nothing: migrations are not undone.
@@ -63,6 +68,9 @@ INPUT_KEYS: tuple[str, ...] = (
     "region",
     "account_id",
     "nonce",
+    "app_secrets",
+    "generated_secrets",
+    "stack",
 )
 """Inputs of the resource, stored again in its outputs so ``diff``/``update`` can compare."""
 
@@ -133,6 +141,14 @@ def _run(props: Mapping[str, Any], identity: AwsIdentity | None) -> dict[str, An
     session = aws_session.session_for(identity, request.region)
     aws_session.require_account(
         session, inputs.get("account_id") or None, acting="The release phase (migration)"
+    )
+    # Every app secret needs a value before a task of the new revision can start.
+    migration_runner.ensure_app_secrets(
+        session,
+        request.region,
+        dict(inputs.get("app_secrets") or {}),
+        generated=list(inputs.get("generated_secrets") or []),
+        stack=str(inputs.get("stack") or "STACK"),
     )
     result = migration_runner.run_migration(request, session=session)
     return {
@@ -257,6 +273,11 @@ class MigrationRunArgs:
 
     nonce: pulumi.Input[str] = ""
     """Change it to force a run without any other change."""
+    app_secrets: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None
+    """The app's own secrets the new revision references, variable name -> secret ARN: each
+    must have a value before the migration runs (ARNs only; the values are never read)."""
+    generated_secrets: Sequence[str] = ()
+    """Of those, the ones the release phase generates when they have no value (API_TOKEN)."""
     started_by: pulumi.Input[str] | None = None
     """Defaults to ``started_by_for_stack(project, stack)``."""
 
@@ -299,6 +320,10 @@ class MigrationRun(pulumi.dynamic.Resource, module="migration", name="MigrationR
             "region": args.region,
             "account_id": args.account_id,
             "nonce": args.nonce,
+            "app_secrets": args.app_secrets or {},
+            "generated_secrets": list(args.generated_secrets),
+            # For the `python -m ops STACK secrets set` command the release phase names.
+            "stack": pulumi.get_stack(),
             # Declared as None so Pulumi exposes them as outputs.
             **{key: None for key in RESULT_KEYS},
         }

@@ -14,16 +14,26 @@ These are plain functions without Pulumi so they can be tested on their own (aga
 Pulumi dynamic provider in :mod:`components.migration` is a thin wrapper. boto3 clients are
 created inside :func:`run_migration` because the provider object is pickled into Pulumi state.
 
+Before the migration, :func:`ensure_app_secrets` checks that every app secret the new task
+definition references has a value: it generates the ones the stack may generate (API_TOKEN,
+``secrets.token_urlsafe``, stored with ``PutSecretValue``) and refuses the rollout while any
+other has none, naming the ``python -m ops STACK secrets set NAME`` command that sets it. ECS
+would otherwise start tasks that fail at once (ResourceInitializationError) until the circuit
+breaker gives up.
+
 Nothing here reads, logs or returns the task's environment or secrets: the messages are built
-only from task metadata (ARNs, statuses, exit codes, stop reasons) and the log tail.
+only from task metadata (ARNs, statuses, exit codes, stop reasons) and the log tail; a
+generated value goes straight from ``secrets.token_urlsafe`` into ``PutSecretValue``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -246,6 +256,89 @@ class MigrationFailed(Exception):  # noqa: N818 (name is the agreed public API)
             else:
                 parts.append(self.log_note)
         return "\n".join(parts)
+
+
+GENERATED_SECRET_BYTES = 32
+"""Random bytes in a generated app secret (43 URL-safe characters): 256 bits, far beyond guessing."""
+
+
+def ensure_app_secrets(
+    session: boto3.Session,
+    region: str,
+    app_secrets: Mapping[str, str],
+    *,
+    generated: Collection[str],
+    stack: str,
+    token: Callable[[int], str] = secrets.token_urlsafe,
+) -> list[str]:
+    """Make sure every app secret (variable name -> secret ARN) has a current value.
+
+    A secret without one whose name is in ``generated`` gets a random value (``token``); any
+    other raises :class:`MigrationFailed` naming each such secret and the command that sets it,
+    before anything else of the release phase runs. Returns the names generated now.
+
+    "Has a value" is a version labelled AWSCURRENT (``DescribeSecret``'s
+    ``VersionIdsToStages``): what ECS resolves a ``valueFrom`` without a stage to. The values
+    themselves are never read. A generated value is put with a client request token derived
+    from the secret's ARN, so two deploys racing to generate it store one value: Secrets
+    Manager refuses a second, different value under the same token (ResourceExistsException),
+    which here means another run has just set it.
+    """
+    if not app_secrets:
+        return []
+    client = session.client("secretsmanager", region_name=region, config=aws_session.retry_config())
+    missing: list[str] = []
+    made: list[str] = []
+    for name, arn in sorted(app_secrets.items()):
+        if _has_current_value(client, name, arn):
+            continue
+        if name not in generated:
+            missing.append(name)
+            continue
+        try:
+            client.put_secret_value(
+                SecretId=arn,
+                SecretString=token(GENERATED_SECRET_BYTES),
+                ClientRequestToken=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}#generated")),
+            )
+        except ClientError as error:
+            if _error_code(error) == "ResourceExistsException":
+                continue
+            raise _secret_access_failed(name, arn, "PutSecretValue", error) from None
+        made.append(name)
+    if missing:
+        commands = "; ".join(
+            f"`.venv/bin/python -m ops {stack} secrets set {name}`" for name in missing
+        )
+        noun = "secret has" if len(missing) == 1 else "secrets have"
+        raise MigrationFailed(
+            f"The release phase stopped before the rollout: the app {noun} no value yet: "
+            f"{', '.join(missing)} (service.appSecrets names them). Set each with {commands} "
+            f"(the value from standard input or a prompt), then run `pulumi up` again. The "
+            f"running version keeps serving; no migration ran."
+        )
+    return made
+
+
+def _has_current_value(client: Any, name: str, arn: str) -> bool:
+    try:
+        described = client.describe_secret(SecretId=arn)
+    except ClientError as error:
+        raise _secret_access_failed(name, arn, "DescribeSecret", error) from None
+    stages = described.get("VersionIdsToStages") or {}
+    return any("AWSCURRENT" in labels for labels in stages.values())
+
+
+def _secret_access_failed(name: str, arn: str, action: str, error: ClientError) -> MigrationFailed:
+    hint = (
+        f" The deploying identity needs secretsmanager:{action} on the stack's app secrets."
+        if "AccessDenied" in _error_code(error)
+        else ""
+    )
+    return MigrationFailed(
+        f"The release phase could not check the app secret {name} ({arn}): "
+        f"{action} failed: {_describe_error(error)}.{hint}"
+    )
 
 
 def started_by_for_stack(project: str, stack: str) -> str:

@@ -1,5 +1,5 @@
 """``.venv/bin/python -m ops STACK status | logs [--follow] [--since 10m] | exec [-- CMD] |
-events``.
+events | secrets list | secrets set NAME | secrets get NAME``.
 
 Errors a user can fix (no outputs yet, no credentials, no plugin, a destroyed service) are
 printed as one message with the fix, exit code 2; never a traceback. Each subcommand's help
@@ -10,12 +10,13 @@ per command, and a test checks both against the calls the commands make.
 from __future__ import annotations
 
 import argparse
+import getpass
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 from botocore.exceptions import (
@@ -28,7 +29,7 @@ from botocore.exceptions import (
 )
 
 from ops import commands
-from ops.stack import OpsError, load_outputs
+from ops.stack import OpsError, load_outputs, stack_region
 
 _CREDENTIAL_CODES = {
     "ExpiredToken",
@@ -81,6 +82,21 @@ NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "permissions the session needs.",
         ("ecs:ListTasks", "ecs:DescribeTasks", "ecs:ExecuteCommand"),
     ),
+    "secrets": (
+        "List the app's secrets (name, whether it has a value, when it last changed; never a "
+        "value), set one from standard input or a silent prompt (never a command-line "
+        "argument), or print one. Works before the first deploy has outputs: the region comes "
+        "from the outputs, `pulumi config get aws:region` or --region. Each action needs only "
+        "its own permission: list ListSecrets and ListSecretVersionIds, set DescribeSecret and "
+        "PutSecretValue, get DescribeSecret and GetSecretValue.",
+        (
+            "secretsmanager:ListSecrets",
+            "secretsmanager:ListSecretVersionIds",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:GetSecretValue",
+        ),
+    ),
 }
 
 
@@ -120,6 +136,20 @@ def parser() -> argparse.ArgumentParser:
         sub, "exec", "a shell (or CMD) in a running task, via ECS Exec (Session Manager plugin)"
     )
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ... (default /bin/sh)")
+    secrets = _subcommand(sub, "secrets", "the app's secrets: list, set NAME, get NAME")
+    secrets.add_argument(
+        "--region", help="the stack's region (default: its outputs' or aws:region)"
+    )
+    actions = secrets.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="names, whether each has a value, when it changed")
+    setter = actions.add_parser(
+        "set", help="a new value, from standard input or a prompt (never an argument)"
+    )
+    setter.add_argument("name")
+    # Only to refuse it with a reason: a value typed here lands in shell history and `ps`.
+    setter.add_argument("value", nargs="?", help=argparse.SUPPRESS)
+    getter = actions.add_parser("get", help="print the value")
+    getter.add_argument("name")
     return p
 
 
@@ -131,9 +161,13 @@ def main(
     which: Callable[[str], str | None] = shutil.which,
     run: Callable[..., Any] = subprocess.run,
     session_factory: Callable[..., boto3.Session] = boto3.Session,
+    stdin: TextIO | None = None,
+    prompt: Callable[[str], str] = getpass.getpass,
 ) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "secrets":
+            return _secrets(args, write, which, run, session_factory, stdin or sys.stdin, prompt)
         outputs = load_outputs(args.stack, args.outputs, which=which, run=run)
         session = session_factory(profile_name=args.profile, region_name=outputs.region)
         if args.command == "status":
@@ -186,3 +220,38 @@ def main(
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _secrets(
+    args: argparse.Namespace,
+    write: Callable[[str], None],
+    which: Callable[[str], str | None],
+    run: Callable[..., Any],
+    session_factory: Callable[..., boto3.Session],
+    stdin: TextIO,
+    prompt: Callable[[str], str],
+) -> int:
+    """``secrets list|set|get``: they work before the first successful deploy too (the release
+    phase of a first ``pulumi up`` asks for values), so the stack's outputs are optional."""
+    from ops import secrets  # imports the program's naming (pulumi_aws): only when needed
+
+    if args.action == "set" and args.value is not None:
+        raise OpsError(
+            f"the value is not taken as an argument (it would stay in your shell history and be "
+            f"visible in `ps`): pipe it, `.venv/bin/python -m ops {args.stack} secrets set {args.name} < "
+            f"file`, or run without it and type it at the prompt."
+        )
+    try:
+        outputs = load_outputs(args.stack, args.outputs, which=which, run=run).values
+    except OpsError:
+        outputs = {}
+    region = args.region or outputs.get("region") or stack_region(args.stack, which=which, run=run)
+    session = session_factory(profile_name=args.profile, region_name=region)
+    if args.action == "list":
+        secrets.list_secrets(args.stack, session, write)
+    elif args.action == "get":
+        secrets.get_secret(args.stack, session, write, args.name)
+    else:
+        value = secrets.read_value(args.name, stdin, prompt)
+        secrets.set_secret(args.stack, session, write, args.name, value, outputs)
+    return 0

@@ -96,3 +96,31 @@ def load_outputs(
             f"Deploy it with `pulumi up --stack {stack}`."
         )
     return StackOutputs(stack, values)
+
+
+def stack_region(
+    stack: str,
+    *,
+    which: Callable[[str], str | None],
+    run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+) -> str:
+    """The stack's ``aws:region`` from its config, for a stack without outputs yet."""
+    pulumi = which("pulumi")
+    answer = (
+        run(
+            [pulumi, "config", "get", "aws:region", "--stack", stack],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if pulumi is not None
+        else None
+    )
+    if answer is None or answer.returncode != 0 or not answer.stdout.strip():
+        raise OpsError(
+            f"the region of stack {stack} is unknown: it has no outputs yet and `pulumi config "
+            f"get aws:region --stack {stack}` gave none. Pass it: `--region us-east-1` after "
+            f"`secrets`."
+        )
+    return answer.stdout.strip()

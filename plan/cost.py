@@ -14,6 +14,8 @@ What it counts, per resource (730 hours a month):
 * each Route 53 hosted zone the stack writes records to (the user's own: may be paid already);
 * RDS instances by class (Multi-AZ doubles instance and storage) and their gp3 storage;
 * Secrets Manager secrets, the one RDS creates for its master password included;
+* VPC flow logs delivered to CloudWatch Logs, at vended-log ingestion of an assumed volume per
+  VPC, and a WAF web ACL with its rules (requests not estimated), at the March 2026 prices;
 * CloudWatch alarms per alarm metric (a metric-math alarm pays for each metric it reads),
   dashboards per month, and SNS topics (free; e-mails past the free 1,000 a month are not
   estimated). Prices of March 2026 like every other (CloudWatch and SNS pricing pages,
@@ -190,6 +192,8 @@ class _Builder:
             "aws:cloudwatch/metricAlarm:MetricAlarm": self._alarm,
             "aws:cloudwatch/dashboard:Dashboard": self._dashboard,
             "aws:sns/topic:Topic": self._topic,
+            "aws:ec2/flowLog:FlowLog": self._flow_log,
+            "aws:wafv2/webAcl:WebAcl": self._web_acl,
         }.get(r["type"])
         if handler is not None:
             handler(r)
@@ -429,6 +433,39 @@ class _Builder:
             "1 secret-month",
             self.table.price("secrets_manager_secret_month"),
         )
+
+    def _flow_log(self, r: Resource) -> None:
+        if r["inputs"].get("logDestinationType") != "cloud-watch-logs":
+            self._line(r, "VPC flow logs", "not to CloudWatch Logs", None, "not priced")
+            return
+        gb = float(self.table.assumptions["flow_log_gb_per_vpc_month"])
+        self._line(
+            r,
+            "VPC flow logs (CloudWatch vended logs)",
+            f"{gb:g} GB ingested",
+            gb * self.table.price("cloudwatch_vended_logs_ingest_gb"),
+        )
+        self._assume(
+            f"VPC flow logs write {gb:g} GB a month before traffic (a record per flow and "
+            "network interface every 10 minutes: health checks, the app's and the database's "
+            "connections); busy stacks write more, at the same price per GB."
+        )
+
+    def _web_acl(self, r: Resource) -> None:
+        rules = len(r["inputs"].get("rules") or [])
+        self._line(r, "WAF web ACL", "1 web ACL-month", self.table.price("waf_web_acl_month"))
+        self._line(
+            r,
+            "WAF rules and managed rule groups",
+            f"{rules} rule-months",
+            rules * self.table.price("waf_rule_month"),
+        )
+        note = (
+            f"WAF requests ({self.table.price('waf_requests_per_million'):g} USD per million "
+            "inspected)."
+        )
+        if note not in self.not_estimated:
+            self.not_estimated.append(note)
 
     def _cluster(self, r: Resource) -> None:
         for setting in r["inputs"].get("settings") or []:

@@ -1,42 +1,40 @@
-"""App secrets: `pulumi config set --secret app-secrets:NAME` values reach the container through
-Secrets Manager, and their values appear nowhere but in the one input marked secret.
+"""App secrets: names in config (`service.appSecrets`), values only in Secrets Manager.
 
-Rendered from Pulumi.dev.yaml with overrides under the SDK's mocks; a value the CLI would hand
-over as a secret is given in ``render``'s ``secret_keys``.
+The stack creates one Secrets Manager secret per name, with no version, and the container's
+reference to it; the release phase gets the ARNs to check (and API_TOKEN to generate). Values
+set the old way, `pulumi config set --secret app-secrets:NAME`, are refused with the commands
+that move them. Rendered from Pulumi.dev.yaml with overrides under the SDK's mocks; the IAM
+decisions are those of tests/iam_evaluation.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
 from components.settings import SettingsError
+from iam_evaluation import allowed
 from pulumi_harness import ACCOUNT, REGION, AwsMocks, Rendered, render
 
 SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+MIGRATION_RUN = "pulumi-python:dynamic/migration:MigrationRun"
 STRIPE = "sk_live_51TestValueThatMustNeverLeak"
-WEBHOOK = "whsec_AnotherTestValue0123456789"
-VALUES = {"app-secrets:STRIPE_KEY": STRIPE, "app-secrets:WEBHOOK_SECRET": WEBHOOK}
-
-
-def render_with_secrets(overrides: dict | None = None, **kwargs) -> Rendered:
-    return render({**VALUES, **(overrides or {})}, secret_keys=list(VALUES), **kwargs)
+NAMES = {"service.appSecrets": ["STRIPE_KEY", "WEBHOOK_SECRET"]}
 
 
 @pytest.fixture(scope="module")
 def dev() -> Rendered:
-    return render_with_secrets()
+    return render(NAMES)
 
 
-def container(rendered: Rendered) -> dict:
-    (definition,) = json.loads(
-        rendered.one(TASK_DEFINITION, "app-definition")["containerDefinitions"]
-    )
+def container(rendered: Rendered, name: str = "app-definition") -> dict:
+    (definition,) = json.loads(rendered.one(TASK_DEFINITION, name)["containerDefinitions"])
     return definition
 
 
@@ -44,74 +42,72 @@ def secret_refs(rendered: Rendered) -> dict[str, str]:
     return {s["name"]: s["valueFrom"] for s in container(rendered)["secrets"]}
 
 
-def secret_arn(name: str) -> str:
+def secret_arn(name: str, stack: str = "dev") -> str:
     # How AwsMocks answers for a secret: its name plus the 6 characters AWS appends.
-    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:fastapi-fargate/dev/{name}-AbCdEf"
-
-
-def places_holding(rendered: Rendered, value: str) -> list[str]:
-    """Every resource input and stack output holding ``value``, but a secret version's value.
-
-    Inputs marked secret are searched too: a secret value that reached, say, the container's
-    environment would mark the whole task definition secret, yet AWS would show it in clear.
-    """
-    found = []
-    for resource in rendered.resources:
-        for key, item in resource.inputs.items():
-            if (resource.type, key) == (VERSION, "secretString"):
-                continue
-            text = json.dumps(item, default=str)
-            if key == "__provider":
-                # A dynamic provider is pickled into the state; look inside the pickle too.
-                text += base64.b64decode(item).decode("latin-1")
-            if value in text:
-                found.append(f"{resource.type}::{resource.name}.{key}")
-    for name, output in rendered.outputs.items():
-        if value in json.dumps(output, default=str):
-            found.append(f"output {name}")
-    return found
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:fastapi-fargate/{stack}/{name}-AbCdEf"
 
 
 class TestSecretsManager:
-    def test_one_secret_per_value_named_after_the_stack(self, dev):
+    def test_one_secret_per_name_and_api_token_named_after_the_stack(self, dev):
         component = dev.one("fastapi-fargate:app_secrets:AppSecrets")
         assert sorted(s["name"] for s in dev.children(component) if s.type == SECRET) == [
+            "fastapi-fargate/dev/API_TOKEN",
             "fastapi-fargate/dev/STRIPE_KEY",
             "fastapi-fargate/dev/WEBHOOK_SECRET",
         ]
 
-    def test_each_value_is_stored_as_a_version_whose_input_is_secret(self, dev):
-        versions = {v.name: v for v in dev.all(VERSION)}
-        assert set(versions) == {"app-secrets-STRIPE_KEY", "app-secrets-WEBHOOK_SECRET"}
-        assert versions["app-secrets-STRIPE_KEY"]["secretString"] == STRIPE
-        assert all(v.secret_inputs == {"secretString"} for v in versions.values())
+    def test_the_same_urns_as_before_so_a_deployed_secret_and_its_value_stay(self, dev):
+        # A stack deployed with app-secrets: config has these secrets already; the same
+        # component and child names keep them (only the SecretVersion resources go).
+        component = dev.one("fastapi-fargate:app_secrets:AppSecrets", "app-secrets")
+        assert {s.name for s in dev.children(component)} == {
+            "app-secrets-API_TOKEN",
+            "app-secrets-STRIPE_KEY",
+            "app-secrets-WEBHOOK_SECRET",
+        }
+
+    def test_no_secret_version_so_no_value_in_the_program_or_state(self, dev):
+        assert dev.all(VERSION) == []
+
+    def test_each_secret_is_tagged_so_ops_finds_the_apps_secrets_of_the_stack(self, dev):
+        tags = {s["name"]: s["tags"] for s in dev.all(SECRET) if "app-role" not in s.name}
+        assert tags["fastapi-fargate/dev/STRIPE_KEY"] == {
+            "fastapi-fargate:stack": "dev",
+            "fastapi-fargate:app-secret": "STRIPE_KEY",
+        }
+        assert all("fastapi-fargate:app-secret" in t for t in tags.values())
+        # The database's secret is not an app secret: ops never lists or prints it.
+        app_role = next(s for s in dev.all(SECRET) if "app-role" in s.name)
+        assert "fastapi-fargate:app-secret" not in (app_role.get("tags") or {})
 
     def test_a_dev_secret_is_deleted_at_once_a_production_one_can_be_restored(self, dev):
         assert {s["recoveryWindowInDays"] for s in dev.all(SECRET)} == {0}  # app role's too
-        prod = render_with_secrets(
-            {
-                "production": True,
-                "network.nat": "per-az",
-                "service.desiredCount": 2,
-                "scaling.minCount": 2,
-                "service.fargateSpotPercent": 0,
-            }
-        )
+        prod = render(NAMES, stack="prod")
         assert {s["recoveryWindowInDays"] for s in prod.all(SECRET)} == {30}
 
-    def test_no_app_secrets_no_secrets_manager_resources(self):
+    def test_api_token_even_with_no_names_set(self):
         rendered = render({"database.appRole": False})
-        assert not rendered.all(SECRET) and not rendered.all(VERSION)
-        assert not rendered.all("fastapi-fargate:app_secrets:AppSecrets")
+        assert [s["name"] for s in rendered.all(SECRET)] == ["fastapi-fargate/dev/API_TOKEN"]
+
+    def test_naming_api_token_again_is_the_same_one_secret(self):
+        rendered = render({"service.appSecrets": ["API_TOKEN"], "database.appRole": False})
+        assert [s["name"] for s in rendered.all(SECRET)] == ["fastapi-fargate/dev/API_TOKEN"]
 
 
 class TestContainer:
-    def test_each_value_reaches_the_container_as_a_reference_to_its_secret(self, dev):
+    def test_each_secret_reaches_the_container_as_a_reference(self, dev):
         refs = secret_refs(dev)
-        assert refs["STRIPE_KEY"] == secret_arn("STRIPE_KEY")
-        assert refs["WEBHOOK_SECRET"] == secret_arn("WEBHOOK_SECRET")
+        for name in ("API_TOKEN", "STRIPE_KEY", "WEBHOOK_SECRET"):
+            assert refs[name] == secret_arn(name)
         names = {e["name"] for e in container(dev)["environment"]}
-        assert not names & {"STRIPE_KEY", "WEBHOOK_SECRET"}
+        assert not names & {"API_TOKEN", "STRIPE_KEY", "WEBHOOK_SECRET"}
+
+    def test_the_migration_task_gets_them_too(self, dev):
+        # It runs the new revision's code, which may read its settings at import.
+        refs = {
+            s["name"]: s["valueFrom"] for s in container(dev, "app-migration-definition")["secrets"]
+        }
+        assert refs["STRIPE_KEY"] == secret_arn("STRIPE_KEY")
 
     def test_the_execution_role_reads_exactly_the_database_and_app_secrets(self, dev):
         (statement,) = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])[
@@ -126,47 +122,68 @@ class TestContainer:
         ]
         assert master.inputs["manageMasterUserPassword"] is True
         assert sorted(statement["Resource"]) == sorted(
-            [app_role, master_secret, secret_arn("STRIPE_KEY"), secret_arn("WEBHOOK_SECRET")]
+            [
+                app_role,
+                master_secret,
+                *(secret_arn(n) for n in ("API_TOKEN", "STRIPE_KEY", "WEBHOOK_SECRET")),
+            ]
         )
 
-    def test_no_task_starts_before_the_values_are_stored(self, dev):
-        task = dev.one(TASK_DEFINITION, "app-definition")
-        assert all(dev.depends_on(task, version) for version in dev.all(VERSION))
+    def test_iam_lets_the_execution_role_read_these_and_nothing_else(self, dev):
+        policy = dev.one(ROLE_POLICY, "app-execution-secrets")["policy"]
+        read = "secretsmanager:GetSecretValue"
+        assert allowed([policy], read, secret_arn("STRIPE_KEY"))
+        assert allowed([policy], read, secret_arn("API_TOKEN"))
+        # Another stack's secret of the same name, another secret of this stack, a write.
+        assert not allowed([policy], read, secret_arn("STRIPE_KEY", stack="prod"))
+        assert not allowed([policy], read, secret_arn("OTHER"))
+        assert not allowed([policy], "secretsmanager:PutSecretValue", secret_arn("STRIPE_KEY"))
+        assert not allowed([policy], "secretsmanager:ListSecrets", "*")
+
+    def test_the_web_tasks_own_role_cannot_read_the_app_secrets(self, dev):
+        # ECS injects them with the execution role; the app's code has no reason to fetch them.
+        policy = dev.one(ROLE_POLICY, "app-task-secrets")["policy"]
+        assert not allowed([policy], "secretsmanager:GetSecretValue", secret_arn("API_TOKEN"))
+
+
+class TestReleasePhase:
+    def test_the_migration_run_checks_every_app_secret_and_generates_api_token(self, dev):
+        run = dev.one(MIGRATION_RUN)
+        assert run["app_secrets"] == {
+            n: secret_arn(n) for n in ("API_TOKEN", "STRIPE_KEY", "WEBHOOK_SECRET")
+        }
+        assert run["generated_secrets"] == ["API_TOKEN"]
+        assert run["stack"] == "dev"
+
+    def test_without_a_release_phase_every_run_says_who_must_set_the_values(self, caplog):
+        with caplog.at_level(logging.WARNING):
+            rendered = render({**NAMES, "migration.enabled": False})
+        assert not rendered.all(MIGRATION_RUN)
+        (warning,) = [r.getMessage() for r in caplog.records if "app secrets" in r.getMessage()]
+        assert "(API_TOKEN, STRIPE_KEY, WEBHOOK_SECRET) or generates API_TOKEN" in warning
+        assert "`python -m ops dev secrets set NAME`" in warning
+
+    def test_it_runs_after_the_secrets_exist(self, dev):
+        run = dev.one(MIGRATION_RUN)
+        assert all(dev.depends_on(run, s) for s in dev.all(SECRET) if "app-secrets" in s.name)
 
 
 class TestNeverInPlainText:
-    def test_the_search_finds_a_value_where_it_is_kept_secret(self, dev):
-        # The search below is only worth something if it would see the value: it is there,
-        # in the one input marked secret.
-        version = next(v for v in dev.all(VERSION) if v.name == "app-secrets-STRIPE_KEY")
-        assert STRIPE in json.dumps(version.inputs)
-
-    @pytest.mark.parametrize("value", [STRIPE, WEBHOOK])
-    def test_no_value_appears_in_any_other_input_or_output(self, dev, value):
-        assert places_holding(dev, value) == []
-
-    def test_not_with_every_part_of_the_stack_turned_on_either(self):
-        rendered = render_with_secrets(
-            {
-                "service.environment": ["LOG_LEVEL=info"],
-                "loadBalancer.accessLogs": True,
-                "scaling.memoryTarget": 80,
-                "migration.nonce": "2",
-            }
-        )
-        assert places_holding(rendered, STRIPE) == []
-        assert rendered.all("pulumi-python:dynamic/migration:MigrationRun")
-
-    def test_secret_inputs_are_only_where_each_is_expected(self, dev):
-        # A secret value mixed into any other input would mark that input secret too.
+    def test_no_resource_input_is_secret_but_the_ecr_login(self, dev):
+        # No app secret value anywhere: the only secret inputs left are the ECR login the
+        # image push uses and the rollout check's pickled provider (no secret in it).
         secret_inputs = {(r.type, key) for r in dev.resources for key in r.secret_inputs}
         assert secret_inputs == {
-            (VERSION, "secretString"),
-            # The ECR login the image push uses.
             ("docker:index/image:Image", "registry"),
-            # Pulumi marks a pickled dynamic provider secret unless it opts out; searched above.
             ("pulumi-python:dynamic/rollout:RolloutCheck", "__provider"),
         }
+
+    def test_the_pickled_providers_hold_no_secret_arn_value_or_config(self, dev):
+        for resource in dev.resources:
+            provider = resource.inputs.get("__provider")
+            if provider:
+                text = base64.b64decode(provider).decode("latin-1")
+                assert "secretsmanager" not in text and "API_TOKEN" not in text
 
     def test_no_resource_is_given_a_database_password(self, dev):
         for resource in dev.resources:
@@ -174,37 +191,81 @@ class TestNeverInPlainText:
 
 
 class TestBadInput:
-    def test_a_value_not_set_as_a_secret_is_refused_without_showing_it(self):
+    def test_a_value_set_the_old_way_is_refused_with_the_commands_that_move_it(self):
         mocks = AwsMocks()
         with pytest.raises(SettingsError) as caught:
-            render({"app-secrets:STRIPE_KEY": STRIPE}, mocks=mocks)
+            render(
+                {"app-secrets:STRIPE_KEY": STRIPE, "service.appSecrets": ["WEBHOOK_SECRET"]},
+                secret_keys=["app-secrets:STRIPE_KEY"],
+                mocks=mocks,
+            )
         (problem,) = caught.value.problems
-        assert problem.startswith("app-secrets:STRIPE_KEY:")
+        assert problem.startswith("app-secrets:STRIPE_KEY: app secret values no longer live")
         assert (
-            "`pulumi config set --secret app-secrets:STRIPE_KEY` (it asks for the value" in problem
+            "`pulumi config set --path 'service.appSecrets[1]' STRIPE_KEY`, "
+            "`pulumi config rm app-secrets:STRIPE_KEY`, `pulumi up`" in problem
         )
+        assert "`.venv/bin/python -m ops dev secrets set STRIPE_KEY`" in problem
+        assert "`.venv/bin/python -m ops dev secrets list`" in problem
         assert STRIPE not in str(caught.value)
         assert mocks.registered == []
 
+    def test_a_name_already_listed_needs_only_the_config_removed(self):
+        with pytest.raises(SettingsError) as caught:
+            render(
+                {"app-secrets:STRIPE_KEY": STRIPE, **NAMES}, secret_keys=["app-secrets:STRIPE_KEY"]
+            )
+        (problem,) = caught.value.problems
+        assert "service.appSecrets[" not in problem
+        assert "Move it: `pulumi config rm app-secrets:STRIPE_KEY`, `pulumi up`." in problem
+
+    def test_two_old_values_get_consecutive_indexes(self):
+        keys = ["app-secrets:A_KEY", "app-secrets:B_KEY"]
+        with pytest.raises(SettingsError) as caught:
+            render(dict.fromkeys(keys, STRIPE), secret_keys=keys)
+        first, second = caught.value.problems
+        assert "'service.appSecrets[0]' A_KEY" in first
+        assert "'service.appSecrets[1]' B_KEY" in second
+
+    def test_a_plain_text_value_is_refused_without_showing_it(self):
+        with pytest.raises(SettingsError) as caught:
+            render({"app-secrets:STRIPE_KEY": STRIPE})
+        assert STRIPE not in str(caught.value)
+
     @pytest.mark.parametrize("name", ["1PASSWORD", "stripe-key", "WITH SPACE"])
     def test_a_name_that_is_not_an_environment_variable(self, name):
-        key = f"app-secrets:{name}"
         with pytest.raises(SettingsError) as caught:
-            render({key: STRIPE}, secret_keys=[key])
+            render({"service.appSecrets": [name]})
         (problem,) = caught.value.problems
-        assert problem.startswith(f"{key}: is not an environment variable name")
+        assert problem.startswith("fastapi-fargate:service.appSecrets = ")
+        assert "not environment variable names" in problem
+
+    def test_a_name_twice(self):
+        with pytest.raises(SettingsError) as caught:
+            render({"service.appSecrets": ["A", "A"]})
+        assert "names a secret twice" in caught.value.problems[0]
 
     @pytest.mark.parametrize("name", ["DB_PASSWORD", "PORT", "WEB_CONCURRENCY"])
     def test_a_name_the_stack_sets_itself(self, name):
-        key = f"app-secrets:{name}"
         with pytest.raises(SettingsError) as caught:
-            render({key: STRIPE}, secret_keys=[key])
+            render({"service.appSecrets": [name]})
         (problem,) = caught.value.problems
-        assert problem.startswith(f"{key}: the container already gets {name}")
-        assert STRIPE not in problem
+        assert problem.startswith(
+            f"fastapi-fargate:service.appSecrets: the container already gets {name}"
+        )
+        assert "Fix: `pulumi config rm --path 'service.appSecrets[0]'`" in problem
+
+    def test_api_token_as_a_plain_variable_is_refused(self):
+        with pytest.raises(SettingsError) as caught:
+            render({"service.environment": ["API_TOKEN=abc"]})
+        (problem,) = caught.value.problems
+        assert problem.startswith(
+            "fastapi-fargate:service.environment: API_TOKEN is an app secret the stack creates"
+        )
+        assert "`.venv/bin/python -m ops <stack> secrets set API_TOKEN`" in problem
+        assert "abc" not in problem
 
     def test_a_name_the_settings_already_give_the_container(self):
-        key = "app-secrets:LOG_LEVEL"
         with pytest.raises(SettingsError) as caught:
-            render({key: STRIPE, "service.environment": ["LOG_LEVEL=info"]}, secret_keys=[key])
-        assert caught.value.problems[0].startswith(f"{key}: the container already gets LOG_LEVEL")
+            render({"service.appSecrets": ["LOG_LEVEL"], "service.environment": ["LOG_LEVEL=info"]})
+        assert "the container already gets LOG_LEVEL" in caught.value.problems[0]

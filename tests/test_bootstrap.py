@@ -323,6 +323,12 @@ def test_the_preview_role_decrypts_dev_state_only_and_reads_no_secret(setup, req
     assert not can(rendered, "github-preview", "kms:Decrypt", "arn:aws:kms:us-east-1:1:key/any")
     for action in ("ssm:GetParameter", "ssm:GetParametersByPath", "secretsmanager:GetSecretValue"):
         assert not can(rendered, "github-preview", action, "arn:aws:secretsmanager:x:1:secret:y")
+    # The app secrets of dev (the sample API's token among them): their values are denied.
+    api_token = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:fastapi-fargate/dev/API_TOKEN-AbCdEf"
+    )
+    for action in ("secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue"):
+        assert not can(rendered, "github-preview", action, api_token)
     # Read-only: no write of its own beyond the managed ReadOnlyAccess.
     (guard,) = [
         p for p in rendered.all("aws:iam/rolePolicy:RolePolicy") if p["role"] == "github-preview"

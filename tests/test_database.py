@@ -23,6 +23,10 @@ from pulumi_harness import (
 )
 
 INSTANCE = "aws:rds/instance:Instance"
+# The app's own secret every stack has (components/app_secrets.py), beside the database's.
+API_TOKEN_ARN = (
+    f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:fastapi-fargate/dev/API_TOKEN-AbCdEf"
+)
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -185,9 +189,9 @@ class TestCredentials:
 
     def test_the_execution_role_may_read_exactly_the_database_secret(self, dev):
         # ECS injects the app role's credentials into the web tasks, the master's into the
-        # migration task.
+        # migration task (and the app's own secret API_TOKEN into both).
         assert sorted(policy_resources(dev)) == sorted(
-            [database_secret_arn(dev), master_secret_arn(dev)]
+            [database_secret_arn(dev), master_secret_arn(dev), API_TOKEN_ARN]
         )
         policy = json.loads(dev.one(ROLE_POLICY, "app-execution-secrets")["policy"])
         assert [s["Action"] for s in policy["Statement"]] == [["secretsmanager:GetSecretValue"]]
@@ -222,7 +226,7 @@ class TestCredentials:
         api_key = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:api-key-AbCdEf"
         rendered = render({"service.secrets": [f"API_KEY={api_key}"]})
         assert sorted(policy_resources(rendered)) == sorted(
-            [api_key, database_secret_arn(rendered), master_secret_arn(rendered)]
+            [api_key, database_secret_arn(rendered), master_secret_arn(rendered), API_TOKEN_ARN]
         )
 
     def test_the_release_phase_waits_for_the_database(self, dev):
@@ -315,7 +319,7 @@ class TestManagedInstance:
     def test_every_database_resource_is_a_child_of_the_component(self, dev):
         component = dev.one("fastapi-fargate:database:Database")
         names = {r.name for r in dev.children(component)}
-        assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-postgres", "data-app-role"}  # fmt: skip
+        assert names == {"data-subnets", "data-db", "data-db-in-tasks", "data-tasks-out-db", "data-parameters", "data-postgres", "data-app-role"}  # fmt: skip
 
     def test_every_production_database_resource_is_a_child_of_the_component(self, prod):
         component = prod.one("fastapi-fargate:database:Database")
@@ -331,8 +335,9 @@ class TestModes:
         names = set(environment(rendered)) | set(secrets(rendered))
         assert not {n for n in names if n.startswith("DB_")}
         assert "database" not in rendered.outputs
-        # Neither role gets an inline policy: nothing to read, the task role keeps no permission.
-        assert not rendered.all(ROLE_POLICY)
+        # The execution role reads the app's own API_TOKEN only; the task role keeps no permission.
+        assert [p.name for p in rendered.all(ROLE_POLICY)] == ["app-execution-secrets"]
+        assert policy_resources(rendered) == [API_TOKEN_ARN]
 
     def test_external_creates_no_database_and_wires_the_settings(self):
         rendered = render(EXTERNAL)
@@ -348,6 +353,7 @@ class TestModes:
             "notes",
         )
         assert secrets(rendered, MIGRATION) == {
+            "API_TOKEN": API_TOKEN_ARN,
             "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
             "DB_USER": f"{EXTERNAL_ARN}:username::",
         }
@@ -362,11 +368,12 @@ class TestModes:
         rendered = render({**EXTERNAL, "database.appRole": False})
         assert [d.name for d in rendered.all(TASK_DEFINITION)] == [WEB]
         assert secrets(rendered) == {
+            "API_TOKEN": API_TOKEN_ARN,
             "DB_PASSWORD": f"{EXTERNAL_ARN}:password::",
             "DB_USER": f"{EXTERNAL_ARN}:username::",
         }
         assert environment(rendered)["DB_SECRET_ARN"] == EXTERNAL_ARN
-        assert policy_resources(rendered) == [EXTERNAL_ARN]
+        assert sorted(policy_resources(rendered)) == sorted([EXTERNAL_ARN, API_TOKEN_ARN])
         assert policy_resources(rendered, "app-task-secrets") == [EXTERNAL_ARN]
 
 

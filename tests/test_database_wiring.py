@@ -86,7 +86,9 @@ class TestTheAppConnectsAsItsOwnRole:
 
     def test_the_web_tasks_get_the_role_s_credentials_and_its_secret_for_re_reads(self, dev):
         arn = app_role_secret_arn(dev)
-        assert secret_refs(dev) == {
+        refs = secret_refs(dev)
+        assert refs.pop("API_TOKEN").endswith(":secret:fastapi-fargate/dev/API_TOKEN-AbCdEf")
+        assert refs == {
             "DB_USER": f"{arn}:username::",
             "DB_PASSWORD": f"{arn}:password::",
         }
@@ -117,9 +119,11 @@ class TestTheAppConnectsAsItsOwnRole:
             },
             {"Effect": "Allow", "Action": ["secretsmanager:PutSecretValue"], "Resource": [app]},
         ]
-        # ECS injects both pairs of credentials: the execution role reads both secrets.
+        # ECS injects both pairs of credentials: the execution role reads both secrets (and
+        # the app's own API_TOKEN, components/app_secrets.py).
         (execution,) = statements(dev, "app-execution-secrets")
-        assert sorted(execution["Resource"]) == sorted([master, app])
+        api_token = next(r for r in execution["Resource"] if "/API_TOKEN-" in r)
+        assert sorted(execution["Resource"]) == sorted([master, app, api_token])
 
     def test_the_release_phase_runs_the_migration_task_definition_and_the_service_the_web_one(
         self, dev
@@ -150,7 +154,8 @@ class TestTheAppConnectsAsItsOwnRole:
     def test_without_an_app_role_the_web_tasks_use_the_database_secret(self, overrides):
         rendered = render(overrides)
         assert [d.name for d in rendered.all(TASK_DEFINITION)] == [WEB]
-        assert not rendered.all(SECRET)
+        # No secret for an app role: only the app's own API_TOKEN.
+        assert [s.name for s in rendered.all(SECRET)] == ["app-secrets-API_TOKEN"]
         refs = secret_refs(rendered)
         assert refs["DB_USER"].startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:rds!")
         assert "DB_APP_ROLE" not in environment(rendered)
@@ -162,6 +167,9 @@ class TestNothingSecretInTheTaskDefinitions:
         env = environment(dev, definition)
         assert not {"DB_USER", "DB_PASSWORD", "DATABASE_URL"} & set(env)
         for name, ref in secret_refs(dev, definition).items():
+            if name == "API_TOKEN":  # the app's own secret: the whole value, no JSON key
+                assert SECRET_ARN.match(ref), ref
+                continue
             arn, key = ref.rsplit(":", 3)[0], ref.rsplit(":", 3)[1]
             assert SECRET_ARN.match(arn), (name, ref)
             assert key == {"DB_USER": "username", "DB_PASSWORD": "password"}[name]

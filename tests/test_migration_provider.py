@@ -58,6 +58,9 @@ def inputs(**changes: Any) -> dict[str, Any]:
         "region": REGION,
         "account_id": None,
         "nonce": "",
+        "app_secrets": {},
+        "generated_secrets": [],
+        "stack": "dev",
         "__provider": "serialized-provider-v1",
     }
     return {**base, **changes}
@@ -309,6 +312,98 @@ def test_create_runs_the_task_and_outputs_its_arn_exit_code_duration_and_log_str
     assert "__provider" not in outs
     assert SECRET_VALUE not in repr(outs)
     assert result.id
+
+
+# --- app secrets: checked, API_TOKEN generated, before the migration task starts -------------
+
+
+@pytest.fixture
+def app_secrets(moto_cluster: dict[str, str]) -> dict[str, str]:
+    """Secrets as the stack creates them: no version (the values are set with ops)."""
+    client = boto3.client("secretsmanager", region_name=REGION)
+    return {
+        name: client.create_secret(Name=f"fastapi-fargate/dev/{name}")["ARN"]
+        for name in ("API_TOKEN", "STRIPE_KEY")
+    }
+
+
+def _props_with(moto_cluster: dict[str, str], secrets: dict[str, str]) -> dict[str, Any]:
+    return inputs(
+        task_definition=moto_cluster["task_definition"],
+        subnets=[moto_cluster["subnet"]],
+        security_groups=[moto_cluster["security_group"]],
+        app_secrets=secrets,
+        generated_secrets=["API_TOKEN"],
+    )
+
+
+def _tasks_started() -> list[str]:
+    return boto3.client("ecs", region_name=REGION).list_tasks(
+        cluster="app-cluster", startedBy="migrate/app/dev"
+    )["taskArns"]
+
+
+def test_a_secret_without_a_value_stops_the_rollout_naming_the_command_that_sets_it(
+    moto_cluster: dict[str, str], app_secrets: dict[str, str]
+) -> None:
+    with pytest.raises(MigrationFailed) as caught:
+        MigrationRunProvider().create(_props_with(moto_cluster, app_secrets))
+
+    message = str(caught.value)
+    assert "no value yet: STRIPE_KEY (service.appSecrets names them)" in message
+    assert "`.venv/bin/python -m ops dev secrets set STRIPE_KEY`" in message
+    assert "then run `pulumi up` again" in message
+    assert _tasks_started() == []  # no migration, no rollout (the service waits for this)
+
+
+def test_api_token_is_generated_once_and_never_returned_stored_or_pickled(
+    moto_cluster: dict[str, str], app_secrets: dict[str, str]
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    client.put_secret_value(SecretId=app_secrets["STRIPE_KEY"], SecretString=SECRET_VALUE)
+    provider = MigrationRunProvider()
+
+    result = provider.create(_props_with(moto_cluster, app_secrets))
+
+    token = client.get_secret_value(SecretId=app_secrets["API_TOKEN"])["SecretString"]
+    assert len(token) == 43  # secrets.token_urlsafe(32): 256 random bits
+    assert _tasks_started() == [result.outs["task_arn"]]
+    as_pulumi_stores_it = base64.b64decode(serialize_provider(provider))
+    for place in (repr(result.outs), as_pulumi_stores_it.decode("latin-1"), repr(vars(provider))):
+        assert token not in place and SECRET_VALUE not in place
+    # The next release keeps it: a token already handed to clients must not change.
+    provider.update("id", result.outs, _props_with(moto_cluster, app_secrets) | {"nonce": "2"})
+    assert client.get_secret_value(SecretId=app_secrets["API_TOKEN"])["SecretString"] == token
+    assert the_stored_value_of(client, app_secrets["STRIPE_KEY"]) == SECRET_VALUE
+
+
+def the_stored_value_of(client: Any, arn: str) -> str:
+    return client.get_secret_value(SecretId=arn)["SecretString"]
+
+
+def test_a_secret_set_with_ops_is_left_alone(
+    moto_cluster: dict[str, str], app_secrets: dict[str, str]
+) -> None:
+    client = boto3.client("secretsmanager", region_name=REGION)
+    for arn in app_secrets.values():
+        client.put_secret_value(SecretId=arn, SecretString="chosen-by-a-person")
+
+    made = migration_runner.ensure_app_secrets(
+        boto3.Session(), REGION, app_secrets, generated=["API_TOKEN"], stack="dev"
+    )
+
+    assert made == []
+    assert the_stored_value_of(client, app_secrets["API_TOKEN"]) == "chosen-by-a-person"
+
+
+def test_a_missing_secret_is_a_clear_failure_not_a_traceback(moto_cluster: dict[str, str]) -> None:
+    gone = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:fastapi-fargate/dev/GONE-AbCdEf"
+    with pytest.raises(
+        MigrationFailed, match=r"could not check the app secret GONE .*DescribeSecret"
+    ):
+        migration_runner.ensure_app_secrets(
+            boto3.Session(), REGION, {"GONE": gone}, generated=[], stack="dev"
+        )
 
 
 # --- delete and pickling ----------------------------------------------------------------------

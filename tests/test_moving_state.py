@@ -48,18 +48,17 @@ def test_a_stack_moved_to_a_kms_secrets_provider_plans_exactly_as_before(tmp_pat
 
 
 def test_secure_values_of_a_moved_stack_are_secrets_never_shown(tmp_path):
-    path = moved(tmp_path, **{"app-secrets:STRIPE_KEY": {"secure": STRIPE_CIPHERTEXT}})
+    # Another package's config: the project's own settings and app secrets take no secret.
+    path = moved(tmp_path, **{"datadog:apiKey": {"secure": STRIPE_CIPHERTEXT}})
     stack = load_stack(ROOT, None, path)
-    assert set(stack.encrypted_keys) == {"app-secrets:STRIPE_KEY"}
+    assert set(stack.encrypted_keys) == {"datadog:apiKey"}
     plan = build_plan(stack, policy=False)
-    assert plan["config"]["app-secrets:STRIPE_KEY"] == "(secret)"
-    (version,) = [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
-    assert version["inputs"]["secretString"] == "(secret)"
+    assert plan["config"]["datadog:apiKey"] == "(secret)"
     text = describe_text(plan) + json.dumps(plan)
     for ciphertext in (STRIPE_CIPHERTEXT, ENCRYPTED_KEY):
         assert ciphertext not in text
     assert "Encrypted in the stack file, so not decrypted offline" in text
-    assert "app-secrets:STRIPE_KEY" in text
+    assert "datadog:apiKey" in text
 
 
 def test_a_misspelled_secrets_provider_key_is_refused_not_ignored(tmp_path):

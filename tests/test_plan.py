@@ -27,7 +27,7 @@ from components.image import image_tag
 from plan import base
 from plan.cli import main
 from plan.cost import Estimate, capacity_split, estimate
-from plan.describe import describe_markdown, describe_text
+from plan.describe import describe_text
 from plan.diff import diff_plans, format_markdown
 from plan.document import build_plan
 from plan.engine_config import cli_edit, stack_config_from_document, stack_document
@@ -109,6 +109,11 @@ def dev() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
+def prod() -> dict[str, Any]:
+    return build_plan(load_stack(ROOT, "prod"))
+
+
+@pytest.fixture(scope="module")
 def dev_text(dev: dict[str, Any]) -> str:
     return describe_text(dev)
 
@@ -175,7 +180,7 @@ class TestThePlanOfTheDevStack:
         task = section(dev_text, "app-definition  [ecs.TaskDefinition]")
         assert 'command: ["python", "-m", "api.serve"]' in task
         assert re.search(r"environment \(names\): .*\bPORT\b.*\bWEB_CONCURRENCY\b", task)
-        assert "secrets (names): DB_PASSWORD, DB_USER" in task
+        assert "secrets (names): API_TOKEN, DB_PASSWORD, DB_USER" in task
         assert "8000" not in task.split("environment (names)")[1].split("\n")[0]
 
     def test_the_migration_command_and_the_scaling_range(self, dev_text):
@@ -205,14 +210,15 @@ class TestThePlanOfTheDevStack:
 class TestThePlanAnswersFirst:
     """The first lines answer: size, cost, rollout time, guardrails; the rest on request."""
 
-    def test_the_text_plan_is_a_short_summary_and_details_come_with_details(self, capsys):
+    def test_the_text_plan_is_a_short_summary_and_details_come_with_details(self, capsys, dev):
         code, out, _ = run_cli(capsys, "dev")
         assert code == 0
         lines = out.splitlines()
         assert len(lines) <= 25
         assert lines[0].startswith("Offline plan of stack dev (fastapi-fargate, us-east-1): ")
         assert lines[1] == (
-            "Estimated cost: 56.00 USD a month, priced at us-east-1 list prices (2026-03)."
+            f"Estimated cost: {estimate(dev).total:.2f} USD a month, priced at us-east-1 list "
+            "prices (2026-03)."
         )
         assert lines[3].startswith("Guardrails (")
         assert "edge-https  [lb.Listener]" not in out
@@ -222,8 +228,9 @@ class TestThePlanAnswersFirst:
         assert "edge-https  [lb.Listener]" in detailed
 
     def test_a_diff_summary_names_changes_motion_cost_and_time_before_the_detail(
-        self, capsys
+        self, capsys, dev, prod
     ):
+        before, after = estimate(dev).total, estimate(prod).total
         code, out, _ = run_cli(capsys, "prod", "--against", "dev")
         assert code == 0
         summary, _, detail = out.partition("\nSettings:\n")
@@ -232,7 +239,8 @@ class TestThePlanAnswersFirst:
         for said in (
             "Replaced, not updated (deleted and created anew):",
             "Sets in motion:",
-            "Estimated cost: 56.00 -> 402.09 USD a month (+346.09), priced at us-east-1",
+            f"Estimated cost: {before:.2f} -> {after:.2f} USD a month ({after - before:+.2f}), "
+            "priced at us-east-1",
             "Estimated rollout of service web: ",
             "Guardrails (",
         ):
@@ -241,12 +249,12 @@ class TestThePlanAnswersFirst:
 
     @pytest.mark.parametrize("against", [(), ("--against", "dev")], ids=["plan", "diff"])
     def test_the_pull_request_comment_opens_on_the_summary_and_folds_the_rest(
-        self, capsys, against
+        self, capsys, against, prod
     ):
         code, markdown, _ = run_cli(capsys, "prod", *against, "--markdown")
         assert code == 0
         head, folded = markdown.split("<details>", 1)
-        assert "402.09 USD" in head
+        assert f"{estimate(prod).total:.2f} USD" in head
         assert "Estimated rollout of" in head or "web: 3 min 10 s" in head
         assert "**Guardrails**" in head
         assert "| total |" not in head and "```mermaid" not in head
@@ -263,7 +271,10 @@ class TestTheCommandLine:
         saved.write_text(out)
         code, out, _ = run_cli(capsys, "dev", "--against-file", str(saved))
         assert code == 0
-        assert out.startswith("No changes from dev.json to stack dev.\nEstimated cost: 56.00 -> ")
+        total = estimate(dev).total
+        assert out.startswith(
+            f"No changes from dev.json to stack dev.\nEstimated cost: {total:.2f} -> {total:.2f} "
+        )
 
     def test_one_changed_setting_shows_exactly_the_properties_it_changes(self, capsys, tmp_path):
         path = stack_file(tmp_path, **{"service.cpu": 512, "service.memory": 1024})
@@ -617,7 +628,7 @@ class TestGuardrails:
 
 
 class TestSecrets:
-    def test_an_app_secret_value_never_appears_in_text_json_or_markdown(self):
+    def test_an_app_secret_set_the_old_way_is_refused_without_showing_it(self):
         config = {**stack_config("dev"), "app-secrets:STRIPE_KEY": STRIPE}
         stack = StackFile(
             project=PROJECT,
@@ -626,23 +637,34 @@ class TestSecrets:
             config=config,
             secret_keys=frozenset({"app-secrets:STRIPE_KEY"}),
         )
+        with pytest.raises(PlanError) as caught:
+            build_plan(stack)
+        assert "app-secrets:STRIPE_KEY: app secret values no longer live" in str(caught.value)
+        assert STRIPE not in str(caught.value)
+
+    def test_app_secrets_are_names_and_secrets_without_a_value(self):
+        config = {**stack_config("dev")}
+        config["fastapi-fargate:service"] = {
+            **config["fastapi-fargate:service"],
+            "appSecrets": ["STRIPE_KEY"],
+        }
+        stack = StackFile(
+            project=PROJECT, stack="dev", path=ROOT / "Pulumi.dev.yaml", config=config
+        )
         plan = build_plan(stack)
-        (version,) = [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
-        assert version["inputs"]["secretString"] == "(secret)"
-        assert plan["config"]["app-secrets:STRIPE_KEY"] == "(secret)"
-        for output in (json.dumps(plan), describe_text(plan), describe_markdown(plan)):
-            assert STRIPE not in output
-        assert "STRIPE_KEY" in describe_text(plan)
+        assert not [r for r in plan["resources"] if r["type"].endswith("SecretVersion")]
+        assert "fastapi-fargate/dev/STRIPE_KEY" in json.dumps(plan)
 
     def test_encrypted_values_are_secrets_with_a_placeholder_and_the_plan_says_so(
         self, capsys, tmp_path
     ):
-        path = stack_file(tmp_path, **{"app-secrets:STRIPE_KEY": {"secure": "v1:AAAA:BBBB"}})
+        # Another package's config (the project's own settings refuse secrets).
+        path = stack_file(tmp_path, **{"datadog:apiKey": {"secure": "v1:AAAA:BBBB"}})
         code, out, _ = run_cli(capsys, "--stack-file", str(path), "--details")
         assert code == 0
         notice = "Encrypted in the stack file, so not decrypted offline (shown as secrets): "
-        assert notice + "app-secrets:STRIPE_KEY." in out
-        assert "app-secrets:STRIPE_KEY = (secret)" in out
+        assert notice + "datadog:apiKey." in out
+        assert "datadog:apiKey = (secret)" in out
         assert "v1:AAAA:BBBB" not in out
 
 

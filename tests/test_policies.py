@@ -874,7 +874,8 @@ def test_a_secret_looking_variable_with_a_plain_value_is_refused():
         "TaskDefinition 'app-definition': container 'app' gets API_KEY as a plain environment "
         "variable, and its name says it holds a secret"
     ) in message
-    assert "`pulumi config set --secret app-secrets:API_KEY <value>`" in message
+    assert "`pulumi config set --path 'service.appSecrets[<next index>]' API_KEY`" in message
+    assert "`.venv/bin/python -m ops <stack> secrets set API_KEY`" in message
     assert "sk_live_123" not in message
 
 
@@ -1309,7 +1310,7 @@ def _http_forwards(stack: Stack) -> None:
         (_set(TASK, "memory", "256", "app-definition"), "task-memory-fits-workers"),
         (lambda s: _container_env(s, "STRIPE_API_KEY", "sk_live_1"), "no-plain-secret-environment"),
         (_set(ECR, "imageTagMutability", "MUTABLE"), "ecr-scan-and-immutable-tags"),
-        (_set(LOGS, "retentionInDays", 0), "log-group-retention"),
+        (_set(LOGS, "retentionInDays", 0, "app-logs"), "log-group-retention"),
         (_set(TARGET_GROUP, "deregistrationDelay", 300), "target-group-fast-drain"),
         (_set(SERVICE, "desiredCount", 1), "production-high-availability"),
         (_set(ALB, "enableDeletionProtection", False), "production-deletion-protection"),

@@ -15,10 +15,13 @@ import pytest
 
 from pulumi_harness import Rendered, render
 
-SECRET = {"app-secrets:API_KEY": "s3cr3t"}
+SECRET = {"service.appSecrets": ["API_KEY"]}
 PROTECTED_IN_PRODUCTION = {
     "database": {("aws:rds/instance:Instance", "data-postgres")},
-    "secrets": {("aws:secretsmanager/secret:Secret", "app-secrets-API_KEY")},
+    "secrets": {
+        ("aws:secretsmanager/secret:Secret", "app-secrets-API_KEY"),
+        ("aws:secretsmanager/secret:Secret", "app-secrets-API_TOKEN"),
+    },
     "loadBalancer": {("aws:lb/loadBalancer:LoadBalancer", "edge-alb")},
     "certificate": {
         ("aws:acm/certificate:Certificate", "edge-certificate"),
@@ -33,7 +36,7 @@ def protected(rendered: Rendered) -> set[tuple[str, str]]:
 
 
 def render_prod(overrides: dict | None = None) -> Rendered:
-    return render({**SECRET, **(overrides or {})}, stack="prod", secret_keys=list(SECRET))
+    return render({**SECRET, **(overrides or {})}, stack="prod")
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def test_production_protects_its_data_and_entrances_and_nothing_else(prod):
 
 
 def test_a_dev_stack_protects_nothing():
-    dev = render(SECRET, secret_keys=list(SECRET))
+    dev = render(SECRET)
     assert dev.all("aws:secretsmanager/secret:Secret")
     assert protected(dev) == set()
 

@@ -66,6 +66,8 @@ class World:
     good_task_definition: str
     broken_task_definition: str
     old_task_definition: str
+    app_secrets: dict[str, str]
+    """The app secrets the stack creates (no value yet), by variable name."""
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +121,12 @@ def world(rendered) -> Iterator[World]:
         ecs.create_cluster(clusterName="app-cluster")
         log_group_name = "/ecs/app"
         session.client("logs", endpoint_url=url).create_log_group(logGroupName=log_group_name)
+        # As components/app_secrets.py creates them: a name, no value.
+        secretsmanager = session.client("secretsmanager", endpoint_url=url)
+        app_secrets = {
+            name: secretsmanager.create_secret(Name=f"fastapi-fargate/dev/{name}")["ARN"]
+            for name in rendered.one(MIGRATION)["app_secrets"]
+        }
 
         def register(family: str) -> str:
             return ecs.register_task_definition(
@@ -139,6 +147,7 @@ def world(rendered) -> Iterator[World]:
             old_task_definition=register("app"),
             good_task_definition=register("app"),
             broken_task_definition=register("app-broken"),
+            app_secrets=app_secrets,
         )
     finally:
         server.stop()
@@ -262,6 +271,7 @@ def migration_inputs(rendered, world: World, task_definition: str) -> dict[str, 
         "subnets": [world.subnet],
         "security_groups": [world.security_group],
         "log_group": world.log_group,
+        "app_secrets": world.app_secrets,
     }
     return inputs
 
@@ -298,6 +308,13 @@ def test_the_host_runs_a_migration_with_the_rendered_inputs_and_the_stacks_role(
     assert outs["exit_code"] == 0
     assert outs["task_arn"].startswith(f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/")
     assert outs["account_id"] == ACCOUNT
+    # The release phase generated API_TOKEN, and it is in no output the state would keep.
+    token = (
+        boto3.Session(region_name=REGION)
+        .client("secretsmanager", endpoint_url=world.url)
+        .get_secret_value(SecretId=world.app_secrets["API_TOKEN"])["SecretString"]
+    )
+    assert len(token) == 43 and token not in json.dumps(outs)
     # The host acted through the stack's role, with its session name.
     assert any(
         (role.role_arn, role.session_name) == (ROLE, "up")

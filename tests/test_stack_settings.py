@@ -416,7 +416,10 @@ class TestReporting:
         assert "hunter2" not in str(caught.value)
         (problem,) = caught.value.problems
         assert problem.startswith("fastapi-fargate:service = [secret]:")
-        assert "app-secrets:" in problem and "`pulumi config rm service`" in problem
+        assert "`pulumi config rm service`" in problem
+        assert (
+            "service.appSecrets" in problem and "`python -m ops STACK secrets set NAME`" in problem
+        )
 
     def test_a_flat_key_set_as_a_secret_is_removed_without_path(self):
         # With --path, `pulumi config rm service.cpu` would remove the member cpu of the object

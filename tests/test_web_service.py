@@ -16,6 +16,9 @@ from pulumi_harness import ACCOUNT, Rendered, render
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+API_TOKEN_ARN = (
+    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:fastapi-fargate/dev/API_TOKEN-AbCdEf"
+)
 PROD = {
     "production": True,
     "network.nat": "per-az",
@@ -196,6 +199,8 @@ class TestTaskDefinition:
         spec = container(rendered)
         assert spec["secrets"] == [
             {"name": "API_KEY", "valueFrom": arn},
+            # The app's own bearer token, always there (components/app_secrets.py).
+            {"name": "API_TOKEN", "valueFrom": API_TOKEN_ARN},
             {"name": "TOKEN", "valueFrom": param},
         ]
         assert "API_KEY" not in environment(rendered)
@@ -214,14 +219,25 @@ class TestRoles:
         )
         policy = json.loads(rendered.one("aws:iam/rolePolicy:RolePolicy")["policy"])
         assert policy["Statement"] == [
-            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": sorted([arn, API_TOKEN_ARN]),
+            }
         ]
         task = rendered.one(TASK_DEFINITION, "app-definition")
         assert rendered.depends_on(task, rendered.one("aws:iam/rolePolicy:RolePolicy"))
 
-    def test_no_secrets_no_secrets_policy(self):
+    def test_no_other_secrets_a_policy_for_the_api_token_alone(self):
         rendered = render({"database.mode": "off", "service.exec": "off"})
-        assert not rendered.all("aws:iam/rolePolicy:RolePolicy")
+        (policy,) = rendered.all("aws:iam/rolePolicy:RolePolicy")
+        assert json.loads(policy["policy"])["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                "Resource": [API_TOKEN_ARN],
+            }
+        ]
 
     def test_the_task_role_has_no_permissions_unless_settings_name_them(self, dev):
         attached = [a["role"] for a in dev.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment")]

@@ -18,9 +18,10 @@ rules that span settings. It reports every problem at once, each naming the sett
 value and the ``pulumi config set --path`` command that fixes it, before the program registers a
 single resource.
 
-App secrets live in a second namespace, ``app-secrets:NAME``: any name is allowed there, and
-``Settings`` holds only their names; ``app_secret_values`` hands out the values as Pulumi
-secrets, so no model, repr or error message ever holds one.
+App secrets are names only (``service.appSecrets``): their values live in Secrets Manager,
+set with ``python -m ops STACK secrets set NAME``, and never pass through config, the model,
+state or an error message. A value still set the old way, under ``app-secrets:NAME``, is
+refused with the commands that move it.
 
 No resource is created here.
 
@@ -37,6 +38,7 @@ from components.settings.facts import (
     APP_SECRETS_NAMESPACE,
     DATABASE_ENV_NAMES,
     FARGATE_SIZES,
+    GENERATED_APP_SECRETS,
     LOG_RETENTION_DAYS,
     POSTGRES_MAJORS,
     POSTGRES_MIN_STORAGE_GIB,
@@ -47,7 +49,7 @@ from components.settings.facts import (
     TLS12_PLUS_POLICIES,
 )
 from components.settings.model import GROUPS, Settings
-from components.settings.reading import app_secret_values, load_settings, parse_settings
+from components.settings.reading import load_settings, parse_settings
 from components.settings.rules import reserved_env_names
 from components.settings.safety import PROTECTED_PARTS, AlarmsSettings, ProtectionSettings
 from components.settings.service import ImageSettings, ScalingSettings, ServiceSettings
@@ -56,6 +58,7 @@ __all__ = [
     "APP_SECRETS_NAMESPACE",
     "DATABASE_ENV_NAMES",
     "FARGATE_SIZES",
+    "GENERATED_APP_SECRETS",
     "GROUPS",
     "LOG_RETENTION_DAYS",
     "POSTGRES_MAJORS",
@@ -78,7 +81,6 @@ __all__ = [
     "ServiceSettings",
     "Settings",
     "SettingsError",
-    "app_secret_values",
     "inside_zone",
     "load_settings",
     "parse_settings",

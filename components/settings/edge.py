@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from components.settings.base import _dns_name, _Group
-from components.settings.facts import _SUBNET_ID, _VPC_ID, _ZONE_ID, _ZONE_NAME, TLS12_PLUS_POLICIES
+from components.settings.facts import (
+    _SUBNET_ID,
+    _VPC_ID,
+    _ZONE_ID,
+    _ZONE_NAME,
+    LOG_RETENTION_DAYS,
+    TLS12_PLUS_POLICIES,
+    WAF_RATE_LIMIT_MAX,
+    WAF_RATE_LIMIT_MIN,
+)
 
 
 class HttpsSettings(_Group):
@@ -118,6 +127,27 @@ class NetworkSettings(_Group):
         "their state), so a zone's outage never moves an existing stack's subnets.",
     )
 
+    flow_logs: bool = Field(
+        False,
+        description="VPC flow logs (every accepted and rejected connection of the VPC) to "
+        "CloudWatch Logs, for investigating an incident; always on for production stacks. "
+        "About 0.50 USD per GB of records.",
+    )
+    flow_log_retention_days: int = Field(
+        90,
+        description="Days CloudWatch keeps the flow logs: 90 covers an incident noticed weeks "
+        "later, while storage stays a few cents a month.",
+    )
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _flow_log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"is not a CloudWatch retention period; use one of {list(LOG_RETENTION_DAYS)}"
+            )
+        return value
+
     @field_validator("cidr")
     @classmethod
     def _cidr(cls, value: str) -> str:
@@ -184,3 +214,24 @@ class LoadBalancerSettings(_Group):
     access_logs: bool = Field(
         False, description="Write ALB access logs to a new S3 bucket (costs storage)."
     )
+    waf: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="An AWS WAF web ACL on the load balancer: AWS's managed common and "
+        "known-bad-inputs rule groups and a per-address rate limit. auto: on for production "
+        "stacks, off for development; on/off force it. About 8 USD a month plus 0.60 USD per "
+        "million requests.",
+    )
+    rate_limit: int = Field(
+        2000, ge=WAF_RATE_LIMIT_MIN, le=WAF_RATE_LIMIT_MAX,
+        description="With the WAF: requests one client address may make in any 5 minutes before "
+        "it is blocked for a while (about 7 a second, sustained); clients behind one NAT share "
+        "an address.",
+    )  # fmt: skip
+
+    @field_validator("waf", mode="before")
+    @classmethod
+    def _waf(cls, value: Any) -> Any:
+        # `waf: on` in a YAML 1.1 reader, or `pulumi config set --path loadBalancer.waf true`.
+        if isinstance(value, bool | str):
+            return {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value)
+        return value

@@ -67,6 +67,11 @@ LOG_RETENTION_DAYS = (
     2922, 3288, 3653,
 )  # fmt: skip
 
+# AWS WAF rate-based rule limits per 5-minute window (botocore wafv2 model, RateLimit: min 10,
+# max 2000000000; the "Rate-based rule statement" page of the WAF developer guide).
+WAF_RATE_LIMIT_MIN = 10
+WAF_RATE_LIMIT_MAX = 2_000_000_000
+
 # RDS for PostgreSQL majors in RDS standard support (Amazon RDS for PostgreSQL release
 # calendar). 13 left standard support in February 2026: RDS would bill Extended Support for it.
 POSTGRES_MAJORS = ("14", "15", "16", "17")
@@ -74,8 +79,12 @@ POSTGRES_MAJORS = ("14", "15", "16", "17")
 POSTGRES_MIN_STORAGE_GIB = 20
 RDS_MAX_STORAGE_GIB = 65536
 
-# Where app secrets are set: `pulumi config set --secret app-secrets:NAME value`.
+# Where app secret VALUES were set before they moved out of Pulumi config and state; a key in
+# this namespace is refused with the commands that move it (components/settings/rules.py).
 APP_SECRETS_NAMESPACE = "app-secrets"
+# App secrets the release phase generates when they have no value: the shipped API's bearer
+# token (app/api/auth.py reads API_TOKEN). Any other named secret must be set by a person.
+GENERATED_APP_SECRETS = frozenset({"API_TOKEN"})
 
 # Variables the stack sets in the container itself; settings may not set them again.
 STACK_ENV_NAMES = frozenset(

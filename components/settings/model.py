@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from components.settings.base import _Group
 from components.settings.data import DatabaseSettings, MigrationSettings
 from components.settings.edge import HttpsSettings, LoadBalancerSettings, NetworkSettings
+from components.settings.facts import GENERATED_APP_SECRETS
 from components.settings.safety import PROTECTED_PARTS, AlarmsSettings, ProtectionSettings
 from components.settings.service import ImageSettings, ScalingSettings, ServiceSettings
 
@@ -33,8 +34,13 @@ class Settings(_Group):
     database: DatabaseSettings = DatabaseSettings()
     protection: ProtectionSettings = ProtectionSettings()
     alarms: AlarmsSettings = AlarmsSettings()
-    app_secret_names: tuple[str, ...] = ()
-    """Names under ``app-secrets:`` (never their values: see ``app_secret_values``)."""
+
+    @property
+    def app_secret_names(self) -> tuple[str, ...]:
+        """The app's own secrets, names only (values live in Secrets Manager and never pass
+        through config, settings or state): service.appSecrets and the ones the stack
+        generates (API_TOKEN, the sample API's bearer token)."""
+        return tuple(sorted(set(self.service.app_secrets) | GENERATED_APP_SECRETS))
 
     @property
     def app_role(self) -> bool:
@@ -50,6 +56,18 @@ class Settings(_Group):
         data and entrances, unless ``protection.allowReplacing`` names it for this update."""
         assert part in PROTECTED_PARTS, part
         return self.production and part not in self.protection.allow_replacing
+
+    @property
+    def flow_logs(self) -> bool:
+        """VPC flow logs: network.flowLogs, always on for production."""
+        return self.production or self.network.flow_logs
+
+    @property
+    def waf_enabled(self) -> bool:
+        """The WAF web ACL: as loadBalancer.waf says; auto is on in production only."""
+        if self.load_balancer.waf == "auto":
+            return self.production
+        return self.load_balancer.waf == "on"
 
     @property
     def exec_enabled(self) -> bool:

@@ -373,31 +373,33 @@ def parse_settings(
     ``production``), values as the CLI hands them over (a group's object as JSON text) or
     already parsed.
 
-    ``app_secrets`` maps each name under ``app-secrets:`` to whether Pulumi holds it as a secret;
-    the values themselves never come here. Raises SettingsError listing every problem found;
-    values of ``secret_keys`` are never shown. ``stack_file`` names the file in messages.
+    ``app_secrets`` maps each name under ``app-secrets:`` (where app secret values were set
+    before they moved to Secrets Manager) to whether Pulumi holds it as a secret: each is
+    refused with the commands that move it; the values themselves never come here. Raises
+    SettingsError listing every problem found; values of ``secret_keys`` are never shown. ``stack_file`` names the file in messages.
     """
     data, problems, hints = _parse_raw(
         {k: v for k, v in raw.items() if k not in secret_keys}, stack_file
     )
+    stack = _stack_name(stack_file)
     # Project settings reach resource inputs as plain values: a secret among them would lose
-    # its secrecy on the way, so secrets belong under app-secrets: only.
+    # its secrecy on the way, so secret values belong in Secrets Manager (service.appSecrets).
     problems += [
         f"{_key(k)} = [secret]: holds a value set with --secret (`secure:` in {stack_file}), "
         f"but project settings are not secret and would reach the task definition in plain "
-        f"text. Fix: `pulumi config rm {_shell_word(k)}` (or only the member marked `secure:` "
-        f"in {stack_file}) and set the value as an app secret, like `pulumi config set "
-        f"--secret {APP_SECRETS_NAMESPACE}:API_KEY` (it asks for the value)."
+        f"text. Fix: `pulumi config rm {_shell_word(k)}` (or only the member marked `secure:`, "
+        f"like `pulumi config rm --path {k}.<member>`), list the variable's name in "
+        f"service.appSecrets and set its value with "
+        f"`.venv/bin/python -m ops {stack} secrets set NAME`."
         for k in sorted(secret_keys)
         if k in raw
     ]
     app_secrets = app_secrets or {}
-    problems += _app_secret_problems(app_secrets)
-    data["app_secret_names"] = tuple(sorted(app_secrets))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         field_problems, refused = _field_problems(exc, data, set(secret_keys))
+        problems += _app_secret_problems(app_secrets, None, stack)
         problems += field_problems
         # The rules still run, on every other value: each refused setting's default stands in,
         # and a rule that names a refused setting is not judged on that stand-in.
@@ -408,10 +410,17 @@ def parse_settings(
         if stand_in is not None:
             problems += [p for p in _combination_problems(stand_in) if not _names_any(p, refused)]
         raise SettingsError(problems, hints) from None
+    problems += _app_secret_problems(app_secrets, settings.service.app_secrets, stack)
     problems += _combination_problems(settings)
     if problems:
         raise SettingsError(problems, hints)
     return settings
+
+
+def _stack_name(stack_file: str) -> str:
+    """``Pulumi.dev.yaml`` -> ``dev``, for the ``python -m ops STACK`` commands in messages."""
+    name = stack_file.removeprefix("Pulumi.").removesuffix(".yaml")
+    return "STACK" if not name or name.startswith("<") or name == stack_file else name
 
 
 def _config_keys() -> dict[str, Any]:
@@ -444,11 +453,3 @@ def load_settings() -> Settings:
     if names:
         raise SettingsError(names)
     return settings
-
-
-def app_secret_values(settings: Settings) -> dict[str, pulumi.Output[str]]:
-    """Each app secret's value as a Pulumi secret, by name; only after ``load_settings``."""
-    config = pulumi.Config(APP_SECRETS_NAMESPACE)
-    # require_secret marks the value secret however it was stored; load_settings has already
-    # refused a plain-text one.
-    return {name: config.require_secret(name) for name in settings.app_secret_names}

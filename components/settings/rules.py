@@ -6,8 +6,7 @@ No resource is created here.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from components.settings.base import (
     EXAMPLES,
@@ -24,6 +23,7 @@ from components.settings.facts import (
     APP_SECRETS_NAMESPACE,
     DATABASE_ENV_NAMES,
     FARGATE_SIZES,
+    GENERATED_APP_SECRETS,
     STACK_ENV_NAMES,
     TASK_MEMORY_OVERHEAD_MIB,
 )
@@ -252,14 +252,25 @@ def _environment_problems(s: Settings) -> list[str]:
             f"from other settings. Fix: {removals}."
         )
     for name in s.app_secret_names:
-        if name in reserved or name in names:
+        if name not in reserved and name not in names:
+            continue
+        source = (
+            "the stack itself" if name in reserved else "service.environment or service.secrets"
+        )
+        if name in svc.app_secrets and name not in GENERATED_APP_SECRETS:
+            path = f"service.appSecrets[{svc.app_secrets.index(name)}]"
             problems.append(
-                f"{APP_SECRETS_NAMESPACE}:{name}: the container already gets {name} from "
-                f"{'the stack itself' if name in reserved else 'service.environment or service.secrets'}"
-                f" (reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm "
-                f"{APP_SECRETS_NAMESPACE}:{name}`, then `pulumi config set --secret "
-                f"{APP_SECRETS_NAMESPACE}:APP_{name}` (it asks for the value; the app reads "
-                f"APP_{name})."
+                f"{_key('service.appSecrets')}: the container already gets {name} from {source} "
+                f"(reserved: {', '.join(sorted(reserved))}). Fix: `pulumi config rm --path "
+                f"{_shell_word(path)}` and use another name."
+            )
+        else:
+            # One the stack has on its own (API_TOKEN): the plain setting is what must go.
+            problems.append(
+                f"{_key('service.environment')}: {name} is an app secret the stack creates "
+                f"itself (the release phase generates it); set in {source} it would bypass "
+                f"Secrets Manager. Fix: remove {name} there; to choose its value, "
+                f"`.venv/bin/python -m ops <stack> secrets set {name}`."
             )
     return problems
 
@@ -360,28 +371,44 @@ def _database_problems(s: Settings) -> list[str]:
     return problems
 
 
-def _app_secret_problems(app_secrets: Mapping[str, bool]) -> list[str]:
-    """Problems with the names under ``app-secrets:``; values are never read here."""
+def _app_secret_problems(
+    app_secrets: Mapping[str, bool], listed: Sequence[str] | None, stack: str
+) -> list[str]:
+    """A value under ``app-secrets:`` (where app secrets were set before): refused, with the
+    commands that move it out of Pulumi config and state; values are never read here.
+
+    ``listed`` is service.appSecrets when it is known (None when the settings are invalid);
+    names already there need no new entry.
+    """
     problems = []
-    for name, is_secret in sorted(app_secrets.items()):
+    listed = list(listed) if listed is not None else None
+    added = 0
+    for name in sorted(app_secrets):
         key = f"{APP_SECRETS_NAMESPACE}:{name}"
         if not _ENV_NAME.match(name):
             problems.append(
-                f"{key}: is not an environment variable name (letters, digits and underscores, "
-                f"not starting with a digit). Fix: `pulumi config rm {_shell_word(key)}`, then "
-                f"`pulumi config set --secret {APP_SECRETS_NAMESPACE}:{_env_name(name)}` (it "
-                f"asks for the value)."
+                f"{key}: app secret values no longer live in Pulumi config, and this name is not "
+                f"an environment variable name either. Fix: `pulumi config rm {_shell_word(key)}`;"
+                f" list the secret under a valid name in service.appSecrets and set it with "
+                f"`.venv/bin/python -m ops {stack} secrets set <NAME>`."
             )
-        elif not is_secret:
-            problems.append(
-                f"{key}: is stored in plain text in the stack's config; app secrets must be "
-                f"encrypted. Fix: `pulumi config set --secret {key}` (it asks for the value and "
-                f"replaces the plain one)."
+            continue
+        steps = []
+        if listed is None:
+            steps.append(f"`pulumi config set --path 'service.appSecrets[<next index>]' {name}`")
+        elif name not in listed:
+            steps.append(
+                f"`pulumi config set --path 'service.appSecrets[{len(listed) + added}]' {name}`"
             )
+            added += 1
+        steps += [f"`pulumi config rm {key}`", "`pulumi up`"]
+        problems.append(
+            f"{key}: app secret values no longer live in Pulumi config or state, where anyone "
+            f"who can decrypt the stack (pull-request previews included) reads them. Move it: "
+            f"{', '.join(steps)}. A value already deployed stays in its Secrets Manager secret "
+            f"(only Pulumi's copy goes; check with "
+            f"`.venv/bin/python -m ops {stack} secrets list`); one never deployed is asked for by "
+            f"the release phase: `.venv/bin/python -m ops {stack} secrets set {name}`. If the stack file was shared, rotate the value."
+        )
     return problems
 
-
-def _env_name(name: str) -> str:
-    """``name`` made an environment variable name: other characters as _, no leading digit."""
-    fixed = re.sub(r"[^A-Za-z0-9_]", "_", name).upper() or "SECRET"
-    return f"_{fixed}" if fixed[0].isdigit() else fixed

@@ -97,6 +97,14 @@ class ServiceSettings(_Group):
         default_factory=list,
         description="Secret variables, each NAME=ARN of a Secrets Manager secret or SSM parameter.",
     )
+    app_secrets: list[str] = Field(
+        default_factory=list,
+        description="Names of the app's own secrets (API keys and the like), besides API_TOKEN, "
+        "the sample API's bearer token, which the stack always has and the release phase "
+        "generates. The stack creates a Secrets Manager secret for each and the container gets "
+        "it as that variable; values never pass through Pulumi config or state: `python -m ops "
+        "STACK secrets set NAME`. A rollout waits until each has a value.",
+    )
     task_policy_arns: list[str] = Field(
         default_factory=list,
         description="IAM policy ARNs the app's task role gets (none by default); dangerous AWS "
@@ -176,6 +184,19 @@ class ServiceSettings(_Group):
                     f"entry {entry!r} is not NAME=arn:aws:secretsmanager:... or NAME=arn:aws:ssm:..."
                 )
         return entries
+
+    @field_validator("app_secrets")
+    @classmethod
+    def _app_secrets(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not _ENV_NAME.match(n)]
+        if bad:
+            raise ValueError(
+                f"{bad} are not environment variable names (letters, digits and underscores, "
+                "not starting with a digit)"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("names a secret twice")
+        return names
 
     @field_validator("exec", mode="before")
     @classmethod

@@ -275,7 +275,8 @@ def check_plain_secrets(args: ResourceValidationArgs, report: ReportViolation) -
                 f"{name} as a plain environment variable, and {why}; anyone who can describe the "
                 f"task definition can read it. Fix: store it in Secrets Manager and pass it as a "
                 f"secret (container `secrets` with valueFrom; in this project `pulumi config set "
-                f"--secret app-secrets:{name} <value>` or service.secrets). If it is not a secret, "
+                f"--path 'service.appSecrets[<next index>]' {name}` and "
+                f"`.venv/bin/python -m ops <stack> secrets set {name}`, or service.secrets). If it is not a secret, "
                 f"add {name} to this policy's allowNames in policy/config.<stack>.json.",
                 None,
             )
