@@ -106,6 +106,14 @@ def secrets_read_policy(secret_arns: list[str], writable_arns: Sequence[str] = (
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def public_api_warning() -> str:
+    return (
+        "service.publicApi is true: the app serves every route without a token (API_AUTH=none), "
+        "so anyone who finds the URL can read, create and delete its data. Fix, unless that is "
+        "the point: `pulumi config set --path service.publicApi false`."
+    )
+
+
 def trusted_proxy_cidrs(network: NetworkSettings) -> list[str]:
     """The VPC's IPv4 CIDR blocks: the load balancer's nodes take their addresses from them.
 
@@ -149,6 +157,10 @@ def container_definitions(
         "KEEP_ALIVE_TIMEOUT": str(settings.load_balancer.idle_timeout + 5),
         "HEALTH_CHECK_PATH": service.health_check_path,
         "MAX_BODY_BYTES": str(service.max_body_bytes),
+        # Closed by default: the app refuses to start without API_TOKEN (an ECS secret) unless
+        # the stack says the API is public on purpose (app/api/auth.py).
+        "API_AUTH": "none" if service.public_api else "bearer",
+        "API_DOCS": "on" if settings.api_docs_enabled else "off",
     }
     if trusted_proxies:
         # Only the load balancer's addresses may set X-Forwarded-For/-Proto; anything reaching
@@ -249,6 +261,8 @@ class AppTask(pulumi.ComponentResource):
         super().__init__("fastapi-fargate:task:AppTask", name, None, opts)
         settings, service = args.settings, args.settings.service
         child = pulumi.ResourceOptions(parent=self)
+        if service.public_api:
+            pulumi.log.warn(public_api_warning())
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",

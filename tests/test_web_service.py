@@ -7,6 +7,7 @@ checked against botocore's model of ECS RegisterTaskDefinition.
 from __future__ import annotations
 
 import json
+import logging
 
 import botocore.session
 import pytest
@@ -162,6 +163,25 @@ class TestTaskDefinition:
     def test_the_app_keeps_connections_longer_than_the_load_balancer(self):
         rendered = render({"loadBalancer.idleTimeout": 120})
         assert int(environment(rendered)["KEEP_ALIVE_TIMEOUT"]) > 120
+
+    def test_the_api_is_closed_and_its_docs_off_in_production_by_default(self, dev):
+        assert environment(dev)["API_AUTH"] == "bearer"
+        assert environment(dev)["API_DOCS"] == "on"
+        prod = environment(render(PROD))
+        assert (prod["API_AUTH"], prod["API_DOCS"]) == ("bearer", "off")
+        assert environment(render({**PROD, "service.apiDocs": "on"}))["API_DOCS"] == "on"
+        assert environment(render({"service.apiDocs": False}))["API_DOCS"] == "off"
+
+    def test_a_public_api_is_a_setting_and_every_run_warns_about_it(self, dev, caplog):
+        with caplog.at_level(logging.WARNING):
+            rendered = render({"service.publicApi": True})
+        assert environment(rendered)["API_AUTH"] == "none"
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            w.startswith("service.publicApi is true: the app serves every route without a token")
+            and "`pulumi config set --path service.publicApi false`" in w
+            for w in warnings
+        ), warnings
 
     def test_an_init_process_forwards_signals(self, dev):
         assert container(dev)["linuxParameters"] == {"initProcessEnabled": True}

@@ -58,6 +58,13 @@ class Settings(_Group):
             return not self.production
         return self.service.exec == "on"
 
+    @property
+    def api_docs_enabled(self) -> bool:
+        """The app's interactive docs: as service.apiDocs says; auto is on outside production."""
+        if self.service.api_docs == "auto":
+            return not self.production
+        return self.service.api_docs == "on"
+
 
 GROUPS: dict[str, type[_Group]] = {
     to_camel(name): field.annotation  # type: ignore[misc]

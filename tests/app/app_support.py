@@ -61,7 +61,16 @@ _APP_ENV_VARS = (
     "DB_APP_SECRET_ARN",
     "HEALTH_CHECK_PATH",
     "HEALTHCHECK_TIMEOUT",
+    "API_AUTH",
+    "API_TOKEN",
+    "API_DOCS",
 )
+
+# The servers these tests start are closed, as a deployed one is (api.auth): they get this
+# token, and requests to anything but the health checks carry it (``AUTH``, ``AUTH_LINE``).
+TEST_API_TOKEN = "test-token-" + "x" * 32
+AUTH = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+AUTH_LINE = f"Authorization: Bearer {TEST_API_TOKEN}\r\n".encode()
 
 
 def wait_until(
@@ -133,7 +142,8 @@ def worker_pids(supervisor_pid: int) -> set[int]:
 
 
 class ServerProcess:
-    """``python -m api.serve`` on a free loopback port, output captured to a log file."""
+    """``python -m api.serve`` on a free loopback port, output captured to a log file; closed
+    with ``TEST_API_TOKEN`` unless ``env`` says otherwise."""
 
     def __init__(self, tmp_dir: Path, database_url: str, **env: str) -> None:
         self.port = free_port()
@@ -145,7 +155,7 @@ class ServerProcess:
             HOST="127.0.0.1",
             PORT=str(self.port),
             APP_TEST_STATE_DIR=str(tmp_dir),
-            **env,
+            **{"API_TOKEN": TEST_API_TOKEN, **env},
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
