@@ -414,6 +414,26 @@ class TestWhatAChangeSetsInMotion:
 
 UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
 
+# Issue 25 is built in two branches: this one wrote the production policies for VPC flow logs
+# (mandatory) and a WAF (advisory), the other (part B) adds the resources that satisfy them.
+# Until a plan holds those resources, exactly these findings are expected and excused here
+# (tests/test_policies.py AWAITING_PART_B says it strictly); once it does, nothing is.
+AWAITING_PART_B = {
+    "aws:ec2/flowLog:FlowLog": ("production-vpc-flow-logs", "edge-vpc"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": ("production-waf", "edge-alb"),
+}
+
+
+def awaiting_part_b(plan: dict[str, Any]) -> dict[str, str]:
+    """policy -> resource of the part B findings this plan is expected to have."""
+    types = {r["type"] for r in plan["resources"]}
+    return {p: r for t, (p, r) in AWAITING_PART_B.items() if t not in types}
+
+
+def excused(findings: list[dict[str, Any]], plan: dict[str, Any]) -> list[dict[str, Any]]:
+    awaiting = awaiting_part_b(plan)
+    return [f for f in findings if awaiting.get(f["policy"]) != f["resource"]]
+
 
 @pytest.fixture(scope="module")
 def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -425,7 +445,7 @@ class TestGuardrails:
     """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
 
     def test_a_prod_stack_without_nat_and_with_one_task_is_refused_naming_both_policies(
-        self, capsys, tmp_path
+        self, capsys, tmp_path, unsafe_prod
     ):
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         code, out, err = run_cli(capsys, "--stack-file", str(path))
@@ -434,10 +454,14 @@ class TestGuardrails:
         # Every policy of the pack ran (policy/guardrails POLICIES, counted in the header).
         with importable(ROOT / "policy"):
             count = len(_import_pack().POLICIES)
+        # The prod stack's policy config lowers production-vpc-flow-logs to advisory until part
+        # B's flow logs exist (test_policies.py checks the waiver goes with them).
+        awaiting = len(awaiting_part_b(unsafe_prod))
+        advisories = {0: "", 1: ", 1 advisory"}.get(awaiting, f", {awaiting} advisories")
         assert (
             f"Guardrails (fastapi-fargate-guardrails, {count} policies, config "
-            "policy/config.prod.json): 2 mandatory violations: `pulumi preview` with the pack "
-            "would refuse this stack."
+            f"policy/config.prod.json): 2 mandatory violations{advisories}: `pulumi preview` "
+            "with the pack would refuse this stack."
         ) in section
         assert "    ! production-high-availability on web: Service 'web' runs 1 task(s)" in section
         assert (
@@ -452,6 +476,57 @@ class TestGuardrails:
             "error: the guardrails refuse this stack (2 mandatory violations): "
             "production-high-availability on web; production-private-tasks on web\n"
         )
+
+    def test_the_reviewers_prod_copy_is_refused_naming_each_policy(
+        self, capsys, tmp_path, monkeypatch
+    ):
+        """Issue 25's prod copy: storage unencrypted, a public database without backups, a
+        privileged container running as root with an added capability, and the load balancer's
+        access logs off. The settings refuse most of these before anything renders, so the
+        rendering is changed after the program ran (as a hand edit or a drifting component
+        would change it), and the access logs are turned off the way a user would."""
+        import plan.document
+
+        real_render = plan.document.render
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            rendered = real_render(*args, **kwargs)
+            db = rendered.one("aws:rds/instance:Instance", "data-postgres")
+            definition = rendered.one("aws:ecs/taskDefinition:TaskDefinition", "app-definition")
+            for resource in (db, definition):
+                _id, state = rendered.states[(resource.type, resource.name)]
+                views = (resource.inputs, state)
+                if resource is db:
+                    for view in views:
+                        view.update(
+                            storageEncrypted=False, publiclyAccessible=True, backupRetentionPeriod=0
+                        )
+                    continue
+                for view in views:
+                    (container,) = json.loads(view["containerDefinitions"])
+                    container.update(privileged=True, user="0")
+                    container["linuxParameters"]["capabilities"] = {"add": ["SYS_ADMIN"]}
+                    view["containerDefinitions"] = json.dumps([container])
+            return rendered
+
+        monkeypatch.setattr(plan.document, "render", broken)
+        path = stack_file(tmp_path, "prod", base="prod", **{"loadBalancer.accessLogs": False})
+        code, out, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 1
+        for policy, resource in [
+            ("rds-storage-encrypted", "data-postgres"),
+            ("rds-not-publicly-accessible", "data-postgres"),
+            ("production-backup-retention", "data-postgres"),
+            ("container-not-privileged", "app-definition"),
+            ("container-non-root-user", "app-definition"),
+            ("container-no-added-capabilities", "app-definition"),
+            ("production-load-balancer-access-logs", "edge-alb"),
+        ]:
+            assert f"{policy} on {resource}" in err, policy
+            assert f"    ! {policy} on {resource}: " in out, policy
+        # Each names its fix; where a setting fixes it, the command that sets it.
+        assert "`pulumi config set --path database.backupRetentionDays 7`" in out
+        assert "`pulumi config set --path loadBalancer.accessLogs true`" in out
 
     def test_the_pull_request_comment_shows_the_same_violations_with_their_fixes(
         self, unsafe_prod, dev
@@ -487,22 +562,33 @@ class TestGuardrails:
 
     def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys, dev):
         code, out, _ = run_cli(capsys, "prod", "--json")
+        prod = json.loads(out)
         assert code == 0
-        for stack, plan in (("dev", dev), ("prod", json.loads(out))):
+        for stack, plan in (("dev", dev), ("prod", prod)):
             report = plan["guardrails"]
             assert report["config"] == f"policy/config.{stack}.json"
-            assert (report["mandatory"], report["advisory"]) == ([], [])
+            assert (excused(report["mandatory"], plan), excused(report["advisory"], plan)) == (
+                [],
+                [],
+            )
 
     def test_the_stacks_policy_config_sets_levels_as_the_cli_reads_it(self, tmp_path):
         root = tmp_path / "project"
-        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__"))
+        shutil.copytree(
+            ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__")
+        )
         (root / "policy" / "config.prod.json").write_text(
             json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
         )
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
-        report = build_plan(load_stack(root, None, path), root)["guardrails"]
-        assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
-        assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
+        plan = build_plan(load_stack(root, None, path), root)
+        report = plan["guardrails"]
+        assert [f["policy"] for f in excused(report["mandatory"], plan)] == [
+            "production-high-availability"
+        ]
+        assert [f["policy"] for f in excused(report["advisory"], plan)] == [
+            "production-private-tasks"
+        ]
 
     # pulumi/pulumi pkg/resource/analyzer/config_test.go, TestParsePolicyPackConfigSuccess/Fail.
     @pytest.mark.parametrize(

@@ -49,7 +49,7 @@ from components.settings import (
     parse_settings,
 )
 from plan.engine_config import load_project, program_config
-from plan.policies import engine_view, evaluate
+from plan.policies import engine_view, evaluate, parse_config
 from pulumi_harness import ROOT, Rendered, handed_over, render, stack_config
 
 POLICY_DIR = ROOT / "policy"
@@ -1416,6 +1416,18 @@ AWAITING_PART_B = {
 
 def awaiting_part_b(rendered: Rendered) -> set[str]:
     return {policy for type_, policy in AWAITING_PART_B.items() if not rendered.all(type_)}
+
+
+def test_the_prod_config_lowers_the_flow_log_rule_only_until_the_stack_has_flow_logs(stacks):
+    """policy/config.prod.json makes production-vpc-flow-logs advisory while part B's flow logs
+    are missing, so the committed prod stack plans; once they render, the waiver must go (this
+    fails until it does), and the rule is mandatory again."""
+    text = (POLICY_DIR / "config.prod.json").read_text()
+    level, _ = parse_config(text, "policy/config.prod.json").get(
+        "production-vpc-flow-logs", (None, {})
+    )
+    waiting = "production-vpc-flow-logs" in awaiting_part_b(stacks["prod"].rendered)
+    assert level == ("advisory" if waiting else None)
 
 
 def render_stack(stack: str, overrides: dict[str, Any] | None = None) -> Stack:
