@@ -441,6 +441,18 @@ def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return build_plan(load_stack(ROOT, None, path))
 
 
+def test_a_public_api_is_a_warning_of_the_plan(tmp_path, capsys):
+    """service.publicApi opens the sample API on purpose: the plan says so, with the way back."""
+    path = stack_file(tmp_path, **{"service.publicApi": True})
+    code, out, _ = run_cli(capsys, "--stack-file", str(path), "--no-policy")
+    assert code == 0
+    warnings = out.split("Warnings from the program:", 1)[1]
+    assert "! service.publicApi is true: the app serves every route without a token" in warnings
+    assert "`pulumi config set --path service.publicApi false`" in warnings
+    assert "API_AUTH" in out  # the variable the task gets (its value: none)
+    assert "service.publicApi" not in run_cli(capsys, "dev", "--no-policy")[1]
+
+
 class TestGuardrails:
     """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
 
