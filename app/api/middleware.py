@@ -52,7 +52,7 @@ from api.admission import (
     server_timing,
     uses_database,
 )
-from api.auth import UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, Auth
+from api.auth import UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, Auth, from_env
 from api.db import POOL_CAPACITY
 from api.settings import env_int
 
@@ -136,8 +136,9 @@ class RequestGuard:
         auth: Auth | None = None,
     ) -> None:
         self.app = app
-        # None: no check (an app assembled without create_app, as some unit tests do).
-        self.auth = auth
+        # Closed here too: without an explicit Auth (create_app passes its own), the one the
+        # environment says, and AuthConfigError when that is unusable (API_TOKEN missing).
+        self.auth = from_env() if auth is None else auth
         self.max_body_bytes = (
             env_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1)
             if max_body_bytes is None
@@ -195,10 +196,9 @@ class RequestGuard:
 
     def _refused(self, scope: Scope) -> bool:
         """Whether the request lacks the token its route needs (``api.auth``)."""
-        auth = self.auth
-        if auth is None or auth.is_open(scope["path"]):
+        if self.auth.is_open(scope["path"]):
             return False
-        return not auth.allows(scope.get("headers", ()))
+        return not self.auth.allows(scope.get("headers", ()))
 
     async def _call_guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes
