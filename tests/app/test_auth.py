@@ -26,9 +26,11 @@ def closed_server(tmp_path_factory, _migrated_sqlite_template):
     """The server as a deployed task runs it: a token, no docs (a production stack)."""
     tmp = tmp_path_factory.mktemp("closed")
     shutil.copyfile(_migrated_sqlite_template, tmp / "app.db")
-    server = ServerProcess(tmp, f"sqlite:///{tmp / 'app.db'}", API_DOCS="off").start()
-    yield server
-    server.stop()
+    server = ServerProcess(tmp, f"sqlite:///{tmp / 'app.db'}", API_DOCS="off")
+    try:  # stopped even when it never turns healthy: no server outlives the tests
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def url(server: ServerProcess, path: str) -> str:

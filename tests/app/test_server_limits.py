@@ -45,9 +45,11 @@ def server(tmp_path_factory, _migrated_sqlite_template):
         # The load balancer's subnets; this test's client (127.0.0.1) is not among them.
         FORWARDED_ALLOW_IPS="10.0.0.0/16",
         APP_ENABLE_TEST_ROUTES="1",
-    ).start()
-    yield server
-    server.stop()
+    )
+    try:  # stopped even when it never turns healthy: no server outlives the tests
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def connect(server: ServerProcess, timeout: float = 20) -> socket.socket:

@@ -133,9 +133,11 @@ def running_server(tmp_path_factory, _migrated_sqlite_template):
     tmp = tmp_path_factory.mktemp("shared-server")
     db = tmp / "app.db"
     shutil.copyfile(_migrated_sqlite_template, db)
-    server = ServerProcess(tmp, f"sqlite:///{db}").start()
-    yield server
-    server.stop()
+    server = ServerProcess(tmp, f"sqlite:///{db}")
+    try:  # stopped even when it never turns healthy: no server outlives the tests
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def test_forwarded_https_yields_https_urls(running_server):
