@@ -35,6 +35,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import ECS_FAMILY, stack_name
 from components.settings import NetworkSettings, Settings
 
 CONTAINER_NAME = "app"
@@ -373,7 +374,7 @@ class AppTask(pulumi.ComponentResource):
             log_group,
             execution_role_ready,
             trusted_proxies,
-            family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            family=stack_name(ECS_FAMILY, pulumi.get_project(), pulumi.get_stack()),
             secret_refs=secret_refs,
             environment=environment,
             task_secret_arns=args.task_secret_arns,
@@ -394,7 +395,9 @@ class AppTask(pulumi.ComponentResource):
                 log_group,
                 execution_role_ready,
                 trusted_proxies,
-                family=f"{pulumi.get_project()}-{pulumi.get_stack()}-migration",
+                family=stack_name(
+                    ECS_FAMILY, pulumi.get_project(), pulumi.get_stack(), "migration"
+                ),
                 secret_refs=migration_refs,
                 environment=_all_by_name({**args.environment, **migration.environment}),
                 task_secret_arns=migration.task_secret_arns,
