@@ -521,13 +521,13 @@ def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_a_public_api_is_a_warning_of_the_plan(tmp_path, capsys):
     """service.publicApi opens the sample API on purpose: the plan says so, with the way back."""
     path = stack_file(tmp_path, **{"service.publicApi": True})
-    code, out, _ = run_cli(capsys, "--stack-file", str(path), "--no-policy")
+    code, out, _ = run_cli(capsys, "--stack-file", str(path), "--no-policy", "--details")
     assert code == 0
     warnings = out.split("Warnings from the program:", 1)[1]
     assert "! service.publicApi is true: the app serves every route without a token" in warnings
     assert "`pulumi config set --path service.publicApi false`" in warnings
     assert "API_AUTH" in out  # the variable the task gets (its value: none)
-    assert "service.publicApi" not in run_cli(capsys, "dev", "--no-policy")[1]
+    assert "service.publicApi" not in run_cli(capsys, "dev", "--no-policy", "--details")[1]
 
 
 class TestGuardrails:
@@ -594,7 +594,9 @@ class TestGuardrails:
                 for view in views:
                     (container,) = json.loads(view["containerDefinitions"])
                     container.update(privileged=True, user="0")
-                    container["linuxParameters"]["capabilities"] = {"add": ["SYS_ADMIN"]}
+                    # SYS_PTRACE: the one capability Fargate lets a task add (ECS API reference,
+                    # KernelCapabilities), so only the guardrails stand in its way.
+                    container["linuxParameters"]["capabilities"] = {"add": ["SYS_PTRACE"]}
                     view["containerDefinitions"] = json.dumps([container])
             return rendered
 
