@@ -7,6 +7,11 @@ credentials after a rotation), and a Fargate task definition with one container.
 The web service and the migration run both use this task definition, so the migration runs the
 very image, environment and secrets that are about to serve.
 
+The container is hardened: a read-only root filesystem with one task volume at ``/tmp``, the
+image's non-root user (``APP_USER``), every Linux capability dropped, never privileged. The
+app gets ``API_AUTH``/``API_DOCS`` from ``service.publicApi``/``service.apiDocs`` (a public API is
+warned about on every run).
+
 Besides what the settings say, the container gets what other components hand over in
 ``AppTaskArgs``: plain variables (the database's host, port and name) and secrets (the database
 credentials, the app secrets), each secret only as a reference that ECS resolves at start.
@@ -43,6 +48,36 @@ SERVER_COMMAND = ["python", "-m", "api.serve"]
 HEALTH_CHECK_COMMAND = ["CMD", "python", "-m", "api.healthcheck"]
 
 ARCHITECTURES = {"linux/amd64": "X86_64", "linux/arm64": "ARM64"}
+
+# The image's non-root user and group (app/Dockerfile: `groupadd --gid 10001`, `useradd --uid
+# 10001`, `USER 10001:10001`; tests/test_web_service.py checks they agree). Said again in the task
+# definition because ECS and the AWS Config rule Security Hub uses
+# (ecs-task-definition-linux-user-non-root: no `user` is NON_COMPLIANT) read the task
+# definition, not the image; and a task definition that names the user keeps the app
+# unprivileged even if a later image forgot its USER line.
+APP_USER = "10001:10001"
+# The one writable path of a read-only root filesystem: a task volume (ephemeral storage, empty
+# at start, gone with the task). Fargate has no tmpfs (linuxParameters.tmpfs is EC2-only), so it
+# is a bind mount with no host path; the image declares VOLUME /tmp owned by APP_USER, which
+# Fargate copies onto the volume (AWS ECS guide, "Use bind mounts with Amazon ECS").
+TMP_VOLUME = "tmp"
+TMP_PATH = "/tmp"
+# ECS Exec's agent (run by ECS inside the container, as root) writes under these paths, and
+# fails on a read-only root: with exec on, each gets a task volume too, the workaround of
+# aws/containers-roadmap#1359 (ECS Exec has no read-only-root support of its own).
+EXEC_WRITABLE_PATHS = {
+    "exec-managed-agents": "/managed-agents",
+    "exec-ssm-lib": "/var/lib/amazon/ssm",
+    "exec-ssm-log": "/var/log/amazon/ssm",
+}
+
+
+def writable_volumes(settings: Settings) -> dict[str, str]:
+    """The task volumes of the read-only container, by name: where each is mounted."""
+    volumes = {TMP_VOLUME: TMP_PATH}
+    if settings.exec_enabled:
+        volumes |= EXEC_WRITABLE_PATHS
+    return volumes
 
 
 def assume_role_policy(account_id: str, region: str | None = None) -> str:
@@ -107,6 +142,14 @@ def secrets_read_policy(secret_arns: list[str], writable_arns: Sequence[str] = (
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
+def public_api_warning() -> str:
+    return (
+        "service.publicApi is true: the app serves every route without a token (API_AUTH=none), "
+        "so anyone who finds the URL can read, create and delete its data. Fix, unless that is "
+        "the point: `pulumi config set --path service.publicApi false`."
+    )
+
+
 def trusted_proxy_cidrs(network: NetworkSettings) -> list[str]:
     """The VPC's IPv4 CIDR blocks: the load balancer's nodes take their addresses from them.
 
@@ -150,6 +193,10 @@ def container_definitions(
         "KEEP_ALIVE_TIMEOUT": str(settings.load_balancer.idle_timeout + 5),
         "HEALTH_CHECK_PATH": service.health_check_path,
         "MAX_BODY_BYTES": str(service.max_body_bytes),
+        # Closed by default: the app refuses to start without API_TOKEN (an ECS secret) unless
+        # the stack says the API is public on purpose (app/api/auth.py).
+        "API_AUTH": "none" if service.public_api else "bearer",
+        "API_DOCS": "on" if settings.api_docs_enabled else "off",
     }
     if trusted_proxies:
         # Only the load balancer's addresses may set X-Forwarded-For/-Proto; anything reaching
@@ -173,8 +220,22 @@ def container_definitions(
             "startPeriod": min(service.health_check_grace_period, 300),
         },
         "stopTimeout": service.stop_timeout,
-        # An init process at PID 1 reaps zombies and forwards SIGTERM to the server.
-        "linuxParameters": {"initProcessEnabled": True},
+        # Hardened (AWS Config ecs-containers-readonly-access, ecs-task-definition-linux-user-
+        # non-root, ecs-containers-nonprivileged): nothing in the image can change at run time,
+        # the app runs as the image's unprivileged user and keeps no Linux capability (none is
+        # needed to serve HTTP on a port above 1024). `privileged` stays unset: Fargate
+        # refuses true, and unset is not privileged.
+        "readonlyRootFilesystem": True,
+        "user": APP_USER,
+        "mountPoints": [
+            {"sourceVolume": name, "containerPath": path, "readOnly": False}
+            for name, path in writable_volumes(settings).items()
+        ],
+        "linuxParameters": {
+            # An init process at PID 1 reaps zombies and forwards SIGTERM to the server.
+            "initProcessEnabled": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
@@ -250,6 +311,8 @@ class AppTask(pulumi.ComponentResource):
         super().__init__("fastapi-fargate:task:AppTask", name, None, opts)
         settings, service = args.settings, args.settings.service
         child = pulumi.ResourceOptions(parent=self)
+        if service.public_api:
+            pulumi.log.warn(public_api_warning())
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -433,6 +496,11 @@ class AppTask(pulumi.ComponentResource):
                 execution_role_arn=execution_role.arn,
                 task_role_arn=task_role.arn,
                 container_definitions=definitions,
+                # The container's writable paths (no host path: the task's ephemeral storage).
+                volumes=[
+                    aws.ecs.TaskDefinitionVolumeArgs(name=name)
+                    for name in writable_volumes(settings)
+                ],
             ),
             # The image, logs and secrets must be reachable before a task of this revision
             # can start.

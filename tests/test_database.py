@@ -427,16 +427,18 @@ class TestBadInput:
             "fastapi-fargate:database.name = my-app:"
         )
 
-    def test_production_needs_backups(self):
+    @pytest.mark.parametrize("days", [0, 6])
+    def test_production_needs_a_week_of_backups(self, days):
         message = only_problem(
             {
                 "production": True,
                 "https.domain": "api.example.com",
                 "https.hostedZone": "example.com",
-                "database.backupRetentionDays": 0,
+                "database.backupRetentionDays": days,
             }
         )
-        assert message.startswith("fastapi-fargate:database.backupRetentionDays = 0:")
+        assert message.startswith(f"fastapi-fargate:database.backupRetentionDays = {days}:")
+        assert "`pulumi config set --path database.backupRetentionDays 7`" in message
 
     def test_a_managed_database_in_an_existing_vpc_needs_private_subnets(self):
         message = only_problem(

@@ -502,18 +502,29 @@ class TestWhatAChangeSetsInMotion:
 
 UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
 
-
 @pytest.fixture(scope="module")
 def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path = stack_file(tmp_path_factory.mktemp("unsafe"), "prod", base="prod", **UNSAFE_PROD)
     return build_plan(load_stack(ROOT, None, path))
 
 
+def test_a_public_api_is_a_warning_of_the_plan(tmp_path, capsys):
+    """service.publicApi opens the sample API on purpose: the plan says so, with the way back."""
+    path = stack_file(tmp_path, **{"service.publicApi": True})
+    code, out, _ = run_cli(capsys, "--stack-file", str(path), "--no-policy", "--details")
+    assert code == 0
+    warnings = out.split("Warnings from the program:", 1)[1]
+    assert "! service.publicApi is true: the app serves every route without a token" in warnings
+    assert "`pulumi config set --path service.publicApi false`" in warnings
+    assert "API_AUTH" in out  # the variable the task gets (its value: none)
+    assert "service.publicApi" not in run_cli(capsys, "dev", "--no-policy", "--details")[1]
+
+
 class TestGuardrails:
     """The policy pack runs on the plan as `pulumi preview --policy-pack policy` would run it."""
 
     def test_a_prod_stack_without_nat_and_with_one_task_is_refused_naming_both_policies(
-        self, capsys, tmp_path
+        self, capsys, tmp_path, unsafe_prod
     ):
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         code, out, err = run_cli(capsys, "--stack-file", str(path))
@@ -524,8 +535,8 @@ class TestGuardrails:
             count = len(_import_pack().POLICIES)
         assert (
             f"Guardrails (fastapi-fargate-guardrails, {count} policies, config "
-            "policy/config.prod.json): 2 mandatory violations: `pulumi preview` with the pack "
-            "would refuse this stack."
+            f"policy/config.prod.json): 2 mandatory violations: `pulumi preview` "
+            "with the pack would refuse this stack."
         ) in section
         assert "    ! production-high-availability on web: Service 'web' runs 1 task(s)" in section
         assert (
@@ -540,6 +551,59 @@ class TestGuardrails:
             "error: the guardrails refuse this stack (2 mandatory violations): "
             "production-high-availability on web; production-private-tasks on web\n"
         )
+
+    def test_the_reviewers_prod_copy_is_refused_naming_each_policy(
+        self, capsys, tmp_path, monkeypatch
+    ):
+        """Issue 25's prod copy: storage unencrypted, a public database without backups, a
+        privileged container running as root with an added capability, and the load balancer's
+        access logs off. The settings refuse most of these before anything renders, so the
+        rendering is changed after the program ran (as a hand edit or a drifting component
+        would change it), and the access logs are turned off the way a user would."""
+        import plan.document
+
+        real_render = plan.document.render
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            rendered = real_render(*args, **kwargs)
+            db = rendered.one("aws:rds/instance:Instance", "data-postgres")
+            definition = rendered.one("aws:ecs/taskDefinition:TaskDefinition", "app-definition")
+            for resource in (db, definition):
+                _id, state = rendered.states[(resource.type, resource.name)]
+                views = (resource.inputs, state)
+                if resource is db:
+                    for view in views:
+                        view.update(
+                            storageEncrypted=False, publiclyAccessible=True, backupRetentionPeriod=0
+                        )
+                    continue
+                for view in views:
+                    (container,) = json.loads(view["containerDefinitions"])
+                    container.update(privileged=True, user="0")
+                    # SYS_PTRACE: the one capability Fargate lets a task add (ECS API reference,
+                    # KernelCapabilities), so only the guardrails stand in its way.
+                    container["linuxParameters"]["capabilities"] = {"add": ["SYS_PTRACE"]}
+                    view["containerDefinitions"] = json.dumps([container])
+            return rendered
+
+        monkeypatch.setattr(plan.document, "render", broken)
+        path = stack_file(tmp_path, "prod", base="prod", **{"loadBalancer.accessLogs": False})
+        code, out, err = run_cli(capsys, "--stack-file", str(path))
+        assert code == 1
+        for policy, resource in [
+            ("rds-storage-encrypted", "data-postgres"),
+            ("rds-not-publicly-accessible", "data-postgres"),
+            ("production-backup-retention", "data-postgres"),
+            ("container-not-privileged", "app-definition"),
+            ("container-non-root-user", "app-definition"),
+            ("container-no-added-capabilities", "app-definition"),
+            ("production-load-balancer-access-logs", "edge-alb"),
+        ]:
+            assert f"{policy} on {resource}" in err, policy
+            assert f"    ! {policy} on {resource}: " in out, policy
+        # Each names its fix; where a setting fixes it, the command that sets it.
+        assert "`pulumi config set --path database.backupRetentionDays 7`" in out
+        assert "`pulumi config set --path loadBalancer.accessLogs true`" in out
 
     def test_the_pull_request_comment_shows_the_same_violations_with_their_fixes(
         self, unsafe_prod, dev
@@ -575,22 +639,33 @@ class TestGuardrails:
 
     def test_the_committed_stacks_pass_and_the_json_plan_carries_the_result(self, capsys, dev):
         code, out, _ = run_cli(capsys, "prod", "--json")
+        prod = json.loads(out)
         assert code == 0
-        for stack, plan in (("dev", dev), ("prod", json.loads(out))):
+        for stack, plan in (("dev", dev), ("prod", prod)):
             report = plan["guardrails"]
             assert report["config"] == f"policy/config.{stack}.json"
-            assert (report["mandatory"], report["advisory"]) == ([], [])
+            assert (report["mandatory"], report["advisory"]) == (
+                [],
+                [],
+            )
 
     def test_the_stacks_policy_config_sets_levels_as_the_cli_reads_it(self, tmp_path):
         root = tmp_path / "project"
-        shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__"))
+        shutil.copytree(
+            ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__")
+        )
         (root / "policy" / "config.prod.json").write_text(
             json.dumps({"production-private-tasks": {"enforcementLevel": "advisory"}})
         )
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
-        report = build_plan(load_stack(root, None, path), root)["guardrails"]
-        assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
-        assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
+        plan = build_plan(load_stack(root, None, path), root)
+        report = plan["guardrails"]
+        assert [f["policy"] for f in report["mandatory"]] == [
+            "production-high-availability"
+        ]
+        assert [f["policy"] for f in report["advisory"]] == [
+            "production-private-tasks"
+        ]
 
     # pulumi/pulumi pkg/resource/analyzer/config_test.go, TestParsePolicyPackConfigSuccess/Fail.
     @pytest.mark.parametrize(

@@ -58,6 +58,8 @@ sys.path.insert(0, str(POLICY_DIR))
 
 import guardrails  # noqa: E402
 from guardrails import (  # noqa: E402
+    containers,
+    data,
     edge,
     iam_grants,
     network,
@@ -158,6 +160,13 @@ LEVELS = {
     "container-exec-form": "mandatory",
     "task-memory-fits-workers": "mandatory",
     "no-plain-secret-environment": "mandatory",
+    "container-read-only-root": "mandatory",
+    "container-non-root-user": "mandatory",
+    "container-not-privileged": "mandatory",
+    "container-no-added-capabilities": "mandatory",
+    "rds-storage-encrypted": "mandatory",
+    "rds-not-publicly-accessible": "mandatory",
+    "production-backup-retention": "mandatory",
     "log-group-retention": "advisory",
     "ecr-scan-and-immutable-tags": "mandatory",
     "iam-no-wildcard-actions": "mandatory",
@@ -166,6 +175,9 @@ LEVELS = {
     "production-deletion-protection": "mandatory",
     "production-private-tasks": "mandatory",
     "production-real-domain": "mandatory",
+    "production-load-balancer-access-logs": "mandatory",
+    "production-vpc-flow-logs": "mandatory",
+    "production-waf": "advisory",
     "ecs-service-keeps-healthy-tasks": "mandatory",
     "production-deployment-alarms": "mandatory",
     "production-no-exec": "mandatory",
@@ -1201,6 +1213,164 @@ def test_a_production_stack_served_over_plain_http_is_refused():
     assert check_stack(production.production_real_domain, https) == []
 
 
+# --- containers and data (issue 25) ------------------------------------------------------------
+
+HARDENED = {
+    "readonlyRootFilesystem": True,
+    "user": "10001:10001",
+    "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+}
+CONTAINER_POLICIES = [
+    containers.container_read_only_root,
+    containers.container_non_root_user,
+    containers.container_not_privileged,
+    containers.container_no_added_capabilities,
+]
+
+
+def test_a_read_only_unprivileged_container_without_added_capabilities_passes():
+    for policy in CONTAINER_POLICIES:
+        assert check(policy, TASK, task(container(**HARDENED))) == [], policy.name
+
+
+@pytest.mark.parametrize("value", [False, None])
+def test_a_container_with_a_writable_root_is_refused(value):
+    spec = container(**{**HARDENED, "readonlyRootFilesystem": value})
+    (message,) = check(containers.container_read_only_root, TASK, task(spec), name="app")
+    assert "TaskDefinition 'app': container 'app' can write to its root filesystem" in message
+    assert '"readonlyRootFilesystem": true' in message
+
+
+@pytest.mark.parametrize("user", [None, "", "root", "0", "0:0", "root:app", "00:10001"])
+def test_a_container_without_a_user_or_running_as_root_is_refused(user):
+    spec = container(**HARDENED)
+    spec.pop("user")
+    if user is not None:
+        spec["user"] = user
+    (message,) = check(containers.container_non_root_user, TASK, task(spec), name="app")
+    assert "root, which owns everything in the container" in message
+    assert '"10001:10001"' in message
+
+
+@pytest.mark.parametrize("user", ["10001", "10001:10001", "app", "app:0", "1000:root"])
+def test_a_named_non_root_user_passes_whatever_its_group(user):
+    spec = container(**{**HARDENED, "user": user})
+    assert check(containers.container_non_root_user, TASK, task(spec)) == []
+
+
+def test_a_privileged_container_is_refused():
+    spec = container(**HARDENED, privileged=True)
+    (message,) = check(containers.container_not_privileged, TASK, task(spec), name="app")
+    assert "container 'app' is privileged" in message
+    assert check(containers.container_not_privileged, TASK, task(container(privileged=False))) == []
+
+
+def test_a_container_that_adds_a_capability_is_refused_naming_it():
+    linux = {"capabilities": {"add": ["SYS_PTRACE", "NET_ADMIN"], "drop": ["ALL"]}}
+    spec = container(**{**HARDENED, "linuxParameters": linux})
+    (message,) = check(containers.container_no_added_capabilities, TASK, task(spec), name="app")
+    assert "adds Linux capabilities (SYS_PTRACE, NET_ADMIN)" in message
+
+
+def rds(**changes: Any) -> dict[str, Any]:
+    return {
+        "storageEncrypted": True,
+        "publiclyAccessible": False,
+        "backupRetentionPeriod": 14,
+        "deletionProtection": True,
+    } | changes
+
+
+@pytest.mark.usefixtures("production_stack")
+def test_an_encrypted_private_database_with_two_weeks_of_backups_passes():
+    for policy in data.POLICIES:
+        assert check(policy, RDS, rds()) == [], policy.name
+
+
+@pytest.mark.usefixtures("other_stack")
+@pytest.mark.parametrize(
+    ("changes", "policy", "text"),
+    [
+        ({"storageEncrypted": False}, data.rds_storage_encrypted, "stores its data, snapshots"),
+        ({"storageEncrypted": None}, data.rds_storage_encrypted, "unencrypted"),
+        ({"publiclyAccessible": True}, data.rds_not_publicly_accessible, "gets a public address"),
+    ],
+)
+def test_an_unencrypted_or_public_database_is_refused_on_every_stack(changes, policy, text):
+    (message,) = check(policy, RDS, rds(**changes), name="db")
+    assert message.startswith("Instance 'db' ") and text in message
+
+
+@pytest.mark.usefixtures("production_stack")
+@pytest.mark.parametrize("days", [0, 1, 6, None])
+def test_a_production_database_with_less_than_a_week_of_backups_is_refused(days):
+    properties = rds(backupRetentionPeriod=days)
+    (message,) = check(data.production_backup_retention, RDS, properties, name="db")
+    assert f"keeps automated backups {days if days is not None else '(unset)'} day(s)" in message
+    assert "`pulumi config set --path database.backupRetentionDays 7`" in message
+
+
+@pytest.mark.usefixtures("other_stack")
+def test_short_backups_and_no_access_logs_are_not_refused_outside_production():
+    assert check(data.production_backup_retention, RDS, rds(backupRetentionPeriod=1)) == []
+    assert check(production.production_load_balancer_access_logs, ALB, {}) == []
+    vpc = resource("aws:ec2/vpc:Vpc", "edge-vpc", {})
+    assert check_stack(production.production_vpc_flow_logs, [vpc]) == []
+    assert check_stack(production.production_waf, [resource(ALB, "edge-alb", {})]) == []
+
+
+@pytest.mark.usefixtures("production_stack")
+@pytest.mark.parametrize(
+    "logs",
+    [None, {"enabled": False, "bucket": "logs"}, {"enabled": True}, {"bucket": "logs"}],
+)
+def test_a_production_load_balancer_without_access_logs_is_refused(logs):
+    properties = {} if logs is None else {"accessLogs": logs}
+    (message,) = check(production.production_load_balancer_access_logs, ALB, properties, name="x")
+    assert "LoadBalancer 'x' writes no access logs on a production stack" in message
+    assert "`pulumi config set --path loadBalancer.accessLogs true`" in message
+    on = {"accessLogs": {"enabled": True, "bucket": "logs"}}
+    assert check(production.production_load_balancer_access_logs, ALB, on) == []
+    network_lb = {"loadBalancerType": "network"}
+    assert check(production.production_load_balancer_access_logs, ALB, network_lb) == []
+
+
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+
+
+@pytest.mark.usefixtures("production_stack")
+def test_a_production_vpc_without_a_flow_log_of_its_own_is_refused():
+    vpc = resource("aws:ec2/vpc:Vpc", "edge-vpc", {"id": "vpc-1"})
+    other = resource("aws:ec2/vpc:Vpc", "other-vpc", {"id": "vpc-2"})
+    logs_other = resource(FLOW_LOG, "other-flow", {"vpcId": "vpc-2", "trafficType": "ALL"})
+    found = check_stack(production.production_vpc_flow_logs, [vpc, other, logs_other])
+    assert found == [
+        (
+            "On a production stack: Vpc 'edge-vpc' has no flow log, so nothing records the "
+            "connections made to and from the tasks and the database (accepted or rejected). Fix: "
+            "turn on the stack's VPC flow logs (in this project `pulumi config set --path "
+            "network.flowLogs true`; otherwise an aws.ec2.FlowLog with vpc_id of this VPC and "
+            "traffic_type ALL, delivered to CloudWatch Logs or S3).",
+            vpc.urn,
+        )
+    ]
+    # Linked by the engine's dependency record, as in a preview before the VPC has an id.
+    logs = depends(resource(FLOW_LOG, "edge-flow", {"trafficType": "ALL"}), "vpcId", vpc)
+    assert check_stack(production.production_vpc_flow_logs, [vpc, other, logs_other, logs]) == []
+
+
+@pytest.mark.usefixtures("production_stack")
+def test_a_production_load_balancer_without_a_waf_gets_an_advisory():
+    alb = resource(ALB, "edge-alb", {"arn": "arn:alb"})
+    internal = resource(ALB, "inside", {"arn": "arn:inside", "internal": True})
+    (found,) = check_stack(production.production_waf, [alb, internal])
+    assert found[0].startswith("On a production stack: LoadBalancer 'edge-alb' faces the internet")
+    assert found[1] == alb.urn
+    association = resource(WAF_ASSOCIATION, "edge-waf", {"resourceArn": "arn:alb"})
+    assert check_stack(production.production_waf, [alb, internal, association]) == []
+
+
 # --- The rendered stacks -----------------------------------------------------------------------
 
 
@@ -1217,7 +1387,9 @@ class Stack:
     def find(self, type_: str, name: str | None = None) -> str:
         return self.rendered.one(type_, name).urn
 
-    def violations(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str, str]]:
+    def violations(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> list[tuple[str, str, str, str]]:
         """(level, policy, resource name, message) of every violation of every policy."""
         monkeypatch.setattr(props, "is_production", lambda: self.production)
         findings = evaluate(
@@ -1265,7 +1437,11 @@ def test_a_dev_sized_stack_marked_production_breaks_the_production_rules(monkeyp
             if level == "mandatory"
         }
     )
-    assert broken == [("production-high-availability", "web"), ("production-private-tasks", "web")]
+    assert broken == [
+        ("production-high-availability", "web"),
+        ("production-load-balancer-access-logs", "edge-alb"),
+        ("production-private-tasks", "web"),
+    ]
 
 
 def _container_env(stack: Stack, name: str, value: str) -> None:
@@ -1273,6 +1449,23 @@ def _container_env(stack: Stack, name: str, value: str) -> None:
     containers = json.loads(definition["containerDefinitions"])
     containers[0]["environment"].append({"name": name, "value": value})
     definition["containerDefinitions"] = json.dumps(containers)
+
+
+def _container(name: str = "app-definition", **changes: Any) -> Callable[[Stack], None]:
+    """Change the first container of a task definition (``None`` removes a field)."""
+
+    def mutate(stack: Stack) -> None:
+        urn_ = stack.find(TASK, name)
+        for view in (stack.inputs[urn_], stack.outputs[urn_]):
+            containers_ = json.loads(view["containerDefinitions"])
+            for key, value in changes.items():
+                if value is None:
+                    containers_[0].pop(key, None)
+                else:
+                    containers_[0][key] = value
+            view["containerDefinitions"] = json.dumps(containers_)
+
+    return mutate
 
 
 def _set(type_: str, key: str, value: Any, name: str | None = None) -> Callable[[Stack], None]:
@@ -1319,6 +1512,16 @@ def _http_forwards(stack: Stack) -> None:
         (_set(SERVICE, "deploymentMinimumHealthyPercent", 0), "ecs-service-keeps-healthy-tasks"),
         (_set(SERVICE, "alarms", {"alarmNames": ["prod-errors"], "enable": True, "rollback": False}), "production-deployment-alarms"),
         (_set(SERVICE, "enableExecuteCommand", True), "production-no-exec"),
+        (_container(readonlyRootFilesystem=False), "container-read-only-root"),
+        (_container("app-migration-definition", readonlyRootFilesystem=None), "container-read-only-root"),
+        (_container(user=None), "container-non-root-user"),
+        (_container("app-migration-definition", user="0"), "container-non-root-user"),
+        (_container(privileged=True), "container-not-privileged"),
+        (_container(linuxParameters={"capabilities": {"add": ["SYS_ADMIN"]}}), "container-no-added-capabilities"),
+        (_set(RDS, "storageEncrypted", False), "rds-storage-encrypted"),
+        (_set(RDS, "publiclyAccessible", True), "rds-not-publicly-accessible"),
+        (_set(RDS, "backupRetentionPeriod", 3), "production-backup-retention"),
+        (_set(ALB, "accessLogs", {"bucket": "logs", "enabled": False}), "production-load-balancer-access-logs"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )  # fmt: skip

@@ -418,7 +418,7 @@ class TestReporting:
         assert problem.startswith("fastapi-fargate:service = [secret]:")
         assert "`pulumi config rm service`" in problem
         assert (
-            "service.appSecrets" in problem and "`python -m ops STACK secrets set NAME`" in problem
+            "service.appSecrets" in problem and "`.venv/bin/python -m ops STACK secrets set NAME`" in problem
         )
 
     def test_a_flat_key_set_as_a_secret_is_removed_without_path(self):

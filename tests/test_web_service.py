@@ -7,12 +7,15 @@ checked against botocore's model of ECS RegisterTaskDefinition.
 from __future__ import annotations
 
 import json
+import logging
+import re
 
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from pulumi_harness import ACCOUNT, Rendered, render
+from components.task import APP_USER
+from pulumi_harness import ACCOUNT, ROOT, Rendered, render
 
 SERVICE = "aws:ecs/service:Service"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -126,15 +129,19 @@ class TestTaskDefinition:
         assert (task["cpu"], task["memory"]) == ("1024", "2048")
         assert task["family"] == "fastapi-fargate-dev"
 
-    def test_container_definitions_match_the_ecs_api_model(self, dev):
+    @pytest.mark.parametrize("name", ["app-definition", "app-migration-definition"])
+    def test_container_definitions_match_the_ecs_api_model(self, dev, name):
         model = botocore.session.get_session().get_service_model("ecs")
         shape = model.operation_model("RegisterTaskDefinition").input_shape
+        definition = dev.one(TASK_DEFINITION, name)
         report = ParamValidator().validate(
             {
                 "family": "fastapi-fargate-dev",
-                "containerDefinitions": json.loads(
-                    dev.one(TASK_DEFINITION, "app-definition")["containerDefinitions"]
-                ),
+                "containerDefinitions": json.loads(definition["containerDefinitions"]),
+                # pulumi-aws sends `volume` blocks as RegisterTaskDefinition volumes
+                # (terraform-provider-aws internal/service/ecs/task_definition.go,
+                # expandVolumes): name only, no host, is the task's ephemeral storage.
+                "volumes": definition["volumes"],
             },
             shape,
         )
@@ -166,8 +173,66 @@ class TestTaskDefinition:
         rendered = render({"loadBalancer.idleTimeout": 120})
         assert int(environment(rendered)["KEEP_ALIVE_TIMEOUT"]) > 120
 
+    def test_the_api_is_closed_and_its_docs_off_in_production_by_default(self, dev):
+        assert environment(dev)["API_AUTH"] == "bearer"
+        assert environment(dev)["API_DOCS"] == "on"
+        prod = environment(render(PROD))
+        assert (prod["API_AUTH"], prod["API_DOCS"]) == ("bearer", "off")
+        assert environment(render({**PROD, "service.apiDocs": "on"}))["API_DOCS"] == "on"
+        assert environment(render({"service.apiDocs": False}))["API_DOCS"] == "off"
+
+    def test_a_public_api_is_a_setting_and_every_run_warns_about_it(self, dev, caplog):
+        with caplog.at_level(logging.WARNING):
+            rendered = render({"service.publicApi": True})
+        assert environment(rendered)["API_AUTH"] == "none"
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            w.startswith("service.publicApi is true: the app serves every route without a token")
+            and "`pulumi config set --path service.publicApi false`" in w
+            for w in warnings
+        ), warnings
+
     def test_an_init_process_forwards_signals(self, dev):
-        assert container(dev)["linuxParameters"] == {"initProcessEnabled": True}
+        assert container(dev)["linuxParameters"]["initProcessEnabled"] is True
+
+    @pytest.mark.parametrize("name", ["app-definition", "app-migration-definition"])
+    @pytest.mark.parametrize("overrides", [{}, PROD], ids=["dev", "prod"])
+    def test_the_app_and_the_migration_run_read_only_unprivileged_without_capabilities(
+        self, name, overrides
+    ):
+        rendered = render(overrides)
+        definition = rendered.one(TASK_DEFINITION, name)
+        (spec,) = json.loads(definition["containerDefinitions"])
+        assert spec["readonlyRootFilesystem"] is True
+        assert spec["user"] == APP_USER and not spec["user"].startswith("0")
+        assert spec["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
+        assert "privileged" not in spec
+        # /tmp is the one writable path (and ECS Exec's own, where exec is on): each mount
+        # names a volume of the task definition, a bind mount without host path.
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in spec["mountPoints"]}
+        assert mounts["/tmp"] == "tmp"
+        assert all(not m["readOnly"] for m in spec["mountPoints"])
+        assert sorted(mounts.values()) == sorted(v["name"] for v in definition["volumes"])
+        assert all(set(v) == {"name"} for v in definition["volumes"])
+        exec_on = rendered.one(SERVICE)["enableExecuteCommand"]
+        assert (set(mounts) > {"/tmp"}) is bool(exec_on)
+        if exec_on:
+            assert {"/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"} <= set(mounts)
+
+    def test_the_task_runs_as_the_user_the_image_declares(self):
+        """components/task.py APP_USER and app/Dockerfile say the same uid:gid, and it is the
+        user and group the image creates: one is the copy of the other, checked here."""
+        dockerfile = (ROOT / "app" / "Dockerfile").read_text()
+        runtime = dockerfile.split("AS runtime", 1)[1]
+        (user,) = re.findall(r"^USER\s+(\S+)\s*$", runtime, re.M)
+        assert user == APP_USER
+        uid, gid = APP_USER.split(":")
+        assert re.search(rf"groupadd [^\n]*--gid {gid} app", runtime)
+        assert re.search(rf"useradd [^\n]*--uid {uid} --gid app", runtime)
+        assert int(uid) >= 1000 and int(gid) >= 1000  # not root, not a system account
+        # The task volume at /tmp gets the image's /tmp ownership on Fargate: the app user's.
+        assert f"RUN chown {uid}:{gid} /tmp && chmod 1777 /tmp" in runtime
+        assert 'VOLUME ["/tmp"]' in runtime
 
     def test_the_container_health_check_uses_python_which_the_image_has(self, dev):
         check = container(dev)["healthCheck"]

@@ -1,6 +1,12 @@
 """The request guard: one pure-ASGI middleware in front of every route.
 
-It does four jobs, each a finding of issue 16:
+It checks the caller first (issue 25): a request for any route but the health checks (and
+the docs, when on) without ``Authorization: Bearer <API_TOKEN>`` gets **401** at once, before
+it takes a database slot or a byte of its body is read (the rules: ``api.auth``). The
+protocol's shed-on-arrival comes before even that: under overload a caller without a token
+may get the 503 everyone gets.
+
+Then four jobs, each a finding of issue 16:
 
 * **Shed overload fast.** Routes that use the database (``api.admission.DB_PATH_PREFIXES``)
   are admitted at most ``api.db.POOL_CAPACITY`` at a time per worker; a request that finds no
@@ -46,6 +52,7 @@ from api.admission import (
     server_timing,
     uses_database,
 )
+from api.auth import UNAUTHORIZED_BODY, UNAUTHORIZED_HEADERS, Auth, from_env
 from api.db import POOL_CAPACITY
 from api.settings import env_int
 
@@ -126,8 +133,12 @@ class RequestGuard:
         body_read_timeout: float | None = None,
         admission_capacity: int = POOL_CAPACITY,
         admission_wait_ms: int | None = None,
+        auth: Auth | None = None,
     ) -> None:
         self.app = app
+        # Closed here too: without an explicit Auth (create_app passes its own), the one the
+        # environment says, and AuthConfigError when that is unusable (API_TOKEN missing).
+        self.auth = from_env() if auth is None else auth
         self.max_body_bytes = (
             env_int("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1)
             if max_body_bytes is None
@@ -152,6 +163,15 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self._refused(scope):
+            ticket = scope.get("extensions", {}).get(TICKET_EXTENSION)
+            if ticket is not None:  # the protocol gave it a slot or a place: hand it on
+                self.admission.done(ticket)
+            await send(
+                {"type": "http.response.start", "status": 401, "headers": UNAUTHORIZED_HEADERS}
+            )
+            await send({"type": "http.response.body", "body": UNAUTHORIZED_BODY})
+            return
         ticket = None
         if uses_database(scope["path"]):
             # api.protocol decided on arrival; any other server leaves it to us.
@@ -173,6 +193,12 @@ class RequestGuard:
         finally:
             if ticket is not None:
                 self.admission.done(ticket)
+
+    def _refused(self, scope: Scope) -> bool:
+        """Whether the request lacks the token its route needs (``api.auth``)."""
+        if self.auth.is_open(scope["path"]):
+            return False
+        return not self.auth.allows(scope.get("headers", ()))
 
     async def _call_guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_body_bytes

@@ -37,12 +37,20 @@ Settings (environment):
                                     drain in time, 503 at once; ``api.admission``
 ``DB_STATEMENT_TIMEOUT_MS`` 5000    PostgreSQL ``statement_timeout`` of the app's connections
 ``LOG_LEVEL``               info    uvicorn and app log level; access log goes to stdout
+``API_AUTH``, ``API_TOKEN``, bearer,  who may call the API (``api.auth``): checked here
+``API_DOCS``                on      before the socket is bound, so a missing token stops
+                                    the server with the reason and exit code 1
 =========================== ======= ======================================================
+
+The access log writes each request's path without its query string (``PathOnly``): a query
+can carry what a client should not have put there (a token, an e-mail address), and the log
+outlives the request by the log group's retention.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import sys
 from typing import Any
@@ -50,6 +58,7 @@ from typing import Any
 from uvicorn.config import LOG_LEVELS, STARTUP_FAILURE, Config
 from uvicorn.supervisors import Multiprocess
 
+from api import auth
 from api.protocol import limits_from_env
 from api.settings import env_int
 
@@ -79,6 +88,21 @@ def _int_env(name: str, default: int, minimum: int = 0) -> int:
         raise SystemExit(str(error)) from None
 
 
+class PathOnly(logging.Filter):
+    """An access-log filter that drops the query string from the logged path.
+
+    uvicorn's access record carries ``(client, method, path with query, http version,
+    status)`` as its args (uvicorn 0.54 ``protocols/http/httptools_impl.py``, ``send``;
+    ``protocols/utils.py`` ``get_path_with_query_string``); the path is cut at its ``?``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
 def log_config(level: str) -> dict[str, Any]:
     """Plain (uncoloured) logs, all to stdout, which the awslogs driver ships."""
     level = level.upper()
@@ -99,7 +123,10 @@ def log_config(level: str) -> dict[str, Any]:
             },
         },
         # Shed 503s are not access-logged (the reason: ``api.admission.SkipShedAnswers``).
-        "filters": {"skip_shed": {"()": "api.admission.SkipShedAnswers"}},
+        "filters": {
+            "skip_shed": {"()": "api.admission.SkipShedAnswers"},
+            "path_only": {"()": "api.serve.PathOnly"},
+        },
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
@@ -117,7 +144,7 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn.error": {"level": level},
             "uvicorn.access": {
                 "handlers": ["access"],
-                "filters": ["skip_shed"],
+                "filters": ["skip_shed", "path_only"],
                 "level": level,
                 "propagate": False,
             },
@@ -131,6 +158,10 @@ def build_config() -> Config:
     if level not in LOG_LEVELS:
         raise SystemExit(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     limits_from_env()  # refuse bad header limits here, not on every connection
+    try:
+        auth.from_env()  # a closed API without its token never starts (why: api.auth)
+    except auth.AuthConfigError as error:
+        raise SystemExit(str(error)) from None
     return Config(
         APP,
         host=os.environ.get("HOST", "0.0.0.0").strip() or "0.0.0.0",

@@ -80,7 +80,7 @@ class DatabaseSettings(_Group):
     backup_retention_days: int = Field(
         7, ge=0, le=35,
         description="Managed: days of automated backups and point-in-time recovery (0-35); "
-        "0 (no backups) is refused for production.",
+        "production stacks need 7 or more.",
     )  # fmt: skip
     name: str = Field("app", description="Name of the database the app uses.")
     host: str | None = Field(None, description="External: host name of the database server.")

@@ -39,8 +39,10 @@ class Settings(_Group):
     def app_secret_names(self) -> tuple[str, ...]:
         """The app's own secrets, names only (values live in Secrets Manager and never pass
         through config, settings or state): service.appSecrets and the ones the stack
-        generates (API_TOKEN, the sample API's bearer token)."""
-        return tuple(sorted(set(self.service.app_secrets) | GENERATED_APP_SECRETS))
+        generates (API_TOKEN, the sample API's bearer token), unless service.publicApi says the
+        API takes no token."""
+        generated = frozenset() if self.service.public_api else GENERATED_APP_SECRETS
+        return tuple(sorted(set(self.service.app_secrets) | generated))
 
     @property
     def app_role(self) -> bool:
@@ -75,6 +77,13 @@ class Settings(_Group):
         if self.service.exec == "auto":
             return not self.production
         return self.service.exec == "on"
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        """The app's interactive docs: as service.apiDocs says; auto is on outside production."""
+        if self.service.api_docs == "auto":
+            return not self.production
+        return self.service.api_docs == "on"
 
 
 GROUPS: dict[str, type[_Group]] = {

@@ -332,11 +332,13 @@ def _database_problems(s: Settings) -> list[str]:
                 f"refuses. Fix: {_set_command('database.maxAllocatedStorage', db.allocated_storage * 2)}, "
                 f"or {_set_command('database.maxAllocatedStorage', 0)} (no storage autoscaling)."
             )
-        if s.production and db.backup_retention_days == 0:
+        # 7: the policy pack's production-backup-retention minimum, said before anything renders.
+        if s.production and db.backup_retention_days < 7:
             problems.append(
-                f"{_key('database.backupRetentionDays')} = 0: a production database needs automated "
-                f"backups (and point-in-time recovery). Fix: `pulumi config set "
-                f"--path database.backupRetentionDays 7` (1 to 35)."
+                f"{_key('database.backupRetentionDays')} = {db.backup_retention_days}: a production "
+                f"database needs at least a week of automated backups (and point-in-time "
+                f"recovery), to undo a mistake found after a weekend. Fix: `pulumi config set "
+                f"--path database.backupRetentionDays 7` (7 to 35)."
             )
     if db.enabled:
         if db.statement_timeout >= s.load_balancer.idle_timeout:

@@ -128,6 +128,18 @@ class ServiceSettings(_Group):
         "for development stacks, off for production (anyone with ecs:ExecuteCommand gets a "
         "shell next to the app's secrets); on/off force it.",
     )
+    public_api: bool = Field(
+        False,
+        description="Serve the API without a token, on purpose (the plan warns). false: every "
+        "route but the health checks needs `Authorization: Bearer <API_TOKEN>`, the app secret "
+        "`python -m ops STACK secrets get API_TOKEN` prints.",
+    )
+    api_docs: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="The app's interactive docs (/docs, /openapi.json). auto: on for development "
+        "stacks, off for production (they map every route for whoever finds the URL); on/off "
+        "force it.",
+    )
     max_body_bytes: int = Field(
         1048576, ge=1024, le=104857600,
         description="Largest request body the app accepts (413 beyond, before it is buffered); "
@@ -198,7 +210,7 @@ class ServiceSettings(_Group):
             raise ValueError("names a secret twice")
         return names
 
-    @field_validator("exec", mode="before")
+    @field_validator("exec", "api_docs", mode="before")
     @classmethod
     def _exec(cls, value: Any) -> Any:
         # `pulumi config set --path service.exec true` reads as on, false as off.

@@ -3,8 +3,9 @@
 Importable without starting anything, so tests call each policy's ``validate`` directly; the
 pack's ``__main__.py`` only hands ``POLICIES`` to ``PolicyPack``. One module per concern:
 ``edge`` (HTTPS and the load balancer), ``network`` (who reaches what), ``service`` (rollouts,
-containers, memory, secrets), ``platform`` (logs, images, IAM), ``production`` and
-``operations`` (deployment alarms, healthy tasks in a rollout, ECS Exec); ``props`` reads
+containers, memory, secrets), ``containers`` (read-only, unprivileged, no added capabilities),
+``data`` (the database encrypted, private, backed up), ``platform`` (logs, images, IAM),
+``production`` and ``operations`` (deployment alarms, healthy tasks in a rollout, ECS Exec); ``props`` reads
 resources as the engine passes them.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pulumi_policy import Policy
 
-from . import edge, network, operations, platform, production, service
+from . import containers, data, edge, network, operations, platform, production, service
 
 PACK_NAME = "fastapi-fargate-guardrails"
 
@@ -20,6 +21,8 @@ POLICIES: list[Policy] = [
     *edge.POLICIES,
     *network.POLICIES,
     *service.POLICIES,
+    *containers.POLICIES,
+    *data.POLICIES,
     *platform.POLICIES,
     *production.POLICIES,
     *operations.POLICIES,

@@ -48,6 +48,9 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 RDS_INSTANCE = "aws:rds/instance:Instance"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 
 
 def is_production_stack(flag: Any, stack: str | None) -> bool:

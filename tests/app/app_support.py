@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,7 +62,56 @@ _APP_ENV_VARS = (
     "DB_APP_SECRET_ARN",
     "HEALTH_CHECK_PATH",
     "HEALTHCHECK_TIMEOUT",
+    "API_AUTH",
+    "API_TOKEN",
+    "API_DOCS",
 )
+
+# The servers these tests start are closed, as a deployed one is (api.auth): they get this
+# token, and requests to anything but the health checks carry it (``AUTH``, ``AUTH_LINE``).
+TEST_API_TOKEN = "test-token-" + "x" * 32
+AUTH = {"Authorization": f"Bearer {TEST_API_TOKEN}"}
+AUTH_LINE = f"Authorization: Bearer {TEST_API_TOKEN}\r\n".encode()
+
+
+# --- The container's confinement, without Docker (how: confine.py) ---------------------------
+
+CONFINE = Path(__file__).resolve().parent / "confine.py"
+
+
+def image_user() -> tuple[int, int]:
+    """The uid:gid of the image's ``USER`` line (its runtime stage), as ECS runs it."""
+    runtime = (APP_DIR / "Dockerfile").read_text().split("AS runtime", 1)[1]
+    users = [line.split()[1] for line in runtime.splitlines() if line.startswith("USER ")]
+    uid, gid = users[-1].split(":")
+    return int(uid), int(gid)
+
+
+def confinement_unavailable() -> str | None:
+    """Why ``confined`` cannot run here (a reason to skip), or None."""
+    if os.geteuid() != 0:
+        return "confining a process (mount namespace, setpriv) needs root; ran as uid " + str(
+            os.geteuid()
+        )
+    for tool in ("unshare", "setpriv", "mount"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        return f"no mount namespaces here: {probe.stderr.strip()}"
+    return None
+
+
+def confined(argv: list[str]) -> list[str]:
+    """``argv`` run as the container runs it: read-only root, /tmp writable, the image's user,
+    no capability (``confine.py``)."""
+    uid, gid = image_user()
+    return [
+        "unshare", "--mount", "--propagation", "private", "--",
+        sys.executable, str(CONFINE), str(uid), str(gid), sys.base_prefix, "--", *argv,
+    ]  # fmt: skip
 
 
 def wait_until(
@@ -92,9 +142,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_migrate(env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_migrate(
+    env: dict[str, str], timeout: float = 60, wrap: Callable[[list[str]], list[str]] = list
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.migrate"],
+        wrap([sys.executable, "-m", "api.migrate"]),
         cwd=APP_DIR,
         env=env,
         capture_output=True,
@@ -133,9 +185,17 @@ def worker_pids(supervisor_pid: int) -> set[int]:
 
 
 class ServerProcess:
-    """``python -m api.serve`` on a free loopback port, output captured to a log file."""
+    """``python -m api.serve`` on a free loopback port, output captured to a log file; closed
+    with ``TEST_API_TOKEN`` unless ``env`` says otherwise."""
 
-    def __init__(self, tmp_dir: Path, database_url: str, **env: str) -> None:
+    def __init__(
+        self,
+        tmp_dir: Path,
+        database_url: str,
+        wrap: Callable[[list[str]], list[str]] = list,
+        **env: str,
+    ) -> None:
+        self.wrap = wrap
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_dir / f"server-{self.port}.log"
@@ -145,14 +205,14 @@ class ServerProcess:
             HOST="127.0.0.1",
             PORT=str(self.port),
             APP_TEST_STATE_DIR=str(tmp_dir),
-            **env,
+            **{"API_TOKEN": TEST_API_TOKEN, **env},
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_healthy: bool = True) -> ServerProcess:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "api.serve"],
+                self.wrap([sys.executable, "-m", "api.serve"]),
                 cwd=APP_DIR,
                 env=self.env,
                 stdout=log,

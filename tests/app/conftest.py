@@ -21,8 +21,26 @@ for _path in (_HERE.parents[1] / "app", _HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from app_support import PG_SKIP_REASON, ServerProcess, clean_env, run_migrate  # noqa: E402
+from app_support import (  # noqa: E402
+    PG_SKIP_REASON,
+    TEST_API_TOKEN,
+    ServerProcess,
+    clean_env,
+    run_migrate,
+)
 from private_postgres import PrivatePostgres, UnavailableError  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _closed_api_in_process() -> Iterator[None]:
+    """The apps these tests build in-process (``create_app()``) are closed, as a deployed one
+    is: they get ``TEST_API_TOKEN`` (a test of the missing-token case removes it). Child
+    processes never inherit it: ``clean_env`` drops it, and ``ServerProcess`` passes its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("API_TOKEN", TEST_API_TOKEN)
+        patch.delenv("API_AUTH", raising=False)
+        patch.delenv("API_DOCS", raising=False)
+        yield
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from app_support import AUTH
 
 
 @pytest.fixture
 def client(monkeypatch, migrated_sqlite_url: str) -> Iterator[TestClient]:
     monkeypatch.setenv("DATABASE_URL", migrated_sqlite_url)
     monkeypatch.delenv("APP_ENABLE_TEST_ROUTES", raising=False)
-    with TestClient(create_app()) as test_client:
+    with TestClient(create_app(), headers=AUTH) as test_client:
         yield test_client
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import make_url, text
 
 from api.db import create_db_engine
 from api.main import create_app
+from app_support import AUTH
 
 INT32_MAX = 2**31 - 1
 
@@ -24,7 +25,7 @@ def client(migrated_database) -> Iterator[TestClient]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", migrated_database)
         patch.delenv("APP_ENABLE_TEST_ROUTES", raising=False)
-        with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        with TestClient(create_app(), raise_server_exceptions=False, headers=AUTH) as test_client:
             yield test_client
 
 

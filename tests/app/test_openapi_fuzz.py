@@ -17,6 +17,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS
 
 from api.main import create_app
+from app_support import AUTH
 
 HYPOTHESIS_EXAMPLES = 25
 ALL_CHECKS = CHECKS.get_all()
@@ -42,7 +43,7 @@ def _fuzz(operation, mode: GenerationMode) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def run(case) -> None:
-        case.call_and_validate(checks=ALL_CHECKS)
+        case.call_and_validate(checks=ALL_CHECKS, headers=AUTH)
 
     run()
 

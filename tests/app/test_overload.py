@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from api.db import POOL_CAPACITY
-from app_support import clean_env, run_migrate, wait_until
+from app_support import AUTH, AUTH_LINE, clean_env, run_migrate, wait_until
 
 try:
     import httpx2 as httpx
@@ -60,7 +60,7 @@ def test_beyond_the_pool_requests_are_shed_with_503_and_healthz_keeps_answering(
 
     def one_request() -> None:
         try:
-            responses.append(httpx.get(f"{server.base_url}/notes", timeout=60))
+            responses.append(httpx.get(f"{server.base_url}/notes", headers=AUTH, timeout=60))
         except BaseException as exc:
             failures.append(exc)
 
@@ -99,7 +99,7 @@ def every_slot_taken(server, url: str) -> Iterator[None]:
     watcher = create_engine(url, poolclass=pool.NullPool)
 
     def fill_slot() -> None:
-        admitted.append(httpx.get(f"{server.base_url}/notes", timeout=60).status_code)
+        admitted.append(httpx.get(f"{server.base_url}/notes", headers=AUTH, timeout=60).status_code)
 
     def waiting_on_the_lock() -> int:
         with watcher.connect() as connection:
@@ -136,11 +136,15 @@ def test_pipelined_requests_get_one_shed_answer_each_in_order_and_bodies_are_ski
     ).start()
     body = b'{"title": "shed", "body": "' + b"x" * 5000 + b'"}'
     pipelined = (
-        b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"POST /notes HTTP/1.1\r\nHost: t\r\n" + AUTH_LINE + b"Content-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s"
         % (len(body), body)
-        + b"HEAD /notes HTTP/1.1\r\nHost: t\r\n\r\n"
-        + b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        + b"HEAD /notes HTTP/1.1\r\nHost: t\r\n"
+        + AUTH_LINE
+        + b"\r\n"
+        + b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n"
+        + AUTH_LINE
+        + b"\r\n"
         + b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
     )
     with (
@@ -151,7 +155,9 @@ def test_pipelined_requests_get_one_shed_answer_each_in_order_and_bodies_are_ski
         answers = _read_answers(connection, 4, head_only=[False, True, False, False])
         last = socket.create_connection(("127.0.0.1", server.port), timeout=30)
         with last:
-            last.sendall(b"GET /notes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            last.sendall(
+                b"GET /notes HTTP/1.1\r\nHost: t\r\n" + AUTH_LINE + b"Connection: close\r\n\r\n"
+            )
             (closing,) = _read_answers(last, 1)
             assert last.recv(1) == b"", "the server keeps a connection the client closes"
     statuses = [status for status, _, _ in answers]
@@ -176,7 +182,7 @@ def test_a_long_pipeline_behind_a_request_in_progress_is_shed_without_deep_recur
     ).start()
     count = 2000
     pipelined = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" + (
-        b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n\r\n" * count
+        (b"GET /notes/1 HTTP/1.1\r\nHost: t\r\n" + AUTH_LINE + b"\r\n") * count
     )
     with (
         every_slot_taken(server, migrated_pg_url),
@@ -220,11 +226,11 @@ def test_a_stuck_database_answers_503_at_the_statement_timeout(server_factory, m
     """Without a statement_timeout this request would hang for as long as the lock lasts."""
     server = server_factory(migrated_pg_url, DB_STATEMENT_TIMEOUT_MS="300").start()
     with notes_table_locked(migrated_pg_url):
-        response = httpx.get(f"{server.base_url}/notes", timeout=30)
+        response = httpx.get(f"{server.base_url}/notes", headers=AUTH, timeout=30)
     assert response.status_code == 503
     assert response.headers["retry-after"].isdigit()
     assert "QueryCanceled" in server.log()
-    assert httpx.get(f"{server.base_url}/notes", timeout=10).status_code == 200
+    assert httpx.get(f"{server.base_url}/notes", headers=AUTH, timeout=10).status_code == 200
 
 
 def test_200_concurrent_requests_get_200_201_or_a_shed_503_never_a_500(
@@ -236,7 +242,9 @@ def test_200_concurrent_requests_get_200_201_or_a_shed_503_never_a_500(
 
     async def load() -> tuple[list[int | str], int]:
         limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
-        async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60) as http:
+        async with httpx.AsyncClient(
+            base_url=server.base_url, limits=limits, timeout=60, headers=AUTH
+        ) as http:
 
             async def one(i: int) -> int | str:
                 if i % 4 == 0:

@@ -15,6 +15,8 @@ import socket
 import pytest
 
 from app_support import (
+    AUTH,
+    AUTH_LINE,
     ServerProcess,
     connection_closed_by_server,
     read_http_response,
@@ -43,9 +45,11 @@ def server(tmp_path_factory, _migrated_sqlite_template):
         # The load balancer's subnets; this test's client (127.0.0.1) is not among them.
         FORWARDED_ALLOW_IPS="10.0.0.0/16",
         APP_ENABLE_TEST_ROUTES="1",
-    ).start()
-    yield server
-    server.stop()
+    )
+    try:  # stopped even when it never turns healthy: no server outlives the tests
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def connect(server: ServerProcess, timeout: float = 20) -> socket.socket:
@@ -55,7 +59,9 @@ def connect(server: ServerProcess, timeout: float = 20) -> socket.socket:
 def test_a_declared_body_over_the_limit_is_413_before_any_of_it_is_sent(server):
     with connect(server) as sock:
         sock.sendall(
-            b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"POST /notes HTTP/1.1\r\nHost: t\r\n"
+            + AUTH_LINE
+            + b"Content-Type: application/json\r\n"
             b"Content-Length: 104857600\r\n\r\n"
         )
         status, headers, body = read_http_response(sock)
@@ -69,7 +75,9 @@ def test_a_chunked_body_is_refused_with_413_once_it_passes_the_limit(server):
     chunk = b"x" * 16_384
     with connect(server) as sock:
         sock.sendall(
-            b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"POST /notes HTTP/1.1\r\nHost: t\r\n"
+            + AUTH_LINE
+            + b"Content-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         sent = 0
@@ -90,7 +98,10 @@ def test_a_chunked_body_is_refused_with_413_once_it_passes_the_limit(server):
 
 def test_a_body_under_the_limit_is_served(server):
     response = httpx.post(
-        f"{server.base_url}/notes", json={"title": "t", "body": "b" * 9_000}, timeout=10
+        f"{server.base_url}/notes",
+        json={"title": "t", "body": "b" * 9_000},
+        headers=AUTH,
+        timeout=10,
     )
     assert response.status_code == 201
 
@@ -133,7 +144,9 @@ def test_a_stalled_body_gets_408_and_is_closed(server):
     """A body that stops arriving; BODY_READ_TIMEOUT is 1 s here."""
     with connect(server) as sock:
         sock.sendall(
-            b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"POST /notes HTTP/1.1\r\nHost: t\r\n"
+            + AUTH_LINE
+            + b"Content-Type: application/json\r\n"
             b'Content-Length: 100\r\n\r\n{"title": '
         )
         status, headers, _ = read_http_response(sock)
@@ -143,7 +156,9 @@ def test_a_stalled_body_gets_408_and_is_closed(server):
 
 def test_a_500_closes_its_connection_and_logs_no_request_data(server):
     with connect(server) as sock:
-        sock.sendall(b"GET /_test/fail?q=user-secret-4711 HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.sendall(
+            b"GET /_test/fail?q=user-secret-4711 HTTP/1.1\r\nHost: t\r\n" + AUTH_LINE + b"\r\n"
+        )
         status, headers, body = read_http_response(sock)
         assert status == 500
         assert headers["connection"] == "close"
@@ -169,7 +184,7 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(server):
     response = httpx.post(
         f"{server.base_url}/notes",
         json={"title": "spoofed"},
-        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", **AUTH},
         timeout=10,
     )
     assert response.status_code == 201

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from app_support import APP_DIR, ServerProcess, clean_env, free_port, wait_until
+from app_support import APP_DIR, AUTH, ServerProcess, clean_env, free_port, wait_until
 
 try:
     import httpx2 as httpx
@@ -28,7 +28,7 @@ TEST_ROUTES = {"APP_ENABLE_TEST_ROUTES": "1"}
 
 
 def _get(url: str, timeout: float = 10) -> httpx.Response:
-    return httpx.get(url, timeout=timeout)
+    return httpx.get(url, headers=AUTH, timeout=timeout)
 
 
 def test_in_flight_request_completes_after_sigterm(server_factory, migrated_sqlite_url):
@@ -133,9 +133,11 @@ def running_server(tmp_path_factory, _migrated_sqlite_template):
     tmp = tmp_path_factory.mktemp("shared-server")
     db = tmp / "app.db"
     shutil.copyfile(_migrated_sqlite_template, db)
-    server = ServerProcess(tmp, f"sqlite:///{db}").start()
-    yield server
-    server.stop()
+    server = ServerProcess(tmp, f"sqlite:///{db}")
+    try:  # stopped even when it never turns healthy: no server outlives the tests
+        yield server.start()
+    finally:
+        server.stop()
 
 
 def test_forwarded_https_yields_https_urls(running_server):
@@ -146,6 +148,7 @@ def test_forwarded_https_yields_https_urls(running_server):
             "X-Forwarded-Proto": "https",
             "X-Forwarded-For": "203.0.113.7",
             "Host": "notes.example.com",
+            **AUTH,
         },
         timeout=10,
     )
@@ -161,7 +164,9 @@ def test_forwarded_https_yields_https_urls(running_server):
 
 
 def test_without_forwarded_headers_urls_stay_http(running_server):
-    response = httpx.post(f"{running_server.base_url}/notes", json={"title": "direct"}, timeout=10)
+    response = httpx.post(
+        f"{running_server.base_url}/notes", json={"title": "direct"}, headers=AUTH, timeout=10
+    )
     assert response.status_code == 201
     assert response.headers["location"].startswith(f"{running_server.base_url}/notes/")
 
