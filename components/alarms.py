@@ -463,6 +463,22 @@ class ServiceAlarms(_AlarmSet):
             ),
         )
 
+    def _storage_advice(self) -> str:
+        """What to do when storage runs low: with autoscaling, raise its ceiling; without,
+        the storage itself (RDS grows nothing on its own then)."""
+        s = self._args.settings
+        db = s.database
+        head = f"Database free storage below {s.alarms.database_free_storage} GiB."
+        if db.max_allocated_storage:
+            return (
+                f"{head} Storage autoscaling grows it up to database.maxAllocatedStorage "
+                f"({db.max_allocated_storage} GiB): raise that ceiling."
+            )
+        return (
+            f"{head} Storage autoscaling is off (database.maxAllocatedStorage 0): raise "
+            f"database.allocatedStorage (now {db.allocated_storage} GiB), or turn autoscaling on."
+        )
+
     def _alarm_database(self) -> None:
         s = self._args.settings
         db = s.database
@@ -488,10 +504,7 @@ class ServiceAlarms(_AlarmSet):
         self._add(
             "database-storage",
             aws.cloudwatch.MetricAlarmArgs(
-                alarm_description=(
-                    f"Database free storage below {s.alarms.database_free_storage} GiB. Raise "
-                    f"database.maxAllocatedStorage (now {db.max_allocated_storage} GiB)."
-                ),
+                alarm_description=self._storage_advice(),
                 metric_name="FreeStorageSpace",
                 statistic="Minimum",
                 comparison_operator="LessThanThreshold",

@@ -13,6 +13,10 @@ listener rule that forwards to the blue and green target groups (ECS moves its w
 infrastructure role ECS assumes to do so, and a bake time during which an alarm moves traffic
 back to the old tasks at once. With ``service.exec`` on, the service allows ECS Exec and the
 task role gets the four ``ssmmessages`` actions the exec agent needs; off, neither exists.
+
+Turning a setting off sends an explicit "off" (a ``ROLLING`` strategy, a disabled alarms
+block), never a missing value: the AWS provider keeps what a live service has for inputs the
+program stops sending (``plan.provider_rules``; docs/live-changes.md).
 """
 
 from __future__ import annotations
@@ -128,7 +132,13 @@ class WebService(pulumi.ComponentResource):
                 )
             )
         advanced = None
-        strategy = None
+        # Always explicit: `deployment_configuration` and its `strategy` are Optional +
+        # Computed in the provider (terraform-provider-aws internal/service/ecs/service.go,
+        # ResourceService), so a service left without them keeps BLUE_GREEN after a switch back
+        # to rolling, while the same update deletes the green target group and the production
+        # rule blue/green needs. The bake time only applies to BLUE_GREEN (ECS API,
+        # DeploymentConfiguration.bakeTimeInMinutes), so rolling sends none.
+        strategy = aws.ecs.ServiceDeploymentConfigurationArgs(strategy="ROLLING")
         rollout_bake_seconds = 0
         if settings.deployment_strategy == "blue-green":
             rollout_bake_seconds = settings.bake_time * 60
@@ -137,7 +147,10 @@ class WebService(pulumi.ComponentResource):
             strategy = aws.ecs.ServiceDeploymentConfigurationArgs(
                 strategy="BLUE_GREEN", bake_time_in_minutes=str(settings.bake_time)
             )
-        deployment_alarms = None
+        # Without alarms, an explicit disabled block naming none: the provider suppresses the
+        # removal of the block (ResourceService, alarms: SuppressMissingOptionalConfiguration-
+        # Block), which would leave ECS watching alarms this same update deletes.
+        deployment_alarms = aws.ecs.ServiceAlarmsArgs(alarm_names=[], enable=False, rollback=False)
         alarm_watch_seconds = 0
         if args.deployment_alarm_names:
             deployment_alarms = aws.ecs.ServiceAlarmsArgs(
@@ -181,6 +194,11 @@ class WebService(pulumi.ComponentResource):
                 alarms=deployment_alarms,
                 deployment_configuration=strategy,
                 enable_execute_command=exec_enabled,
+                # The provider refuses to change the capacity provider strategy (service.
+                # fargateSpotPercent) of an existing service without it
+                # (capacityProviderStrategyCustomizeDiff), and the new strategy only applies
+                # to new tasks anyway. The cost: any update of the service starts a deployment.
+                force_new_deployment=True,
                 # `pulumi up` reports the rollout's outcome instead of returning at once.
                 wait_for_steady_state=True,
                 availability_zone_rebalancing="ENABLED",

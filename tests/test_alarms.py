@@ -227,7 +227,13 @@ class TestTheAlarms:
     def test_alarms_off_means_no_alarms_and_no_deployment_alarms(self):
         rendered = render({"alarms.enabled": False})
         assert not rendered.all(ALARM) and not rendered.all(TOPIC)
-        assert rendered.one(SERVICE).get("alarms") is None
+        # An explicit disabled block, not none: the provider ignores a dropped block
+        # (tests/test_live_changes.py).
+        assert rendered.one(SERVICE)["alarms"] == {
+            "alarmNames": [],
+            "enable": False,
+            "rollback": False,
+        }
         assert "alarm_topic_arn" not in rendered.outputs
 
     def test_a_production_stack_cannot_turn_its_alarms_off(self):
@@ -359,7 +365,8 @@ class TestBlueGreen:
         assert total["expression"] == "SUM([tg0, tg1])"
 
     def test_rolling_is_the_default_and_creates_no_second_target_group(self, dev):
-        assert dev.one(SERVICE).get("deploymentConfiguration") is None
+        # Explicit, so a switch back from blue-green is not kept as BLUE_GREEN.
+        assert dev.one(SERVICE)["deploymentConfiguration"] == {"strategy": "ROLLING"}
         assert [t.name for t in dev.all("aws:lb/targetGroup:TargetGroup")] == ["edge-tg"]
         assert not dev.all("aws:lb/listenerRule:ListenerRule")
 

@@ -242,7 +242,17 @@ def _database_problems(s: Settings) -> list[str]:
             problems.append(
                 f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is below "
                 f"database.allocatedStorage = {db.allocated_storage}, so storage could never grow. "
-                f"Fix: set it to {db.allocated_storage} or more, or 0 to turn storage autoscaling off."
+                f"Fix: set it above {db.allocated_storage}, or 0 to turn storage autoscaling off."
+            )
+        elif db.max_allocated_storage and db.max_allocated_storage == db.allocated_storage:
+            # RDS takes a ceiling equal to the allocated storage as "autoscaling off", and the
+            # provider suppresses the diff between the two (terraform-provider-aws
+            # internal/service/rds/instance.go, ResourceInstance, max_allocated_storage).
+            problems.append(
+                f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: equals "
+                f"database.allocatedStorage, which RDS reads as storage autoscaling off. Fix: "
+                f"`pulumi config set --path database.maxAllocatedStorage 0` to turn it off on "
+                f"purpose, or set a ceiling above {db.allocated_storage} GiB."
             )
         if s.production and db.backup_retention_days == 0:
             problems.append(
