@@ -136,9 +136,11 @@ class WebService(pulumi.ComponentResource):
         # Computed in the provider (terraform-provider-aws internal/service/ecs/service.go,
         # ResourceService), so a service left without them keeps BLUE_GREEN after a switch back
         # to rolling, while the same update deletes the green target group and the production
-        # rule blue/green needs. The bake time only applies to BLUE_GREEN (ECS API,
-        # DeploymentConfiguration.bakeTimeInMinutes), so rolling sends none.
-        strategy = aws.ecs.ServiceDeploymentConfigurationArgs(strategy="ROLLING")
+        # rule blue/green needs. The bake time is Optional + Computed too, and the provider's
+        # update sends the kept one with any strategy (resourceServiceUpdate): rolling sends 0.
+        strategy = aws.ecs.ServiceDeploymentConfigurationArgs(
+            strategy="ROLLING", bake_time_in_minutes="0"
+        )
         rollout_bake_seconds = 0
         if settings.deployment_strategy == "blue-green":
             rollout_bake_seconds = settings.bake_time * 60

@@ -38,6 +38,9 @@ ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "(absent)"})()
 ALL = frozenset({"*"})
 """``force_new`` of a resource whose every input replaces it (except its ``in_place`` ones)."""
 
+LOOKED_UP = "(looked up in AWS: "
+"""How the plan shows a value the program reads from AWS before creating anything."""
+
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
 LISTENER = "aws:lb/listener:Listener"
@@ -127,6 +130,16 @@ def _storage_shrink_with_autoscaling(old: Any, new: Any, inputs: Mapping[str, An
     return o is not None and n is not None and mas is not None and o > n and mas > n
 
 
+def _major_lower(old: Any, new: Any, _: Mapping[str, Any]) -> bool:
+    o, n = _int(str(old).split(".")[0]), _int(str(new).split(".")[0])
+    return o is not None and n is not None and n < o
+
+
+def _storage_lower(old: Any, new: Any, _: Mapping[str, Any]) -> bool:
+    o, n = _int(old), _int(new)
+    return o is not None and n is not None and n < o
+
+
 def _capacity_strategy_without_force(old: Any, new: Any, inputs: Mapping[str, Any]) -> bool:
     # internal/service/ecs/service.go, capacityProviderStrategyCustomizeDiff: an existing
     # service whose capacity_provider_strategy changes needs force_new_deployment = true.
@@ -180,6 +193,24 @@ SCHEMAS: dict[str, Schema] = {
                 _storage_shrink_with_autoscaling,
                 f"{_RDS}, allocated_storage DiffSuppressFunc (storage never shrinks while "
                 "autoscaling is on: a lower value is ignored)",
+            ),
+        ),
+        refuse=(
+            # AWS, not the provider: the RDS API ModifyDBInstance takes EngineVersion as "the
+            # version number of the database engine to upgrade to"; RDS has no downgrade.
+            Refuse(
+                "engineVersion",
+                _major_lower,
+                "RDS upgrades an engine, never downgrades it",
+                "RDS API reference, ModifyDBInstance, EngineVersion",
+            ),
+            # AWS: AllocatedStorage "must be at least 10% greater than the current value"
+            # (a lower value with autoscaling on never reaches AWS: suppressed above).
+            Refuse(
+                "allocatedStorage",
+                _storage_lower,
+                "RDS storage grows, it never shrinks",
+                "RDS API reference, ModifyDBInstance, AllocatedStorage",
             ),
         ),
         sets=frozenset({"vpcSecurityGroupIds"}),
@@ -338,6 +369,14 @@ HOLDS_WHAT: dict[str, str] = {
     "the name does not resolve",
 }
 
+def holds_what(type_: str, inputs: Mapping[str, Any]) -> str:
+    """Why replacing this resource hurts users, or "" when it does not: only alias records
+    carry a name users type (a certificate's validation CNAME is for ACM alone)."""
+    if type_ == "aws:route53/record:Record" and not inputs.get("aliases"):
+        return ""
+    return HOLDS_WHAT.get(type_, "")
+
+
 # Types whose changes this module does not model: components (no inputs of their own) and
 # providers that are not the AWS bridge. A change to them counts as an update.
 _UNMODELLED_PREFIXES = ("fastapi-fargate:", "pulumi-python:dynamic", "docker:", "pulumi:")
@@ -451,9 +490,17 @@ def _canonical(value: Any, path: str, sets: frozenset[str]) -> Any:
     return value
 
 
+def _looked_up(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(LOOKED_UP)
+
+
 def _same(type_: str, name: str, old: Any, new: Any) -> bool:
     schema = SCHEMAS.get(type_)
     sets = schema.sets if schema else frozenset()
+    if _looked_up(old) != _looked_up(new) and isinstance(old, str) and isinstance(new, str):
+        # A value the program looks up in AWS against one given literally (a hosted zone by
+        # name, then by id): offline there is no telling them apart, so taken as the same.
+        return True
     return _canonical(old, name, sets) == _canonical(new, name, sets)
 
 

@@ -366,7 +366,10 @@ class TestBlueGreen:
 
     def test_rolling_is_the_default_and_creates_no_second_target_group(self, dev):
         # Explicit, so a switch back from blue-green is not kept as BLUE_GREEN.
-        assert dev.one(SERVICE)["deploymentConfiguration"] == {"strategy": "ROLLING"}
+        assert dev.one(SERVICE)["deploymentConfiguration"] == {
+            "strategy": "ROLLING",
+            "bakeTimeInMinutes": "0",
+        }
         assert [t.name for t in dev.all("aws:lb/targetGroup:TargetGroup")] == ["edge-tg"]
         assert not dev.all("aws:lb/listenerRule:ListenerRule")
 

@@ -24,8 +24,11 @@ import yaml
 
 from components.settings import SettingsError, parse_settings
 from plan import provider_rules as rules
+from plan.diff import diff_plans
 from plan.document import build_plan
 from plan.engine_config import cli_edit, stack_config_from_document, stack_document
+from plan.errors import PlanError
+from plan.motion import consequences
 from plan.stackfile import load_stack
 from pulumi_harness import PROJECT, ROOT, handed_over, stack_config
 
@@ -214,3 +217,261 @@ class TestTheFourFaults:
         )
         assert "Raise database.maxAllocatedStorage" not in alarm["inputs"]["alarmDescription"]
         assert "database.allocatedStorage" in alarm["inputs"]["alarmDescription"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every setting, both ways.
+# ---------------------------------------------------------------------------------------------
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"
+EXISTING_VPC = {
+    "network.vpcId": "vpc-0123456789abcdef0",
+    "network.publicSubnetIds": ["subnet-0aaaaaaaaaaaaaaa1", "subnet-0bbbbbbbbbbbbbbb2"],
+    "network.privateSubnetIds": ["subnet-0ccccccccccccccc3", "subnet-0ddddddddddddddd4"],
+    "network.nat": "single",
+}
+EXTERNAL_DB = {
+    "database.mode": "external",
+    "database.host": "db.example.net",
+    "database.secretArn": SECRET_ARN,
+}
+SAME_ZONE_BY_ID = {"https.hostedZone": None, "https.hostedZoneId": "Z0123456789ABCDEFGHIJ"}
+
+
+def _both(value: Any) -> dict[str, Any]:
+    return {"dev": value, "prod": value}
+
+
+# For each setting: the change away from the stack's own value, as `pulumi config set --path`
+# edits (a setting that needs others comes with them), per stack.
+CHANGES: dict[str, dict[str, dict[str, Any]]] = {
+    "production": {"dev": {"production": True}, "prod": {"production": False}},
+    "https.domain": {
+        "dev": {"https.domain": "app.dev.example.com"},
+        "prod": {"https.domain": "app.example.com"},
+    },
+    "https.hostedZone": _both(SAME_ZONE_BY_ID),
+    "https.hostedZoneId": _both(SAME_ZONE_BY_ID),
+    "https.extraNames": {
+        "dev": {"https.extraNames": ["www.dev.example.com"]},
+        "prod": {"https.extraNames": ["www.example.com"]},
+    },
+    "https.certificateArn": _both(
+        {"https.certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123"}
+    ),
+    "https.sslPolicy": _both({"https.sslPolicy": "ELBSecurityPolicy-TLS13-1-3-2021-06"}),
+    "https.hstsMaxAge": _both({"https.hstsMaxAge": 0}),
+    "network.availabilityZones": _both({"network.availabilityZones": 3}),
+    "network.nat": {"dev": {"network.nat": "single"}, "prod": {"network.nat": "single"}},
+    "network.cidr": _both({"network.cidr": "10.1.0.0/16"}),
+    "network.vpcId": _both(EXISTING_VPC),
+    "network.publicSubnetIds": _both(EXISTING_VPC),
+    "network.privateSubnetIds": _both(EXISTING_VPC),
+    "network.zoneNames": _both({"network.zoneNames": ["us-east-1b", "us-east-1c"]}),
+    "loadBalancer.idleTimeout": _both({"loadBalancer.idleTimeout": 120}),
+    "loadBalancer.deregistrationDelay": _both({"loadBalancer.deregistrationDelay": 60}),
+    "loadBalancer.deletionProtection": {
+        "dev": {"loadBalancer.deletionProtection": True},
+        "prod": {"loadBalancer.deletionProtection": False},
+    },
+    "loadBalancer.accessLogs": {
+        "dev": {"loadBalancer.accessLogs": True},
+        "prod": {"loadBalancer.accessLogs": False},
+    },
+    "image.uri": _both(
+        {"image.uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64}
+    ),
+    "image.platform": _both({"image.platform": "linux/arm64"}),
+    "image.keepLast": _both({"image.keepLast": 20}),
+    "service.containerPort": _both({"service.containerPort": 8080}),
+    "service.healthCheckPath": _both({"service.healthCheckPath": "/health"}),
+    "service.cpu": {
+        "dev": {"service.cpu": 512, "service.memory": 1024},
+        "prod": {"service.cpu": 1024, "service.memory": 2048},
+    },
+    "service.memory": {"dev": {"service.memory": 1024}, "prod": {"service.memory": 2048}},
+    "service.desiredCount": {
+        "dev": {"service.desiredCount": 2},
+        "prod": {"service.desiredCount": 3},
+    },
+    "service.workers": _both({"service.workers": 1}),
+    "service.memoryPerWorker": _both({"service.memoryPerWorker": 128}),
+    "service.healthCheckGracePeriod": _both({"service.healthCheckGracePeriod": 120}),
+    "service.stopTimeout": _both({"service.stopTimeout": 60}),
+    "service.logRetentionDays": _both({"service.logRetentionDays": 14}),
+    "service.containerInsights": {
+        "dev": {"service.containerInsights": True},
+        "prod": {"service.containerInsights": False},
+    },
+    "service.fargateSpotPercent": {
+        "dev": {"service.fargateSpotPercent": 0},
+        "prod": {"service.fargateSpotPercent": 50},
+    },
+    "service.environment": _both({"service.environment": ["FEATURE_X=1"]}),
+    "service.secrets": _both(
+        {
+            "service.secrets": [
+                "API_KEY=arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf"
+            ]
+        }
+    ),
+    "service.taskPolicyArns": _both(
+        {"service.taskPolicyArns": ["arn:aws:iam::123456789012:policy/app-extra"]}
+    ),
+    "service.deploymentStrategy": _both({"service.deploymentStrategy": "blue-green"}),
+    "service.bakeTime": _both({"service.deploymentStrategy": "blue-green", "service.bakeTime": 10}),
+    "service.exec": {"dev": {"service.exec": "off"}, "prod": {"service.exec": "on"}},
+    "service.maxBodyBytes": _both({"service.maxBodyBytes": 2097152}),
+    "scaling.enabled": _both({"scaling.enabled": False}),
+    "scaling.minCount": {
+        "dev": {"scaling.minCount": 2, "service.desiredCount": 2},
+        "prod": {"scaling.minCount": 3, "service.desiredCount": 3},
+    },
+    "scaling.maxCount": {"dev": {"scaling.maxCount": 3}, "prod": {"scaling.maxCount": 8}},
+    "scaling.cpuTarget": _both({"scaling.cpuTarget": 60}),
+    "scaling.memoryTarget": _both({"scaling.memoryTarget": 75}),
+    "scaling.requestsPerTarget": _both({"scaling.requestsPerTarget": 500}),
+    "scaling.scaleOutCooldown": _both({"scaling.scaleOutCooldown": 120}),
+    "scaling.scaleInCooldown": _both({"scaling.scaleInCooldown": 600}),
+    "migration.enabled": _both({"migration.enabled": False}),
+    "migration.command": _both({"migration.command": ["python", "-m", "api.migrate", "--check"]}),
+    "migration.timeout": _both({"migration.timeout": 1800}),
+    "migration.lockTimeout": _both({"migration.lockTimeout": 3}),
+    "migration.nonce": _both({"migration.nonce": "2026-12-07"}),
+    "database.mode": _both({"database.mode": "off"}),
+    "database.engineVersion": _both({"database.engineVersion": "17"}),
+    "database.instanceClass": {
+        "dev": {"database.instanceClass": "db.t4g.small"},
+        "prod": {"database.instanceClass": "db.m7g.xlarge"},
+    },
+    "database.allocatedStorage": {
+        "dev": {"database.allocatedStorage": 30},
+        "prod": {"database.allocatedStorage": 60},
+    },
+    "database.maxAllocatedStorage": {
+        "dev": {"database.maxAllocatedStorage": 0},
+        "prod": {"database.maxAllocatedStorage": 300},
+    },
+    "database.backupRetentionDays": _both({"database.backupRetentionDays": 3}),
+    "database.name": _both({"database.name": "notes"}),
+    "database.host": _both(EXTERNAL_DB),
+    "database.port": _both({**EXTERNAL_DB, "database.port": 5433}),
+    "database.secretArn": _both(EXTERNAL_DB),
+    "database.statementTimeout": _both({"database.statementTimeout": 10}),
+    "database.appRole": _both({"database.appRole": False}),
+    "protection.allowReplacing": _both({"protection.allowReplacing": ["database"]}),
+    "alarms.enabled": _both({"alarms.enabled": False}),
+    "alarms.email": _both({"alarms.email": "ops@example.com"}),
+    "alarms.errorRate": _both({"alarms.errorRate": 10}),
+    "alarms.minRequests": _both({"alarms.minRequests": 20}),
+    "alarms.latencyP99": _both({"alarms.latencyP99": 3000}),
+    "alarms.evaluationMinutes": _both({"alarms.evaluationMinutes": 5}),
+    "alarms.unhealthyMinutes": _both({"alarms.unhealthyMinutes": 10}),
+    "alarms.highUtilization": _both({"alarms.highUtilization": 85}),
+    "alarms.lowUtilization": _both({"alarms.lowUtilization": 40}),
+    "alarms.wasteHours": _both({"alarms.wasteHours": 48}),
+    "alarms.databaseCpu": _both({"alarms.databaseCpu": 70}),
+    "alarms.databaseFreeStorage": _both({"alarms.databaseFreeStorage": 5}),
+    "alarms.databaseConnections": _both({"alarms.databaseConnections": 70}),
+}
+
+# Changes the settings refuse on a stack, before anything is created: (setting, stack) ->
+# words of the message.
+REFUSED_BY_SETTINGS: dict[tuple[str, str], str] = {
+    ("alarms.enabled", "prod"): "a production stack needs its alarms",
+}
+
+# Replacements of what holds data or a name users see that a change means (the plan warns of
+# each): setting -> short types.
+REPLACES: dict[str, set[str]] = {
+    "https.domain": {"acm.Certificate"},
+    "https.extraNames": {"acm.Certificate"},
+    "database.name": {"rds.Instance"},
+}
+
+# What AWS cannot undo, by setting and direction: the change back is refused (by RDS), or does
+# nothing, and the plan says so. (setting, direction) -> (resource, input).
+ONE_WAY: dict[tuple[str, str], tuple[str, str]] = {
+    ("database.engineVersion", "back"): ("data-postgres", "engineVersion"),
+    ("database.allocatedStorage", "back"): ("data-postgres", "allocatedStorage"),
+}
+
+
+def _all_settings() -> list[str]:
+    from pydantic.alias_generators import to_camel
+
+    from components.settings import GROUPS
+
+    names = ["production"]
+    for group, model in GROUPS.items():
+        names += [f"{group}.{f.alias or to_camel(n)}" for n, f in model.model_fields.items()]
+    return names
+
+
+MATRIX = [
+    pytest.param(stack, setting, direction, id=f"{stack}-{setting}-{direction}")
+    for setting in _all_settings()
+    for stack in ("dev", "prod")
+    for direction in ("there", "back")
+]
+
+
+def test_the_matrix_covers_every_setting_of_the_model():
+    assert sorted(CHANGES) == sorted(_all_settings())
+
+
+def _state_differs(p: rules.Prediction, asked: dict[str, Any], ignored: list[str]) -> list[str]:
+    """Top-level inputs whose state after the update is not what the program sends."""
+    schema = rules.schema_of(p.type)
+    wanted = schema.read_back(dict(asked)) if schema and schema.read_back else dict(asked)
+    return sorted(
+        k
+        for k in set(wanted) | set(p.state)
+        if k not in {i.split(".")[0] for i in ignored}
+        and not rules._same(p.type, k, p.state.get(k, rules.ABSENT), wanted.get(k, rules.ABSENT))
+    )
+
+
+@pytest.mark.parametrize(("stack", "setting", "direction"), MATRIX)
+def test_every_setting_changes_as_it_says_both_ways(stack, setting, direction):
+    change = CHANGES[setting][stack]
+    if (setting, stack) in REFUSED_BY_SETTINGS:
+        with pytest.raises(PlanError, match=REFUSED_BY_SETTINGS[(setting, stack)]):
+            plan(stack, **change)
+        return
+    before, after = ({}, change) if direction == "there" else (change, {})
+    old, new, predictions = transition(stack, before, after)
+    one_way = ONE_WAY.get((setting, direction))
+
+    problems = []
+    for p in predictions.values():
+        findings = [(p.name, f.input) for f in p.silent + p.refused]
+        if one_way and one_way in findings:
+            continue
+        if findings:
+            problems.append(rules.describe(p))
+            continue
+        if p.action in ("delete", "refused"):
+            continue
+        r = next(r for r in new["resources"] if r["key"] == p.key)
+        if not r["type"].startswith(("fastapi-fargate:", "pulumi-python", "docker:")):
+            differs = _state_differs(p, r["inputs"], r["ignore_changes"])
+            if differs:
+                problems.append(f"{p.name}: after the update {differs} differ from the program")
+    assert problems == [], "\n".join(problems)
+    if one_way:
+        resource, field_ = one_way
+        p = next(p for p in predictions.values() if p.name == resource)
+        assert field_ in [f.input for f in p.silent + p.refused]
+
+    assert dangling(predictions) == []
+
+    inputs = {r["key"]: r["inputs"] for r in new["resources"]}
+    held = {
+        (p.name, rules.short_type(p.type))
+        for p in predictions.values()
+        if p.action == "replace" and rules.holds_what(p.type, inputs[p.key])
+    }
+    assert {t for _, t in held} <= REPLACES.get(setting, set())
+    warned = {(w.resource, rules.short_type(w.type)) for w in consequences(diff_plans(old, new, "a", "b"), new).warnings}  # fmt: skip
+    assert held <= warned
