@@ -475,3 +475,60 @@ def test_every_setting_changes_as_it_says_both_ways(stack, setting, direction):
     assert {t for _, t in held} <= REPLACES.get(setting, set())
     warned = {(w.resource, rules.short_type(w.type)) for w in consequences(diff_plans(old, new, "a", "b"), new).warnings}  # fmt: skip
     assert held <= warned
+
+
+class TestTheOfflinePlanSaysWhatAwsWillNotDo:
+    """`python -m plan STACK --against ...` uses the same predictions."""
+
+    def _saved(self, tmp_path: Path, name: str, **settings: Any) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(plan("dev", **settings)))
+        return path
+
+    def test_a_lower_allocated_storage_is_no_change_on_aws_and_a_warning(self, capsys, tmp_path):
+        from plan.cli import main
+
+        before = self._saved(tmp_path, "bigger", **{"database.allocatedStorage": 30})
+        assert main(["dev", "--no-policy", "--against-file", str(before)]) == 0
+        out = capsys.readouterr().out
+        assert "~ data-postgres [rds.Instance] (no change on AWS)" in out
+        warning = out.split("Not carried out on AWS (the provider keeps what is there, or refuses):\n")[1]  # fmt: skip
+        assert warning.startswith(
+            "  ! data-postgres [rds.Instance]: allocatedStorage: no change on AWS (asked 20, "
+            "stays 30; internal/service/rds/instance.go, ResourceInstance, allocated_storage "
+            "DiffSuppressFunc"
+        )
+
+    def test_a_downgrade_is_refused_in_the_plan_and_its_json(self, capsys, tmp_path):
+        from plan.cli import main
+
+        before = self._saved(tmp_path, "newer", **{"database.engineVersion": "17"})
+        assert main(["dev", "--no-policy", "--json", "--against-file", str(before)]) == 0
+        document = json.loads(capsys.readouterr().out)
+        (refused,) = document["not_on_aws"]
+        assert (refused["resource"], refused["action"]) == ("data-postgres", "refused")
+        assert refused["refused"][0]["input"] == "engineVersion"
+
+    def test_markdown_puts_the_warning_first(self, capsys, tmp_path):
+        from plan.cli import main
+
+        before = self._saved(tmp_path, "bigger", **{"database.allocatedStorage": 30})
+        assert main(["dev", "--no-policy", "--markdown", "--against-file", str(before)]) == 0
+        out = capsys.readouterr().out
+        assert "> **Not carried out on AWS**" in out
+        assert out.index("Not carried out on AWS") < out.index("| setting | before | after |")
+
+    def test_against_another_stack_the_smaller_storage_is_flagged_too(self, capsys):
+        from plan.cli import main
+
+        # prod's 50 GiB taken as what AWS has: dev's 20 would never reach it.
+        assert main(["dev", "--no-policy", "--against", "prod"]) == 0
+        out = capsys.readouterr().out
+        assert "allocatedStorage: no change on AWS (asked 20, stays 50;" in out
+
+    def test_a_change_aws_carries_out_gives_no_warning(self, capsys, tmp_path):
+        from plan.cli import main
+
+        before = self._saved(tmp_path, "smaller", **{"database.instanceClass": "db.t4g.small"})
+        assert main(["dev", "--no-policy", "--against-file", str(before)]) == 0
+        assert "Not carried out on AWS" not in capsys.readouterr().out
