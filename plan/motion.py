@@ -33,6 +33,10 @@ from plan.types import short_type
 TASK_DEFINITION = provider_rules.TASK_DEFINITION
 SERVICE = provider_rules.SERVICE
 MIGRATION = "pulumi-python:dynamic/migration:MigrationRun"
+# The migration run's own provider runs the migration again only when one of these changes
+# (components/migration.py, RUN_TRIGGER_KEYS, MigrationRunProvider.update); another change
+# (its timeout) is stored without a run.
+MIGRATION_RUN_TRIGGERS = frozenset({"task_definition", "command", "nonce"})
 
 # The one replacement table, kept in plan.provider_rules with its sources: inputs whose change
 # makes the provider replace the resource, by type (those of task definitions: every input but
@@ -184,7 +188,10 @@ def consequences(changes: PlanDiff, after: Plan) -> Consequences:
         for r in after["resources"]
         if r["type"] == MIGRATION
         and (
-            (r["key"] in predictions and predictions[r["key"]].action == "update")
+            (
+                r["key"] in predictions
+                and bool(set(predictions[r["key"]].updated) & MIGRATION_RUN_TRIGGERS)
+            )
             or any(k in new_definitions for k in r["uses"])
         )
     ]

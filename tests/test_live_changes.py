@@ -477,6 +477,13 @@ def test_every_setting_changes_as_it_says_both_ways(stack, setting, direction):
     assert held <= warned
 
 
+def test_the_plan_knows_what_runs_the_migration_again():
+    from components.migration import RUN_TRIGGER_KEYS
+    from plan.motion import MIGRATION_RUN_TRIGGERS
+
+    assert set(RUN_TRIGGER_KEYS) == MIGRATION_RUN_TRIGGERS
+
+
 class TestTheOfflinePlanSaysWhatAwsWillNotDo:
     """`python -m plan STACK --against ...` uses the same predictions."""
 
@@ -532,3 +539,83 @@ class TestTheOfflinePlanSaysWhatAwsWillNotDo:
         before = self._saved(tmp_path, "smaller", **{"database.instanceClass": "db.t4g.small"})
         assert main(["dev", "--no-policy", "--against-file", str(before)]) == 0
         assert "Not carried out on AWS" not in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/live-changes.md: its tables are generated from the same predictions.
+# ---------------------------------------------------------------------------------------------
+
+LIVE_CHANGES = ROOT / "docs" / "live-changes.md"
+BEGIN, END = "<!-- generated: tests/test_live_changes.py -->", "<!-- end of generated -->"
+
+
+def _kinds(predictions: list[rules.Prediction]) -> str:
+    names = sorted({rules.short_type(p.type) for p in predictions})
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def effect(stack: str, setting: str) -> str:
+    """What changing ``setting`` from the stack's value does to the running stack, in words."""
+    change = CHANGES[setting][stack]
+    if (setting, stack) in REFUSED_BY_SETTINGS:
+        return "refused by the settings (" + REFUSED_BY_SETTINGS[(setting, stack)] + ")"
+    old, new, predictions = transition(stack, {}, change)
+    moves = consequences(diff_plans(old, new, "a", "b"), new)
+    aws = [
+        p
+        for p in predictions.values()
+        if not p.type.startswith(("fastapi-fargate:", "pulumi-python:", "docker:"))
+    ]
+    parts = []
+    if moves.warnings:
+        parts.append("**replaces** " + _kinds([p for p in aws if p.action == "replace" and rules.holds_what(p.type, p.state)]))  # fmt: skip
+    was = {r["key"]: r["inputs"] for r in old["resources"]}
+    gone = [p for p in aws if p.action == "delete" and rules.holds_what(p.type, was[p.key])]
+    if gone:
+        parts.append("**deletes** " + _kinds(gone))
+    if moves.rollouts:
+        first = " after the migration" if any(m for _, _, m in moves.rollouts) else ""
+        parts.append(f"new tasks{first}")
+    elif moves.migrations:
+        parts.append("runs the migration")
+    replaced = [p for p in aws if p.action == "replace" and not rules.holds_what(p.type, p.state)]
+    replaced = [p for p in replaced if p.type != rules.TASK_DEFINITION]
+    if replaced:
+        parts.append("replaces " + _kinds(replaced))
+    for action, words in (("create", "creates"), ("delete", "deletes")):
+        touched = [p for p in aws if p.action == action and p not in gone]
+        if touched:
+            parts.append(f"{words} " + _kinds(touched))
+    updated = [p for p in aws if p.action == "update"]
+    if updated:
+        parts.append("in place: " + _kinds(updated))
+    return "; ".join(parts) or "nothing on AWS"
+
+
+def generated_tables() -> str:
+    from components.settings import GROUPS
+
+    lines = []
+    for group in ["production", *GROUPS]:
+        settings = [s for s in _all_settings() if s == group or s.startswith(group + ".")]
+        lines += [f"### `{group}`", "", "| setting | dev | prod |", "|---|---|---|"]
+        for setting in settings:
+            dev, prod = effect("dev", setting), effect("prod", setting)
+            lines.append(f"| `{setting}` | {dev} | {'same' if prod == dev else prod} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def test_the_live_changes_page_is_generated_from_the_predictions():
+    import os
+
+    text = LIVE_CHANGES.read_text()
+    head, _, rest = text.partition(BEGIN + "\n")
+    _, _, tail = rest.partition(END)
+    expected = f"{head}{BEGIN}\n{generated_tables()}{END}{tail}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        LIVE_CHANGES.write_text(expected)
+        text = expected
+    assert text == expected, (
+        "run UPDATE_GOLDEN=1 python -m pytest tests/test_live_changes.py -k page"
+    )

@@ -74,8 +74,8 @@ class DatabaseSettings(_Group):
     )
     max_allocated_storage: int = Field(
         100,
-        description="Managed: GiB storage autoscaling may grow to (at least allocatedStorage); "
-        "0 turns autoscaling off.",
+        description="Managed: GiB storage autoscaling may grow to (above allocatedStorage: RDS "
+        "reads an equal value as off); 0 turns autoscaling off.",
     )
     backup_retention_days: int = Field(
         7, ge=0, le=35,
