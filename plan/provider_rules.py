@@ -369,6 +369,7 @@ HOLDS_WHAT: dict[str, str] = {
     "the name does not resolve",
 }
 
+
 def holds_what(type_: str, inputs: Mapping[str, Any]) -> str:
     """Why replacing this resource hurts users, or "" when it does not: only alias records
     carry a name users type (a certificate's validation CNAME is for ACM alone)."""
@@ -629,8 +630,16 @@ def predict_plans(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[s
     for k in list(new) + [k for k in old if k not in new]:
         r = new.get(k) or old[k]
         if r["type"].startswith(_UNMODELLED_PREFIXES) and k in old and k in new:
-            action = "none" if old[k]["inputs"] == new[k]["inputs"] else "update"
-            result[k] = Prediction(k, r["name"], r["type"], action, state=dict(new[k]["inputs"]))
+            a, b = old[k]["inputs"], new[k]["inputs"]
+            updated = tuple(sorted(i for i in set(a) | set(b) if a.get(i) != b.get(i)))
+            result[k] = Prediction(
+                k,
+                r["name"],
+                r["type"],
+                "update" if updated else "none",
+                updated=updated,
+                state=dict(b),
+            )
             continue
         result[k] = predict(
             r["type"],

@@ -619,3 +619,18 @@ def test_the_live_changes_page_is_generated_from_the_predictions():
     assert text == expected, (
         "run UPDATE_GOLDEN=1 python -m pytest tests/test_live_changes.py -k page"
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "runs"),
+    [
+        ({"migration.nonce": "again"}, True),
+        ({"migration.command": ["python", "-m", "api.migrate", "--check"]}, True),
+        ({"migration.timeout": 1800}, False),
+        ({"service.memory": 1024}, True),
+    ],
+    ids=["nonce", "command", "timeout", "new-revision"],
+)
+def test_the_migration_runs_again_only_for_its_run_triggers(change, runs):
+    old, new, _ = transition("dev", {}, change)
+    assert bool(consequences(diff_plans(old, new, "a", "b"), new).migrations) is runs
