@@ -99,7 +99,9 @@ class WebServiceArgs:
     """What must exist before the service changes: the serving listener, the migration run,
     the cluster's capacity providers."""
     deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
-    """Alarms that roll a release back (the 5xx rate and latency); none without alarms."""
+    """Alarms that roll a release back (the 5xx rate and latency)."""
+    deployment_alarms_enabled: bool = True
+    """False (alarms.enabled false): the service names the alarms in a disabled block."""
     task_role_name: pulumi.Input[str] | None = None
     """The task role, which gets the ECS Exec permissions when service.exec is on."""
     listener_arn: pulumi.Input[str] | None = None
@@ -149,15 +151,18 @@ class WebService(pulumi.ComponentResource):
             strategy = aws.ecs.ServiceDeploymentConfigurationArgs(
                 strategy="BLUE_GREEN", bake_time_in_minutes=str(settings.bake_time)
             )
-        # Without alarms, an explicit disabled block naming none: the provider suppresses the
-        # removal of the block (ResourceService, alarms: SuppressMissingOptionalConfiguration-
-        # Block), which would leave ECS watching alarms this same update deletes.
-        deployment_alarms = aws.ecs.ServiceAlarmsArgs(alarm_names=[], enable=False, rollback=False)
+        # Alarms off is an explicit disabled block, never a missing one: the provider
+        # suppresses the removal of the block (ResourceService, alarms:
+        # SuppressMissingOptionalConfigurationBlock), which would leave ECS watching alarms.
+        # It names the kept deployment alarms (see ReleaseAlarms: a block needs a name).
+        deployment_alarms = None
         alarm_watch_seconds = 0
+        watched = args.deployment_alarms_enabled and bool(args.deployment_alarm_names)
         if args.deployment_alarm_names:
             deployment_alarms = aws.ecs.ServiceAlarmsArgs(
-                alarm_names=list(args.deployment_alarm_names), enable=True, rollback=True
+                alarm_names=list(args.deployment_alarm_names), enable=watched, rollback=watched
             )
+        if watched:
             # With deployment alarms ECS keeps the deployment IN_PROGRESS after the last old
             # task stopped, watching the alarms for a bake time it derives from their periods
             # (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment
@@ -224,7 +229,7 @@ class WebService(pulumi.ComponentResource):
                 task_definition_arn=args.task_definition_arn,
                 region=args.region,
                 account_id=args.account_id,
-                alarm_names=list(args.deployment_alarm_names),
+                alarm_names=list(args.deployment_alarm_names) if watched else [],
                 # Blue/green keeps the deployment IN_PROGRESS through its bake time, and
                 # deployment alarms through their own watch.
                 timeout_seconds=(

@@ -130,6 +130,12 @@ def _storage_shrink_with_autoscaling(old: Any, new: Any, inputs: Mapping[str, An
     return o is not None and n is not None and mas is not None and o > n and mas > n
 
 
+def _alarms_without_names(old: Any, new: Any, _: Mapping[str, Any]) -> bool:
+    # internal/service/ecs/service.go, expandAlarms sets AlarmNames only for a non-empty set,
+    # and aws-sdk-go-v2 service/ecs/validators.go, validateDeploymentAlarms, refuses a nil one.
+    return isinstance(new, Mapping) and not new.get("alarmNames")
+
+
 def _major_lower(old: Any, new: Any, _: Mapping[str, Any]) -> bool:
     o, n = _int(str(old).split(".")[0]), _int(str(new).split(".")[0])
     return o is not None and n is not None and n < o
@@ -301,6 +307,14 @@ SCHEMAS: dict[str, Schema] = {
             ),
         ),
         refuse=(
+            Refuse(
+                "alarms",
+                _alarms_without_names,
+                "missing required field, UpdateServiceInput.DeploymentConfiguration.Alarms."
+                "AlarmNames",
+                "internal/service/ecs/service.go, expandAlarms; aws-sdk-go-v2 "
+                "service/ecs/validators.go, validateDeploymentAlarms",
+            ),
             Refuse(
                 "capacityProviderStrategies",
                 _capacity_strategy_without_force,

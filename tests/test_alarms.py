@@ -224,16 +224,17 @@ class TestTheAlarms:
         assert instance_memory_gib(klass) == memory
         assert default_max_connections(klass) == connections
 
-    def test_alarms_off_means_no_alarms_and_no_deployment_alarms(self):
+    def test_alarms_off_keeps_only_the_deployment_alarms_silent_and_unwatched(self):
         rendered = render({"alarms.enabled": False})
-        assert not rendered.all(ALARM) and not rendered.all(TOPIC)
-        # An explicit disabled block, not none: the provider ignores a dropped block
-        # (tests/test_live_changes.py).
-        assert rendered.one(SERVICE)["alarms"] == {
-            "alarmNames": [],
-            "enable": False,
-            "rollback": False,
-        }
+        assert not rendered.all(TOPIC)
+        kept = rendered.all(ALARM)
+        assert sorted(a.name for a in kept) == ["dev-errors", "dev-latency"]
+        assert all(a["alarmActions"] == [] and a["okActions"] == [] for a in kept)
+        assert all("notifies nobody" in a["alarmDescription"] for a in kept)
+        # An explicit disabled block naming them, not none: the provider ignores a dropped
+        # block, and the AWS SDK refuses a block without names (tests/test_live_changes.py).
+        block = rendered.one(SERVICE)["alarms"]
+        assert (block["enable"], block["rollback"], len(block["alarmNames"])) == (False, False, 2)
         assert "alarm_topic_arn" not in rendered.outputs
 
     def test_a_production_stack_cannot_turn_its_alarms_off(self):

@@ -90,6 +90,12 @@ class TestThePortAgainstTheProvidersAcceptanceSteps:
         assert (p.action, p.updated, p.silent) == ("update", ("alarms",), ())
         assert p.state["alarms"]["enable"] is False
 
+    def test_a_disabled_alarms_block_without_names_is_refused_by_the_sdk(self):
+        # expandAlarms sends no AlarmNames for an empty set; validateDeploymentAlarms refuses.
+        on = {"alarms": {"alarmNames": ["a"], "enable": True, "rollback": True}}
+        off = {"alarms": {"alarmNames": [], "enable": False, "rollback": False}}
+        assert rules.predict(SERVICE, on, off).action == "refused"
+
     def test_a_dropped_alarms_block_is_no_change_on_aws(self):
         # verify.SuppressMissingOptionalConfigurationBlock on ResourceService's alarms.
         on = {"alarms": {"alarmNames": ["a"], "enable": True, "rollback": True}}
