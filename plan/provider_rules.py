@@ -509,7 +509,7 @@ def _looked_up(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(LOOKED_UP)
 
 
-def _same(type_: str, name: str, old: Any, new: Any) -> bool:
+def same(type_: str, name: str, old: Any, new: Any) -> bool:
     schema = SCHEMAS.get(type_)
     sets = schema.sets if schema else frozenset()
     if _looked_up(old) != _looked_up(new) and isinstance(old, str) and isinstance(new, str):
@@ -564,7 +564,7 @@ def predict(
                 )
         for rule in schema.suppress:
             old, new = _get(state_before, rule.input), _get(state, rule.input)
-            if _same(type_, rule.input, old, new):
+            if same(type_, rule.input, old, new):
                 continue
             if rule.applies(old, new, state):
                 if old is ABSENT:
@@ -575,7 +575,7 @@ def predict(
     changed = sorted(
         k
         for k in set(state_before) | set(state)
-        if not _same(type_, k, state_before.get(k, ABSENT), state.get(k, ABSENT))
+        if not same(type_, k, state_before.get(k, ABSENT), state.get(k, ABSENT))
     )
     if schema:
         for rule in schema.refuse:
@@ -619,7 +619,7 @@ _LABEL = re.compile(
 )
 
 
-def _references(value: Any, replaced: set[tuple[str, str]]) -> bool:
+def references(value: Any, replaced: set[tuple[str, str]]) -> bool:
     """Whether ``value`` holds a label of a replaced resource: (name, short type) pairs; a
     label names the type only where the name alone is ambiguous."""
     if isinstance(value, str):
@@ -629,9 +629,9 @@ def _references(value: Any, replaced: set[tuple[str, str]]) -> bool:
                 return True
         return False
     if isinstance(value, Mapping):
-        return any(_references(v, replaced) for v in value.values())
+        return any(references(v, replaced) for v in value.values())
     if isinstance(value, list):
-        return any(_references(v, replaced) for v in value)
+        return any(references(v, replaced) for v in value)
     return False
 
 
@@ -674,7 +674,7 @@ def predict_plans(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[s
                 sorted(
                     i
                     for i, v in new[k]["inputs"].items()
-                    if i not in p.updated and _references(v, replaced)
+                    if i not in p.updated and references(v, replaced)
                 )
             )
             if not hit:

@@ -66,14 +66,13 @@ def one(predictions: dict[str, rules.Prediction], type_: str, name: str) -> rule
 
 def dangling(predictions: dict[str, rules.Prediction]) -> list[str]:
     """Resources whose state after the update still names a resource the update deletes."""
-    deleted = {(p.name, rules.short_type(p.type)) for p in predictions.values()}
     deleted = {
         (p.name, rules.short_type(p.type)) for p in predictions.values() if p.action == "delete"
     }
     return sorted(
         p.name
         for p in predictions.values()
-        if p.action not in ("delete",) and rules._references(p.state, deleted)
+        if p.action not in ("delete",) and rules.references(p.state, deleted)
     )
 
 
@@ -434,7 +433,7 @@ def _state_differs(p: rules.Prediction, asked: dict[str, Any], ignored: list[str
         k
         for k in set(wanted) | set(p.state)
         if k not in {i.split(".")[0] for i in ignored}
-        and not rules._same(p.type, k, p.state.get(k, rules.ABSENT), wanted.get(k, rules.ABSENT))
+        and not rules.same(p.type, k, p.state.get(k, rules.ABSENT), wanted.get(k, rules.ABSENT))
     )
 
 
