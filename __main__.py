@@ -166,16 +166,16 @@ load_balancer = edge.load_balancer
 target_group_suffixes = [load_balancer.target_group_arn_suffix]
 if load_balancer.alternate_target_group_arn_suffix is not None:
     target_group_suffixes.append(load_balancer.alternate_target_group_arn_suffix)
-release_alarms = None
-if settings.alarms.enabled:
-    release_alarms = ReleaseAlarms(
-        "alarms",
-        ReleaseAlarmsArgs(
-            settings=settings,
-            load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
-            target_group_arn_suffixes=target_group_suffixes,
-        ),
-    )
+# With alarms off only the two deployment alarms stay, notifying nobody: the service names them
+# in a disabled block (components/alarms.py, ReleaseAlarms, says why).
+release_alarms = ReleaseAlarms(
+    "alarms",
+    ReleaseAlarmsArgs(
+        settings=settings,
+        load_balancer_arn_suffix=load_balancer.load_balancer_arn_suffix,
+        target_group_arn_suffixes=target_group_suffixes,
+    ),
+)
 
 # Run on startup, restarts: the service keeps the tasks running and rolls out safely.
 web = WebService(
@@ -193,7 +193,8 @@ web = WebService(
         region=region,
         account_id=account_id,
         wait_for=rollout_waits_for,
-        deployment_alarm_names=release_alarms.deployment_alarm_names if release_alarms else (),
+        deployment_alarm_names=release_alarms.deployment_alarm_names,
+        deployment_alarms_enabled=settings.alarms.enabled,
         task_role_name=task.task_role_name,
         listener_arn=load_balancer.serving_listener.arn,
         alternate_target_group_arn=load_balancer.alternate_target_group_arn,
@@ -216,7 +217,7 @@ if settings.scaling.enabled:
 
 # The service's and the database's alarms, and a dashboard of all of it.
 alarm_arns: list[pulumi.Output[str]] = []
-if release_alarms is not None:
+if settings.alarms.enabled:
     service_alarms = ServiceAlarms(
         "service-alarms",
         ServiceAlarmsArgs(

@@ -182,9 +182,16 @@ class _AlarmSet(pulumi.ComponentResource):
     def _add(
         self, purpose: str, args: aws.cloudwatch.MetricAlarmArgs, *, advisory: bool = False
     ) -> None:
-        args.alarm_actions = [self._topic_arn]
+        # Without a topic (alarms.enabled false) an alarm notifies nobody.
+        topic = [self._topic_arn] if self._topic_arn else []
+        if not topic:
+            args.alarm_description = (
+                f"{args.alarm_description} Off (alarms.enabled false): it notifies nobody and "
+                f"rolls nothing back."
+            )
+        args.alarm_actions = topic
         # Advisory alarms tell of waste, not of an outage: no all-clear message needed.
-        args.ok_actions = [] if advisory else [self._topic_arn]
+        args.ok_actions = [] if advisory else topic
         args.tags = {"purpose": purpose, "severity": "advisory" if advisory else "danger"}
         self.alarms[purpose] = aws.cloudwatch.MetricAlarm(
             f"{self._args.stack}-{purpose}", args, pulumi.ResourceOptions(parent=self)
@@ -226,9 +233,17 @@ class _AlarmSet(pulumi.ComponentResource):
 
 class ReleaseAlarms(_AlarmSet):
     """The SNS topic and the load balancer's alarms; made before the service, which rolls a
-    release back on ``deployment_alarm_names``."""
+    release back on ``deployment_alarm_names``.
 
-    topic_arn: pulumi.Output[str]
+    With ``alarms.enabled`` false only the two deployment alarms remain, without a topic or
+    actions: the service names them in a *disabled* deployment-alarms block. Turning alarms
+    off must send that block (the AWS provider ignores a dropped one: terraform-provider-aws
+    ``internal/service/ecs/service.go``, ``ResourceService``, ``alarms``), and the block needs
+    at least one alarm name (aws-sdk-go-v2 ``service/ecs/validators.go``,
+    ``validateDeploymentAlarms``, with the provider's ``expandAlarms`` sending no names for an
+    empty list), so the names must be of alarms that exist."""
+
+    topic_arn: pulumi.Output[str] | None
     deployment_alarm_names: list[pulumi.Output[str]]
     """The alarms a release is rolled back on: errors and latency."""
 
@@ -238,20 +253,22 @@ class ReleaseAlarms(_AlarmSet):
         super().__init__("fastapi-fargate:alarms:ReleaseAlarms", name, args, opts)
         settings = args.settings.alarms
         child = pulumi.ResourceOptions(parent=self)
-        topic = aws.sns.Topic(f"{name}-topic", aws.sns.TopicArgs(), child)
-        if settings.email:
-            aws.sns.TopicSubscription(
-                f"{name}-email",
-                aws.sns.TopicSubscriptionArgs(
-                    topic=topic.arn, protocol="email", endpoint=settings.email
-                ),
-                child,
-            )
-        self._topic_arn = topic.arn
+        self.topic_arn = None
+        if settings.enabled:
+            topic = aws.sns.Topic(f"{name}-topic", aws.sns.TopicArgs(), child)
+            if settings.email:
+                aws.sns.TopicSubscription(
+                    f"{name}-email",
+                    aws.sns.TopicSubscriptionArgs(
+                        topic=topic.arn, protocol="email", endpoint=settings.email
+                    ),
+                    child,
+                )
+            self._topic_arn = self.topic_arn = topic.arn
         self._alarm_5xx_rate()
         self._alarm_latency()
-        self._alarm_unhealthy_hosts()
-        self.topic_arn = topic.arn
+        if settings.enabled:
+            self._alarm_unhealthy_hosts()
         self.deployment_alarm_names = [self.alarms["errors"].name, self.alarms["latency"].name]
         self._finish(
             {"topic_arn": self.topic_arn, "deployment_alarm_names": self.deployment_alarm_names}
@@ -463,6 +480,22 @@ class ServiceAlarms(_AlarmSet):
             ),
         )
 
+    def _storage_advice(self) -> str:
+        """What to do when storage runs low: with autoscaling, raise its ceiling; without,
+        the storage itself (RDS grows nothing on its own then)."""
+        s = self._args.settings
+        db = s.database
+        head = f"Database free storage below {s.alarms.database_free_storage} GiB."
+        if db.max_allocated_storage:
+            return (
+                f"{head} Storage autoscaling grows it up to database.maxAllocatedStorage "
+                f"({db.max_allocated_storage} GiB): raise that ceiling."
+            )
+        return (
+            f"{head} Storage autoscaling is off (database.maxAllocatedStorage 0): raise "
+            f"database.allocatedStorage (now {db.allocated_storage} GiB), or turn autoscaling on."
+        )
+
     def _alarm_database(self) -> None:
         s = self._args.settings
         db = s.database
@@ -488,10 +521,7 @@ class ServiceAlarms(_AlarmSet):
         self._add(
             "database-storage",
             aws.cloudwatch.MetricAlarmArgs(
-                alarm_description=(
-                    f"Database free storage below {s.alarms.database_free_storage} GiB. Raise "
-                    f"database.maxAllocatedStorage (now {db.max_allocated_storage} GiB)."
-                ),
+                alarm_description=self._storage_advice(),
                 metric_name="FreeStorageSpace",
                 statistic="Minimum",
                 comparison_operator="LessThanThreshold",

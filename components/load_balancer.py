@@ -19,7 +19,7 @@
 * the target group the ECS service registers its tasks in (by IP, as Fargate requires) with
   a quick health check and the settings' deregistration delay, instead of AWS's slow defaults;
 * with a domain: an HTTPS listener on 443 with the settings' TLS policy, the validated
-  certificate and an HSTS header, forwarding to the target group; an HTTP listener on 80 whose
+  certificate and an HSTS header (``max-age=0`` when turned off), forwarding to the target group; an HTTP listener on 80 whose
   only action is a permanent redirect to HTTPS; and an alias A record per name to the ALB;
 * in production, the ALB and its DNS records are ``protect``ed: ``pulumi destroy`` or a
   replacement stops before removing the entrance users reach (lifted for one update by
@@ -63,9 +63,15 @@ ELB_ACCOUNT_REGIONS = frozenset(
 LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
 
 
-def hsts_header(max_age: int) -> str | None:
-    """The Strict-Transport-Security value for ``https.hstsMaxAge``; None (no header) for 0."""
-    return f"max-age={max_age}; includeSubDomains" if max_age > 0 else None
+def hsts_header(max_age: int) -> str:
+    """The Strict-Transport-Security value for ``https.hstsMaxAge``; ``max-age=0`` for 0.
+
+    Off is a header too, never a missing one: the provider keeps a listener attribute the
+    program stops sending (it is Optional + Computed in terraform-provider-aws
+    ``internal/service/elbv2/listener.go``, ``ResourceListener``; issue #43042), so leaving it
+    out would keep HSTS on. ``max-age=0`` is what RFC 6797 (6.1.1) defines as "forget this
+    host": browsers that cached HSTS for the domain drop it."""
+    return f"max-age={max_age}; includeSubDomains" if max_age > 0 else "max-age=0"
 
 
 def no_domain_warning() -> str:

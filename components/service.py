@@ -13,6 +13,10 @@ listener rule that forwards to the blue and green target groups (ECS moves its w
 infrastructure role ECS assumes to do so, and a bake time during which an alarm moves traffic
 back to the old tasks at once. With ``service.exec`` on, the service allows ECS Exec and the
 task role gets the four ``ssmmessages`` actions the exec agent needs; off, neither exists.
+
+Turning a setting off sends an explicit "off" (a ``ROLLING`` strategy, a disabled alarms
+block), never a missing value: the AWS provider keeps what a live service has for inputs the
+program stops sending (``plan.provider_rules``; docs/live-changes.md).
 """
 
 from __future__ import annotations
@@ -95,7 +99,9 @@ class WebServiceArgs:
     """What must exist before the service changes: the serving listener, the migration run,
     the cluster's capacity providers."""
     deployment_alarm_names: Sequence[pulumi.Input[str]] = ()
-    """Alarms that roll a release back (the 5xx rate and latency); none without alarms."""
+    """Alarms that roll a release back (the 5xx rate and latency)."""
+    deployment_alarms_enabled: bool = True
+    """False (alarms.enabled false): the service names the alarms in a disabled block."""
     task_role_name: pulumi.Input[str] | None = None
     """The task role, which gets the ECS Exec permissions when service.exec is on."""
     listener_arn: pulumi.Input[str] | None = None
@@ -128,7 +134,15 @@ class WebService(pulumi.ComponentResource):
                 )
             )
         advanced = None
-        strategy = None
+        # Always explicit: `deployment_configuration` and its `strategy` are Optional +
+        # Computed in the provider (terraform-provider-aws internal/service/ecs/service.go,
+        # ResourceService), so a service left without them keeps BLUE_GREEN after a switch back
+        # to rolling, while the same update deletes the green target group and the production
+        # rule blue/green needs. The bake time is Optional + Computed too, and the provider's
+        # update sends the kept one with any strategy (resourceServiceUpdate): rolling sends 0.
+        strategy = aws.ecs.ServiceDeploymentConfigurationArgs(
+            strategy="ROLLING", bake_time_in_minutes="0"
+        )
         rollout_bake_seconds = 0
         if settings.deployment_strategy == "blue-green":
             rollout_bake_seconds = settings.bake_time * 60
@@ -137,12 +151,18 @@ class WebService(pulumi.ComponentResource):
             strategy = aws.ecs.ServiceDeploymentConfigurationArgs(
                 strategy="BLUE_GREEN", bake_time_in_minutes=str(settings.bake_time)
             )
+        # Alarms off is an explicit disabled block, never a missing one: the provider
+        # suppresses the removal of the block (ResourceService, alarms:
+        # SuppressMissingOptionalConfigurationBlock), which would leave ECS watching alarms.
+        # It names the kept deployment alarms (see ReleaseAlarms: a block needs a name).
         deployment_alarms = None
         alarm_watch_seconds = 0
+        watched = args.deployment_alarms_enabled and bool(args.deployment_alarm_names)
         if args.deployment_alarm_names:
             deployment_alarms = aws.ecs.ServiceAlarmsArgs(
-                alarm_names=list(args.deployment_alarm_names), enable=True, rollback=True
+                alarm_names=list(args.deployment_alarm_names), enable=watched, rollback=watched
             )
+        if watched:
             # With deployment alarms ECS keeps the deployment IN_PROGRESS after the last old
             # task stopped, watching the alarms for a bake time it derives from their periods
             # (ECS developer guide, "How CloudWatch alarms detect Amazon ECS deployment
@@ -181,6 +201,11 @@ class WebService(pulumi.ComponentResource):
                 alarms=deployment_alarms,
                 deployment_configuration=strategy,
                 enable_execute_command=exec_enabled,
+                # The provider refuses to change the capacity provider strategy (service.
+                # fargateSpotPercent) of an existing service without it
+                # (capacityProviderStrategyCustomizeDiff), and the new strategy only applies
+                # to new tasks anyway. The cost: any update of the service starts a deployment.
+                force_new_deployment=True,
                 # `pulumi up` reports the rollout's outcome instead of returning at once.
                 wait_for_steady_state=True,
                 availability_zone_rebalancing="ENABLED",
@@ -204,7 +229,7 @@ class WebService(pulumi.ComponentResource):
                 task_definition_arn=args.task_definition_arn,
                 region=args.region,
                 account_id=args.account_id,
-                alarm_names=list(args.deployment_alarm_names),
+                alarm_names=list(args.deployment_alarm_names) if watched else [],
                 # Blue/green keeps the deployment IN_PROGRESS through its bake time, and
                 # deployment alarms through their own watch.
                 timeout_seconds=(

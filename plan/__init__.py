@@ -14,8 +14,12 @@ one part:
 * ``regions``: the AWS regions botocore knows, to refuse a stack's unknown region;
 * ``policies``: the policy pack (``policy/``) run in-process, as ``pulumi preview`` runs it;
 * ``describe``: the plan as text and Markdown;
+* ``provider_rules``: the AWS provider's diff rules, ported and cited: what ``pulumi up`` asks
+  AWS to do with each changed resource (nothing, update, replace, refused);
+* ``changes``: the shape of a diff, shared by ``diff`` and ``motion``;
 * ``diff``: what changed between two plans, as text, Markdown or JSON;
-* ``motion``: what a change sets in motion (revision, migration, rollout) and what it replaces;
+* ``motion``: what a change sets in motion (revision, migration, rollout), what it replaces
+  and what it will not do on AWS;
 * ``cost``: an estimated monthly cost from the dated price table ``prices.json``;
 * ``rollout``: how long a rollout takes, step by step, next to AWS's defaults;
 * ``mermaid``: the components and what waits for what, as a Mermaid flowchart;

@@ -7,6 +7,10 @@ shifting every later index. Lists of plain values compare as a whole. A resource
 ``depends_on`` and options count as properties too. Secrets compare as ``(secret)`` on both
 sides: a changed secret value is not visible offline.
 
+Each changed resource also carries what the AWS provider will do with it
+(``plan.provider_rules``): a change the provider suppresses or keeps is marked "no change on
+AWS" and, being a setting that will not take effect, listed as a warning.
+
 The result reads as text, as JSON, or as Markdown for a pull request comment (summary line,
 table of changes, details per resource, the Mermaid chart with the touched groups marked, the
 rollout time before and after, and the cost before and after).
@@ -16,10 +20,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from plan import cost, motion, policies
+from plan import cost, motion, policies, provider_rules
+from plan.changes import _ABSENT, PlanDiff, PropertyChange, ResourceChange
 from plan.cost import Estimate
 from plan.document import Plan, resources_by_key
 from plan.mermaid import flowchart
@@ -28,75 +32,7 @@ from plan.rollout import format_markdown as rollout_markdown
 from plan.rollout import headline as headline_of
 from plan.types import short_type
 
-_ABSENT = object()
 _CELL_LIMIT = 160
-
-
-@dataclass(frozen=True)
-class PropertyChange:
-    path: str
-    before: Any = _ABSENT
-    after: Any = _ABSENT
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path}
-        if self.before is not _ABSENT:
-            out["before"] = self.before
-        if self.after is not _ABSENT:
-            out["after"] = self.after
-        return out
-
-
-@dataclass(frozen=True)
-class ResourceChange:
-    key: str
-    name: str
-    type: str
-    component: str
-    change: str
-    """"add", "remove" or "change"."""
-    properties: list[PropertyChange] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PlanDiff:
-    before: str
-    after: str
-    settings: list[PropertyChange]
-    resources: list[ResourceChange]
-    outputs: list[PropertyChange]
-
-    def count(self, change: str) -> int:
-        return sum(1 for r in self.resources if r.change == change)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.settings or self.resources or self.outputs)
-
-    def summary(self) -> str:
-        return (
-            f"{self.count('add')} to add, {self.count('remove')} to remove, "
-            f"{self.count('change')} to change"
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "before": self.before,
-            "after": self.after,
-            "summary": {k: self.count(k) for k in ("add", "remove", "change")},
-            "settings": [c.as_dict() for c in self.settings],
-            "resources": [
-                {
-                    "key": r.key,
-                    "name": r.name,
-                    "type": r.type,
-                    "change": r.change,
-                    "properties": [p.as_dict() for p in r.properties],
-                }
-                for r in self.resources
-            ],
-            "outputs": [c.as_dict() for c in self.outputs],
-        }
 
 
 def diff_plans(before: Plan, after: Plan, before_label: str, after_label: str) -> PlanDiff:
@@ -119,6 +55,7 @@ def diff_plans(before: Plan, after: Plan, before_label: str, after_label: str) -
         settings=_compare(before["config"], after["config"]),
         resources=changes,
         outputs=_compare(flatten(before["outputs"]), flatten(after["outputs"])),
+        predictions=provider_rules.predict_plans(before, after),
     )
 
 
@@ -180,7 +117,7 @@ def format_details(diff: PlanDiff) -> str:
         lines += ["", "Resources:"]
         for r in diff.resources:
             mark = {"add": "+", "remove": "-", "change": "~"}[r.change]
-            lines.append(f"  {mark} {r.name} [{short_type(r.type)}]")
+            lines.append(f"  {mark} {r.name} [{short_type(r.type)}]{_on_aws(diff, r)}")
             if r.change == "change":
                 lines += [f"      {_change(p)}" for p in r.properties]
     if diff.outputs:
@@ -275,6 +212,20 @@ def format_markdown(
         ]
     parts += ["**Not known offline:**", *(f"- {n}" for n in after["notes"]), "", "</details>", ""]
     return "\n".join(parts)
+
+
+def _on_aws(diff: PlanDiff, r: ResourceChange) -> str:
+    """What the provider makes of a changed resource, where it is not a plain update."""
+    p = diff.predictions.get(r.key)
+    if p is None or r.change != "change":
+        return ""
+    if p.action == "none":
+        return " (no change on AWS)"
+    if p.action == "replace":
+        return " (replaced)"
+    if p.action == "refused":
+        return " (the provider refuses this update)"
+    return ""
 
 
 def _resource(

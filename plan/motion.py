@@ -10,11 +10,12 @@ A diff shows which resources change; ``pulumi up`` then does more than update th
   new one. For a resource that holds data or a name users see (the database, the load
   balancer, the certificate, a DNS record) that is a warning of its own.
 
-Which inputs force a replacement is not guessed: ``REPLACED_BY`` lists, for the resource types
-this program creates, the inputs that the AWS provider marks ``ForceNew``. pulumi-aws is a
-bridge of terraform-provider-aws and takes replacements from its schema; the cited files are
-hashicorp/terraform-provider-aws ``internal/service/<service>/<file>.go``, each resource's
-schema function. A test checks every name against the installed pulumi_aws's ``...Args``.
+Which inputs force a replacement is not guessed: ``plan.provider_rules`` ports the AWS
+provider's schema (pulumi-aws bridges terraform-provider-aws), each rule cited, and predicts
+per resource what ``pulumi up`` asks AWS to do, following a replacement to the resources that
+name the replaced one. The same predictions say what a change will *not* do: an input the
+provider ignores (a suppressed diff, an omitted Optional + Computed attribute) is "no change on
+AWS", a warning when the settings asked for it.
 """
 
 from __future__ import annotations
@@ -22,101 +23,31 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from plan import rollout
+from plan import provider_rules, rollout
+from plan.changes import PlanDiff, ResourceChange
 from plan.document import Plan, resources_by_key
 from plan.types import short_type
 
-if TYPE_CHECKING:
-    from plan.diff import PlanDiff, ResourceChange
-
-TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
-SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = provider_rules.TASK_DEFINITION
+SERVICE = provider_rules.SERVICE
 MIGRATION = "pulumi-python:dynamic/migration:MigrationRun"
+# The migration run's own provider runs the migration again only when one of these changes
+# (components/migration.py, RUN_TRIGGER_KEYS, MigrationRunProvider.update); another change
+# (its timeout) is stored without a run.
+MIGRATION_RUN_TRIGGERS = frozenset({"task_definition", "command", "nonce"})
 
-# Inputs whose change makes the provider replace the resource (ForceNew in the schema).
+# The one replacement table, kept in plan.provider_rules with its sources: inputs whose change
+# makes the provider replace the resource, by type (those of task definitions: every input but
+# TASK_DEFINITION_IN_PLACE).
 REPLACED_BY: dict[str, frozenset[str]] = {
-    # internal/service/rds/instance.go, ResourceInstance: availability_zone,
-    # character_set_name, custom_iam_instance_profile, db_name, engine, identifier,
-    # identifier_prefix, kms_key_id, nchar_character_set_name, restore_to_point_in_time,
-    # s3_import, snapshot_identifier, storage_encrypted, timezone, username.
-    "aws:rds/instance:Instance": frozenset(
-        {
-            "availabilityZone",
-            "characterSetName",
-            "customIamInstanceProfile",
-            "dbName",
-            "engine",
-            "identifier",
-            "identifierPrefix",
-            "kmsKeyId",
-            "ncharCharacterSetName",
-            "restoreToPointInTime",
-            "s3Import",
-            "snapshotIdentifier",
-            "storageEncrypted",
-            "timezone",
-            "username",
-        }
-    ),
-    # internal/service/elbv2/load_balancer.go, ResourceLoadBalancer: customer_owned_ipv4_pool,
-    # internal, load_balancer_type, name, name_prefix.
-    "aws:lb/loadBalancer:LoadBalancer": frozenset(
-        {"customerOwnedIpv4Pool", "internal", "loadBalancerType", "name", "namePrefix"}
-    ),
-    # internal/service/elbv2/target_group.go, ResourceTargetGroup: ip_address_type, name,
-    # name_prefix, port, protocol, protocol_version, target_type, vpc_id.
-    "aws:lb/targetGroup:TargetGroup": frozenset(
-        {
-            "ipAddressType",
-            "name",
-            "namePrefix",
-            "port",
-            "protocol",
-            "protocolVersion",
-            "targetType",
-            "vpcId",
-        }
-    ),
-    # internal/service/acm/certificate.go, resourceCertificate: certificate_authority_arn,
-    # domain_name, key_algorithm, subject_alternative_names, validation_method,
-    # validation_option.
-    "aws:acm/certificate:Certificate": frozenset(
-        {
-            "certificateAuthorityArn",
-            "domainName",
-            "keyAlgorithm",
-            "subjectAlternativeNames",
-            "validationMethod",
-            "validationOptions",
-        }
-    ),
-    # internal/service/route53/record.go, resourceRecord: name, zone_id (a changed type or
-    # set_identifier is a delete and create inside one update, not a replacement).
-    "aws:route53/record:Record": frozenset({"name", "zoneId"}),
-    # internal/service/ecs/service.go, ResourceService: cluster, deployment_controller.type,
-    # iam_role, launch_type, name, scheduling_strategy.
-    "aws:ecs/service:Service": frozenset(
-        {"cluster", "deploymentController", "iamRole", "launchType", "name", "schedulingStrategy"}
-    ),
+    t: schema.force_new
+    for t, schema in provider_rules.SCHEMAS.items()
+    if schema.force_new != provider_rules.ALL
 }
-
-# internal/service/ecs/task_definition.go, ResourceTaskDefinition: every argument is ForceNew
-# except these: any other change registers a new revision.
-TASK_DEFINITION_IN_PLACE = frozenset({"skipDestroy", "tags", "trackLatest"})
-
-# Why a replacement of these hurts, in the words of the warning.
-HOLDS_WHAT: dict[str, str] = {
-    "aws:rds/instance:Instance": "it holds the database: the new instance starts empty (RDS "
-    "takes a final snapshot first unless skipFinalSnapshot is set; restoring it is by hand)",
-    "aws:lb/loadBalancer:LoadBalancer": "its DNS name is where users' traffic goes: the new load "
-    "balancer gets a new name, and requests fail until DNS follows it",
-    "aws:acm/certificate:Certificate": "HTTPS depends on it: the new certificate must be "
-    "validated again before the listener can use it",
-    "aws:route53/record:Record": "it is a name users type: between the delete and the create "
-    "the name does not resolve",
-}
+TASK_DEFINITION_IN_PLACE = provider_rules.SCHEMAS[TASK_DEFINITION].in_place
+HOLDS_WHAT = provider_rules.HOLDS_WHAT
 
 # An ECS service starts a new deployment (new tasks, old ones drained) when one of these
 # changes: AWS ECS API reference, UpdateService ("When you update ... the task definition,
@@ -132,6 +63,9 @@ SERVICE_REDEPLOYED_BY = frozenset(
         "forceNewDeployment",
     }
 )
+# With forceNewDeployment set (components/service.py sets it), every update of the service
+# starts a deployment: UpdateService carries it on each call (terraform-provider-aws
+# internal/service/ecs/service.go, resourceServiceUpdate).
 
 _TOP = re.compile(r"^([^.\[]+)")
 
@@ -156,6 +90,8 @@ class Consequences:
     rollouts: list[tuple[str, int | None, bool]] = field(default_factory=list)
     """(service, estimated seconds or None, whether a migration runs first)."""
     replacements: list[Replacement] = field(default_factory=list)
+    not_on_aws: list[str] = field(default_factory=list)
+    """Changes the provider will not carry out ("no change on AWS"), or refuses, one line each."""
 
     @property
     def warnings(self) -> list[Replacement]:
@@ -163,7 +99,13 @@ class Consequences:
 
     @property
     def empty(self) -> bool:
-        return not (self.revisions or self.migrations or self.rollouts or self.replacements)
+        return not (
+            self.revisions
+            or self.migrations
+            or self.rollouts
+            or self.replacements
+            or self.not_on_aws
+        )
 
     def sentence(self) -> str:
         """ "this change runs the migration and rolls out web: about 3 min 10 s"."""
@@ -199,6 +141,7 @@ class Consequences:
                 {"resource": r.resource, "type": r.type, "inputs": list(r.inputs), "warning": r.why}
                 for r in self.replacements
             ],
+            "not_on_aws": self.not_on_aws,
         }
 
 
@@ -217,42 +160,52 @@ def changed_inputs(change: ResourceChange) -> set[str]:
 
 def replaces(type_: str, inputs: set[str]) -> tuple[str, ...]:
     """The inputs among ``inputs`` that force a replacement of a ``type_`` resource."""
-    if type_ == TASK_DEFINITION:
-        return tuple(sorted(inputs - TASK_DEFINITION_IN_PLACE))
-    return tuple(sorted(inputs & REPLACED_BY.get(type_, frozenset())))
+    return provider_rules.forces_replacement(type_, inputs)
 
 
 def consequences(changes: PlanDiff, after: Plan) -> Consequences:
-    """What applying ``changes`` (which end in the plan ``after``) sets in motion."""
+    """What applying ``changes`` (which end in the plan ``after``) sets in motion, from the
+    provider's predictions (``changes.predictions``; computed here for a diff without them)."""
     by_key = resources_by_key(after)
+    predictions = changes.predictions
     changed = {r.key: r for r in changes.resources if r.change == "change"}
+    if not predictions:
+        predictions = _from_inputs(changed)
     replacements: list[Replacement] = []
     revisions: list[str] = []
-    for key, change in changed.items():
-        forcing = replaces(change.type, changed_inputs(change))
-        if not forcing:
+    for key, p in predictions.items():
+        if key not in by_key or p.action != "replace":
             continue
-        if change.type == TASK_DEFINITION:
+        if p.type == TASK_DEFINITION:
             revisions.append(key)
         else:
-            replacements.append(
-                Replacement(change.name, change.type, forcing, HOLDS_WHAT.get(change.type, ""))
-            )
+            why = provider_rules.holds_what(p.type, by_key[key]["inputs"])
+            replacements.append(Replacement(p.name, p.type, p.replaced_by, why))
     new_definitions = set(revisions)
 
     migrations = [
         r["key"]
         for r in after["resources"]
         if r["type"] == MIGRATION
-        and (r["key"] in changed or any(k in new_definitions for k in r["uses"]))
+        and (
+            (
+                r["key"] in predictions
+                and bool(set(predictions[r["key"]].updated) & MIGRATION_RUN_TRIGGERS)
+            )
+            or any(k in new_definitions for k in r["uses"])
+        )
     ]
     estimates = {e.service: e for e in rollout.estimate(after)}
     rollouts: list[tuple[str, int | None, bool]] = []
     for r in after["resources"]:
         if r["type"] != SERVICE:
             continue
-        redeployed = any(k in new_definitions for k in r["uses"]) or bool(
-            r["key"] in changed and changed_inputs(changed[r["key"]]) & SERVICE_REDEPLOYED_BY
+        p = predictions.get(r["key"])
+        updated = set(p.updated) if p is not None and p.action in ("update", "replace") else set()
+        redeployed = (
+            any(k in new_definitions for k in r["uses"])
+            or bool(updated & SERVICE_REDEPLOYED_BY)
+            or bool(updated and r["inputs"].get("forceNewDeployment"))
         )
         if not redeployed:
             continue
@@ -268,7 +221,25 @@ def consequences(changes: PlanDiff, after: Plan) -> Consequences:
         migrations=[by_key[k]["name"] for k in migrations],
         rollouts=rollouts,
         replacements=replacements,
+        not_on_aws=[provider_rules.describe(p) for p in changes.not_on_aws()],
     )
+
+
+def _from_inputs(changed: Mapping[str, ResourceChange]) -> dict[str, provider_rules.Prediction]:
+    """Predictions from the changed property paths alone (a diff built without both plans)."""
+    out = {}
+    for key, change in changed.items():
+        inputs = changed_inputs(change)
+        forcing = replaces(change.type, inputs)
+        out[key] = provider_rules.Prediction(
+            key,
+            change.name,
+            change.type,
+            "replace" if forcing else ("update" if inputs else "none"),
+            updated=tuple(sorted(inputs)),
+            replaced_by=forcing,
+        )
+    return out
 
 
 def _without_migration(estimate: rollout.Rollout) -> int | None:
@@ -281,6 +252,11 @@ def _without_migration(estimate: rollout.Rollout) -> int | None:
 def format_text(c: Consequences) -> str:
     """The sections under a text diff; empty when the change sets nothing in motion."""
     lines: list[str] = []
+    if c.not_on_aws:
+        # Each is a setting change that will not happen: a warning, before the rest.
+        lines += ["Not carried out on AWS (the provider keeps what is there, or refuses):"]
+        lines += [f"  ! {line}" for line in c.not_on_aws]
+        lines.append("")
     if c.warnings:
         lines += ["Replaced, not updated (deleted and created anew):"]
         for r in c.warnings:
@@ -302,6 +278,13 @@ def format_text(c: Consequences) -> str:
 def format_markdown(c: Consequences) -> str:
     """The same for a pull request comment: the warning first, as a GitHub alert."""
     parts: list[str] = []
+    if c.not_on_aws:
+        parts += [
+            "> [!WARNING]",
+            "> **Not carried out on AWS** (the provider keeps what is there, or refuses):",
+            *(f"> - {line}" for line in c.not_on_aws),
+            "",
+        ]
     if c.warnings:
         parts += ["> [!WARNING]", "> **Replaced, not updated** (deleted and created anew):"]
         for r in c.warnings:

@@ -224,10 +224,17 @@ class TestTheAlarms:
         assert instance_memory_gib(klass) == memory
         assert default_max_connections(klass) == connections
 
-    def test_alarms_off_means_no_alarms_and_no_deployment_alarms(self):
+    def test_alarms_off_keeps_only_the_deployment_alarms_silent_and_unwatched(self):
         rendered = render({"alarms.enabled": False})
-        assert not rendered.all(ALARM) and not rendered.all(TOPIC)
-        assert rendered.one(SERVICE).get("alarms") is None
+        assert not rendered.all(TOPIC)
+        kept = rendered.all(ALARM)
+        assert sorted(a.name for a in kept) == ["dev-errors", "dev-latency"]
+        assert all(a["alarmActions"] == [] and a["okActions"] == [] for a in kept)
+        assert all("notifies nobody" in a["alarmDescription"] for a in kept)
+        # An explicit disabled block naming them, not none: the provider ignores a dropped
+        # block, and the AWS SDK refuses a block without names (tests/test_live_changes.py).
+        block = rendered.one(SERVICE)["alarms"]
+        assert (block["enable"], block["rollback"], len(block["alarmNames"])) == (False, False, 2)
         assert "alarm_topic_arn" not in rendered.outputs
 
     def test_a_production_stack_cannot_turn_its_alarms_off(self):
@@ -359,7 +366,11 @@ class TestBlueGreen:
         assert total["expression"] == "SUM([tg0, tg1])"
 
     def test_rolling_is_the_default_and_creates_no_second_target_group(self, dev):
-        assert dev.one(SERVICE).get("deploymentConfiguration") is None
+        # Explicit, so a switch back from blue-green is not kept as BLUE_GREEN.
+        assert dev.one(SERVICE)["deploymentConfiguration"] == {
+            "strategy": "ROLLING",
+            "bakeTimeInMinutes": "0",
+        }
         assert [t.name for t in dev.all("aws:lb/targetGroup:TargetGroup")] == ["edge-tg"]
         assert not dev.all("aws:lb/listenerRule:ListenerRule")
 

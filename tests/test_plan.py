@@ -1103,3 +1103,36 @@ class TestOperationsInThePlan:
         assert web.waves == 1
         rolling = rollout_of(with_service(plan, deploymentConfiguration=None))[0]
         assert rolling.waves == 4 and rolling.strategy == "rolling"
+
+
+class TestThePlansModules:
+    def test_no_module_of_the_plan_imports_another_in_a_cycle(self):
+        """Every import counts, at the top, inside a function or under TYPE_CHECKING (the
+        developers' guide: no module imports another in a cycle)."""
+        import ast
+
+        modules = {p.stem: p for p in (ROOT / "plan").glob("*.py")}
+        graph: dict[str, set[str]] = {}
+        for name, path in modules.items():
+            deps: set[str] = set()
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.module == "plan":
+                    deps |= {a.name for a in node.names if a.name in modules}
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("plan."):
+                    deps.add(node.module.split(".")[1])  # type: ignore[union-attr]
+                elif isinstance(node, ast.Import):
+                    deps |= {a.name.split(".")[1] for a in node.names if a.name.startswith("plan.")}
+            graph[name] = deps - {name}
+
+        def reaches(start: str, goal: str) -> bool:
+            seen, todo = set(), list(graph[start])
+            while todo:
+                node = todo.pop()
+                if node == goal:
+                    return True
+                if node not in seen:
+                    seen.add(node)
+                    todo.extend(graph.get(node, ()))
+            return False
+
+        assert [m for m in sorted(graph) if reaches(m, m)] == []

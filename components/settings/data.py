@@ -74,8 +74,9 @@ class DatabaseSettings(_Group):
     )
     max_allocated_storage: int = Field(
         100,
-        description="Managed: GiB storage autoscaling may grow to (10 % above allocatedStorage or more); "
-        "0 turns autoscaling off.",
+        description="Managed: GiB storage autoscaling may grow to, at least 10 % above "
+        "allocatedStorage (RDS refuses less, and reads an equal value as off); 0 turns "
+        "autoscaling off.",
     )
     backup_retention_days: int = Field(
         7, ge=0, le=35,

@@ -325,11 +325,22 @@ def _database_problems(s: Settings) -> list[str]:
         # RDS refuses a threshold less than 10 % above the allocated storage ("Invalid max
         # storage size"; RDS user guide, storage autoscaling), not only one below it.
         least = -(-db.allocated_storage * 11 // 10)
-        if db.max_allocated_storage and db.max_allocated_storage < least:
+        if db.max_allocated_storage and db.max_allocated_storage == db.allocated_storage:
+            # RDS takes a ceiling equal to the allocated storage as "autoscaling off", and the
+            # provider suppresses the diff between the two (terraform-provider-aws
+            # internal/service/rds/instance.go, ResourceInstance, max_allocated_storage).
+            problems.append(
+                f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: equals "
+                f"database.allocatedStorage, which RDS reads as storage autoscaling off. Fix: "
+                f"{_set_command('database.maxAllocatedStorage', 0)} to turn it off on purpose, "
+                f"or {_set_command('database.maxAllocatedStorage', db.allocated_storage * 2)}."
+            )
+        elif db.max_allocated_storage and db.max_allocated_storage < least:
             problems.append(
                 f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is less "
                 f"than 10 % above database.allocatedStorage = {db.allocated_storage}, which RDS "
-                f"refuses. Fix: {_set_command('database.maxAllocatedStorage', db.allocated_storage * 2)}, "
+                f"refuses. Fix: "
+                f"{_set_command('database.maxAllocatedStorage', db.allocated_storage * 2)}, "
                 f"or {_set_command('database.maxAllocatedStorage', 0)} (no storage autoscaling)."
             )
         # 7: the policy pack's production-backup-retention minimum, said before anything renders.

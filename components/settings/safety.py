@@ -33,7 +33,8 @@ class AlarmsSettings(_Group):
     enabled: bool = Field(
         True,
         description="CloudWatch alarms, an SNS topic for them and the deployment alarms that "
-        "roll a release back; required on production stacks.",
+        "roll a release back; required on production stacks. false keeps only the two "
+        "deployment alarms, notifying nobody and unwatched by ECS.",
     )
     email: str | None = Field(
         None,
