@@ -47,8 +47,8 @@ def uses_of(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in job.get("steps", []) if s.get("uses", "").startswith(f"{action}@")]
 
 
-def test_the_four_workflows_exist():
-    assert all_workflows() == ["deploy.yml", "plan.yml", "preview.yml", "test.yml"]
+def test_the_five_workflows_exist():
+    assert all_workflows() == ["deploy.yml", "pins.yml", "plan.yml", "preview.yml", "test.yml"]
 
 
 # --- Every workflow ----------------------------------------------------------------------------
@@ -159,9 +159,7 @@ def test_tests_read_the_repository_and_nothing_else():
 
 
 # The one virtualenv both Pulumi.yaml and policy/PulumiPolicy.yaml name, from the lock.
-INSTALL_INTO_VENV = (
-    "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
-)
+INSTALL_INTO_VENV = "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
 
 
 def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
@@ -568,6 +566,22 @@ def test_the_deploy_job_uses_no_cache():
     text = yaml.safe_dump(deploy_job()["steps"])
     assert "cache" not in text
     assert not any(s.get("uses", "").startswith("actions/cache") for s in deploy_job()["steps"])
+
+
+# --- pins.yml ----------------------------------------------------------------------------------
+
+
+def test_pins_run_weekly_and_by_hand_and_only_push_a_branch_and_open_a_pull_request():
+    workflow = load("pins.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    scripts = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "scripts/pin-build-inputs" in scripts
+    # The token never lands in the checkout's config: it reaches the push by environment.
+    assert "git push" in scripts and "GIT_CONFIG_VALUE_0" in scripts
+    assert "git config --global" not in scripts and "remote set-url" not in scripts
+    assert not reads_secrets(job)
 
 
 # --- Backend choice by variables ---------------------------------------------------------------
