@@ -1307,7 +1307,6 @@ def _http_forwards(stack: Stack) -> None:
         (_set(SERVICE, "deploymentCircuitBreaker", {"enable": False, "rollback": False}), "ecs-service-safe-rollout"),
         (_set(TASK, "memory", "256", "app-definition"), "task-memory-fits-workers"),
         (lambda s: _container_env(s, "STRIPE_API_KEY", "sk_live_1"), "no-plain-secret-environment"),
-        (_set(ECR, "imageTagMutability", "MUTABLE"), "ecr-scan-and-immutable-tags"),
         (_set(LOGS, "retentionInDays", 0), "log-group-retention"),
         (_set(TARGET_GROUP, "deregistrationDelay", 300), "target-group-fast-drain"),
         (_set(SERVICE, "desiredCount", 1), "production-high-availability"),
@@ -1325,6 +1324,14 @@ def test_a_prod_rendering_made_bad_on_purpose_is_caught(stacks, monkeypatch, mut
     stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
     mutate(stack)
     assert policy in {name for _, name, _, _ in stack.violations(monkeypatch)}
+
+
+def test_a_dev_repository_made_mutable_is_caught(stacks, monkeypatch):
+    # prod promotes dev's image by digest: the only repository is dev's.
+    stack = copy.copy(stacks["dev"])
+    stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
+    _set(ECR, "imageTagMutability", "MUTABLE")(stack)
+    assert "ecr-scan-and-immutable-tags" in {name for _, name, _, _ in stack.violations(monkeypatch)}
 
 
 # --- operations --------------------------------------------------------------------------------
