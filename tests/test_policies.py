@@ -1331,7 +1331,8 @@ def test_a_dev_repository_made_mutable_is_caught(stacks, monkeypatch):
     stack = copy.copy(stacks["dev"])
     stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
     _set(ECR, "imageTagMutability", "MUTABLE")(stack)
-    assert "ecr-scan-and-immutable-tags" in {name for _, name, _, _ in stack.violations(monkeypatch)}
+    found = {name for _, name, _, _ in stack.violations(monkeypatch)}
+    assert "ecr-scan-and-immutable-tags" in found
 
 
 # --- operations --------------------------------------------------------------------------------
