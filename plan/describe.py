@@ -32,6 +32,7 @@ def describe_text(plan: Plan) -> str:
         f"{len(resources)} resources in {len(components)} groups.",
         # How long `pulumi up` will take is part of the summary: tuning it is a review item.
         *rollout.summary_lines(rollout.estimate(plan)),
+        *image_lines(plan),
         # What the guardrails would refuse at `pulumi preview` is the first thing to fix.
         *(policies.format_text(plan["guardrails"]) if plan.get("guardrails") else []),
         "",
@@ -46,6 +47,26 @@ def describe_text(plan: Plan) -> str:
     if plan["outputs"]:
         lines += ["", "Outputs:", *(f"  {k} = {_value(v)}" for k, v in plan["outputs"].items())]
     return "\n".join(lines) + "\n"
+
+
+def image_lines(plan: Plan) -> list[str]:
+    """Where the tasks' image comes from: built by this stack, or promoted from another one by
+    digest (``image.promoteFrom``), in which case nothing is built."""
+    setting = f"{plan['project']}:image."
+    config = plan["config"]
+    source = config.get(setting + "promoteFrom")
+    if source:
+        repository = str(config.get(setting + "sourceRepository") or "").rsplit("/", 1)[-1]
+        return [
+            f"Image: promoted from stack {source}, {repository}@{config.get(setting + 'digest')}; "
+            "nothing is built."
+        ]
+    builds = [r for r in plan["resources"] if r["type"] in rollout.IMAGE_TYPES]
+    if not builds:
+        return []
+    reason = config.get(setting + "buildReason")
+    why = f" (image.buildReason: {reason})" if reason else " (no image.buildReason)"
+    return [f"Image: built from app/ by this stack, docker.Image {builds[0]['name']}{why}."]
 
 
 def component_lines(plan: Plan, component_key: str) -> list[str]:
