@@ -458,12 +458,7 @@ def format_text(rollouts: Sequence[Rollout]) -> str:
         for row in rows:
             cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2])]
             out.append(("  " + "  ".join(cells) + "  " + row[3]).rstrip())
-        if rollout.build is not None:
-            out.append(
-                f"Image build before the rollout: {duration(rollout.build.seconds)} "
-                f"({rollout.build.why}); a deploy of a new commit: "
-                f"{duration(rollout.deploy_total)}."
-            )
+        out += build_lines(rollout)
         out += ["Assumptions:", *(f"  - {a}" for a in assumptions(rollout))]
     return "\n".join(out) + "\n"
 
@@ -476,6 +471,16 @@ def format_change(before: Sequence[Rollout], after: Sequence[Rollout]) -> str:
         old = duration(earlier[r.service].total) if r.service in earlier else "(no service)"
         lines.append(f"Estimated rollout of service {r.service}: {old} -> {duration(r.total)}.")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def build_lines(rollout: Rollout) -> list[str]:
+    """The image build before the rollout, and the deploy's total with it."""
+    if rollout.build is None:
+        return []
+    return [
+        f"Image build before the rollout: {duration(rollout.build.seconds)} "
+        f"({rollout.build.why}); a deploy of a new commit: {duration(rollout.deploy_total)}."
+    ]
 
 
 def format_markdown(rollouts: Sequence[Rollout], before: Sequence[Rollout] = ()) -> str:
@@ -510,6 +515,8 @@ def format_markdown(rollouts: Sequence[Rollout], before: Sequence[Rollout] = ())
             f"| **total** | **{duration(rollout.total)}** | **{duration(rollout.defaults_total)}**"
             " | |",
             "",
+            *build_lines(rollout),
+            *([""] if rollout.build is not None else []),
             *(f"- {a}" for a in assumptions(rollout)),
             "",
             "</details>",

@@ -97,3 +97,17 @@ def test_a_dev_stack_that_builds_without_a_reason_only_hears_advice(tmp_path, ca
     assert main(["--stack-file", str(path)]) == 0
     out = capsys.readouterr().out
     assert "image-built-once" in out and "advisory" in out
+
+
+def test_the_dev_plan_says_who_may_pull_its_repository(dev):
+    text = describe_text(dev)
+    assert (
+        '"ecr:GetDownloadUrlForLayer"] to ["arn:aws:iam::222222222222:root"] when '
+        'aws:PrincipalArn StringEquals ["arn:aws:iam::222222222222:role/fastapi-fargate-prod-execution"]'
+    ) in text
+
+
+def test_the_pull_request_comment_shows_the_build_too(dev):
+    from plan.rollout import format_markdown
+
+    assert "Image build before the rollout: 1 min 30 s" in format_markdown(estimate(dev))
