@@ -674,6 +674,8 @@ def test_pins_run_weekly_and_by_hand_and_only_push_a_branch_and_open_a_pull_requ
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     scripts = "\n".join(s.get("run", "") for s in job["steps"])
     assert "scripts/pin-build-inputs" in scripts
+    # Piped into tee: without pipefail an unreachable registry (exit 2) would pass unnoticed.
+    assert scripts.index("set -o pipefail") < scripts.index("scripts/pin-build-inputs |")
     # The token never lands in the checkout's config: it reaches the push by environment.
     assert "git push" in scripts and "GIT_CONFIG_VALUE_0" in scripts
     assert "git config --global" not in scripts and "remote set-url" not in scripts
