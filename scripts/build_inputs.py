@@ -372,6 +372,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot ask for today's digests and checksums: {error}", file=sys.stderr)
         print("This needs the network (Docker Hub and the download URLs).", file=sys.stderr)
         return 2
+    except (ValueError, ssl.SSLError) as error:
+        # A download the build would refuse (not a PEM bundle, no RDS root CA): no pin moves.
+        print(f"refused a new download, nothing written: {error}", file=sys.stderr)
+        return 1
     for pin in pins(text):
         move = next((m for m in moves if m.pin == pin), None)
         state = f"moved to {move.new_value}" if move else "current"

@@ -245,3 +245,13 @@ def test_check_reports_a_moved_pin_with_exit_1(tmp_path, monkeypatch, capsys):
     assert "moved to" in capsys.readouterr().out
     assert build_inputs.main(["--dockerfile", str(copy)]) == 0
     assert build_inputs.main(["--check", "--dockerfile", str(copy)]) == 0
+
+
+def test_a_download_the_build_would_refuse_moves_no_pin_and_fails(tmp_path, monkeypatch, capsys):
+    copy = tmp_path / "Dockerfile"
+    copy.write_text(PINNED)
+    monkeypatch.setattr(build_inputs, "registry_digest", lambda name: A)
+    monkeypatch.setattr(build_inputs, "download", lambda url: b"<html>maintenance</html>")
+    assert build_inputs.main(["--dockerfile", str(copy)]) == 1
+    assert copy.read_text() == PINNED
+    assert "refused a new download" in capsys.readouterr().err
