@@ -113,7 +113,7 @@ class TestThePlanOfTheDevStack:
             "edge  [Network, 14 resources]",
             "edge  [Certificate, 3 resources]",
             "edge  [LoadBalancer, 12 resources]",
-            "app  [AppImage, 4 resources]",
+            "app  [AppImage, 3 resources]",
             "app  [Cluster, 2 resources]",
             "migration-run  [MigrationRun]",
         ):

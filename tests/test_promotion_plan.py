@@ -99,8 +99,10 @@ def test_a_dev_stack_that_builds_without_a_reason_only_hears_advice(tmp_path, ca
     assert "image-built-once" in out and "advisory" in out
 
 
-def test_the_dev_plan_says_who_may_pull_its_repository(dev):
-    text = describe_text(dev)
+def test_the_dev_plan_says_who_may_pull_its_repository(tmp_path):
+    role = "arn:aws:iam::222222222222:role/fastapi-fargate-prod-execution"
+    path = stack_file(tmp_path, "dev", "dev", **{"image.pullRoleArns": [role]})
+    text = describe_text(build_plan(load_stack(ROOT, None, path)))
     assert (
         '"ecr:GetDownloadUrlForLayer"] to ["arn:aws:iam::222222222222:root"] when '
         'aws:PrincipalArn StringEquals ["arn:aws:iam::222222222222:role/fastapi-fargate-prod-execution"]'
