@@ -664,6 +664,78 @@ def test_the_deploy_job_uses_no_cache():
     assert not any(s.get("uses", "").startswith("actions/cache") for s in deploy_job()["steps"])
 
 
+# A stand-in for `pulumi` and for the venv's python: log the arguments; `stack output` and
+# `stack history` print JSON.
+FAKE_PULUMI = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["pulumi", *sys.argv[1:]]) + "\\n")
+if sys.argv[1:3] == ["stack", "output"]:
+    print(json.dumps({"image": "repo@sha256:abc"}))
+if sys.argv[1:3] == ["stack", "history"]:
+    print(json.dumps([{"kind": "update", "result": "succeeded", "version": 3}]))
+"""
+FAKE_VENV_PYTHON = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["python", *sys.argv[1:]]) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("backend", ["s3://state-dev", ""])
+def test_the_source_check_reads_devs_outputs_and_history_and_passes_the_override_as_data(
+    tmp_path, backend
+):
+    step = step_named(load("deploy.yml")["jobs"]["source"], "Check what the source stack runs")
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(f"#!{sys.executable}\n{FAKE_VENV_PYTHON}")
+    (venv / "python").chmod(0o755)
+    override = "$(touch pwned) `touch pwned2`"
+    env = {
+        "STACK": "prod",
+        "SOURCE_STACK_NAME": "org/dev",
+        "DIGEST_OVERRIDE": override,
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_ACTOR": "ann",
+        "PULUMI_BACKEND_URL": backend,
+    }
+    run_script(step["run"], tmp_path, env, {"pulumi": FAKE_PULUMI})
+    calls = stub_calls(tmp_path)
+    assert calls[0] == (["pulumi", "login", backend] if backend else ["pulumi", "login"])
+    assert calls[1] == ["pulumi", "stack", "output", "--json", "--stack", "org/dev"]
+    assert calls[2][:3] == ["pulumi", "stack", "history"] and calls[2][-2:] == [
+        "--stack",
+        "org/dev",
+    ]
+    assert calls[3] == [
+        "python", "-m", "ops.promotion", "source", "--target", "prod",
+        "--outputs", str(tmp_path / "outputs.json"), "--history", str(tmp_path / "history.json"),
+        "--commit", "a" * 40, "--digest", override, "--actor", "ann",
+    ]  # fmt: skip
+    assert json.loads((tmp_path / "outputs.json").read_text()) == {"image": "repo@sha256:abc"}
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+
+
+def test_the_deploy_sets_the_promoted_digest_and_writes_where_it_came_from(tmp_path):
+    step = step_named(deploy_job(), "Deploy the promoted image")
+    digest = "sha256:" + "b" * 64
+    env = {
+        "STACK": "prod",
+        "STACK_NAME": "org/prod",
+        "DIGEST": digest,
+        "IMAGE": f"111111111111.dkr.ecr.us-east-1.amazonaws.com/app@{digest}",
+        "SOURCE": "dev: what dev runs: its deploy of aaaaaaaaaaaa, rollout check passed",
+        "PULUMI_BACKEND_URL": "s3://state-prod",
+    }
+    run_script(step["run"], tmp_path, env, {"pulumi": FAKE_PULUMI})
+    assert stub_calls(tmp_path) == [
+        ["pulumi", "login", "s3://state-prod"],
+        ["pulumi", "config", "set", "--path", "image.digest", digest, "--stack", "org/prod"],
+    ]
+    summary = (tmp_path / "GITHUB_STEP_SUMMARY").read_text()
+    assert env["IMAGE"] in summary and digest in summary
+    assert "from stack dev: what dev runs" in summary and "Nothing was built for prod" in summary
+
+
 # --- pins.yml ----------------------------------------------------------------------------------
 
 
