@@ -18,7 +18,7 @@ from components.image import AppImage, AppImageArgs
 from components.migration import MigrationRun, MigrationRunArgs
 from components.service import WebService, WebServiceArgs
 from components.settings import app_secret_values, load_settings
-from components.task import AppTask, AppTaskArgs, MigrationTaskArgs, promoted_execution_role_name
+from components.task import AppTask, AppTaskArgs, MigrationTaskArgs
 
 # Bad input stops here, with every problem named, before anything is created.
 settings = load_settings()
@@ -28,10 +28,6 @@ region = aws.get_region().region
 # (aws:profile, static keys, aws:assumeRoles: the engine hands them the stack config) and only in
 # its account; settings they cannot honour stop here, before anything is created.
 identity_from_config(pulumi.runtime.get_config)
-# A promoted stack's execution role has a fixed name (the source's repository policy names it):
-# a stack name too long for IAM stops here too.
-if settings.image.promoted:
-    promoted_execution_role_name(pulumi.get_project(), pulumi.get_stack())
 
 # Security, HTTPS: network, load balancer, validated certificate, redirect, DNS.
 edge = build_edge(settings)

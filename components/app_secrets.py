@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import SECRET_NAME, stack_name
+
 # Days a deleted production secret can still be restored; AWS's default and its longest.
 PRODUCTION_RECOVERY_WINDOW_DAYS = 30
 
@@ -47,7 +49,13 @@ class AppSecrets(pulumi.ComponentResource):
             secret = aws.secretsmanager.Secret(
                 f"{name}-{variable}",
                 aws.secretsmanager.SecretArgs(
-                    name=f"{prefix}/{variable}",
+                    name=stack_name(
+                        SECRET_NAME,
+                        pulumi.get_project(),
+                        pulumi.get_stack(),
+                        variable,
+                        separator="/",
+                    ),
                     description=f"{variable} of the app in stack {prefix}; set with "
                     f"`pulumi config set --secret app-secrets:{variable}`.",
                     # A dev stack can be destroyed and recreated at once (a secret pending

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import DOCUMENTED_METRICS
+from components.naming import DASHBOARD_NAME, stack_name
 from components.settings import Settings
 
 WIDTH = 12
@@ -469,7 +470,7 @@ class Dashboard(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("fastapi-fargate:dashboard:Dashboard", name, None, opts)
-        dashboard_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+        dashboard_name = stack_name(DASHBOARD_NAME, pulumi.get_project(), pulumi.get_stack())
 
         def body(values: list[Any]) -> str:
             lb, cluster, service, database, *rest = values

@@ -54,7 +54,6 @@ not build a ``Database`` at all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -62,6 +61,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.naming import RDS_FINAL_SNAPSHOT, SECRET_NAME, stack_name
 from components.security_groups import connect, security_group
 from components.settings import Settings
 
@@ -143,8 +143,7 @@ def container_wiring(
 def final_snapshot_identifier(project: str, stack: str, unique: str) -> str:
     """A valid snapshot name (letter first, letters, digits, single hyphens) for this stack and
     this instance (``unique``: the RandomId's hex, see the module docstring)."""
-    name = re.sub(r"[^A-Za-z0-9]+", "-", f"{project}-{stack}-final-{unique}").strip("-")
-    return name if name[0].isalpha() else f"db-{name}"
+    return stack_name(RDS_FINAL_SNAPSHOT, project, stack, f"final-{unique}")
 
 
 @dataclass(frozen=True)
@@ -203,7 +202,13 @@ class Database(pulumi.ComponentResource):
             app_secret = aws.secretsmanager.Secret(
                 f"{name}-app-role",
                 aws.secretsmanager.SecretArgs(
-                    name=f"{prefix}/database-app-role",
+                    name=stack_name(
+                        SECRET_NAME,
+                        pulumi.get_project(),
+                        pulumi.get_stack(),
+                        "database-app-role",
+                        separator="/",
+                    ),
                     description=f"Login of the database role {APP_ROLE_NAME} the app of stack "
                     f"{prefix} connects as; written by its release phase (api.migrate).",
                     recovery_window_in_days=PRODUCTION_RECOVERY_WINDOW_DAYS if production else 0,
@@ -273,7 +278,7 @@ class Database(pulumi.ComponentResource):
             child,
         )
         self.task_egress_rule, self.ingress_rule = connect(
-            (f"{name}-tasks-out-db", args.task_security_group_id, "To the app's database"),
+            (f"{name}-tasks-out-db", args.task_security_group_id, "To the app database"),
             (f"{name}-db-in-tasks", db_group.id, "From the app tasks"),
             POSTGRES_PORT,
             child,

@@ -313,7 +313,7 @@ class LoadBalancer(pulumi.ComponentResource):
             "out",
             f"{name}-tasks-out",
             task_sg.id,
-            "Image pulls, AWS APIs and the app's upstreams",
+            "Image pulls, AWS APIs and the app upstreams",
             child,
             cidr_ipv4="0.0.0.0/0",
         )

@@ -36,6 +36,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.naming import ECS_FAMILY, IAM_ROLE_NAME, stack_name
 from components.settings import NetworkSettings, Settings
 
 CONTAINER_NAME = "app"
@@ -56,20 +57,14 @@ ECR_PULL_ACTIONS = [
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 ]
-IAM_ROLE_NAME_MAX = 64  # botocore iam roleNameType: 1-64 of [\w+=,.@-]
 
 
 def promoted_execution_role_name(project: str, stack: str) -> str:
     """The execution role's name on a promoted stack: the source stack's repository policy
-    names it (``image.pullRoleArns``), so it must be known before the role exists. One place,
-    so a shared naming helper can take it over."""
-    name = f"{project}-{stack}-execution"
-    if len(name) > IAM_ROLE_NAME_MAX:
-        raise pulumi.RunError(
-            f"image.promoteFrom: the execution role's name {name} is longer than IAM's "
-            f"{IAM_ROLE_NAME_MAX} characters; use a shorter stack name."
-        )
-    return name
+    names it (``image.pullRoleArns``), so it must be known before the role exists:
+    ``<project>-<stack>-execution``, fitted to IAM's rule by ``components.naming`` (a stack name
+    IAM cannot take gets a hashed name; the plan and the ``execution_role_arn`` output show it)."""
+    return stack_name(IAM_ROLE_NAME, project, stack, "execution")
 
 
 def promoted_execution_policy(repository_arn: str, log_group_arn: str) -> str:
@@ -388,7 +383,7 @@ class AppTask(pulumi.ComponentResource):
             log_group,
             execution_role_ready,
             trusted_proxies,
-            family=f"{pulumi.get_project()}-{pulumi.get_stack()}",
+            family=stack_name(ECS_FAMILY, pulumi.get_project(), pulumi.get_stack()),
             secret_refs=secret_refs,
             environment=environment,
             task_secret_arns=args.task_secret_arns,
@@ -409,7 +404,9 @@ class AppTask(pulumi.ComponentResource):
                 log_group,
                 execution_role_ready,
                 trusted_proxies,
-                family=f"{pulumi.get_project()}-{pulumi.get_stack()}-migration",
+                family=stack_name(
+                    ECS_FAMILY, pulumi.get_project(), pulumi.get_stack(), "migration"
+                ),
                 secret_refs=migration_refs,
                 environment=_all_by_name({**args.environment, **migration.environment}),
                 task_secret_arns=migration.task_secret_arns,

@@ -1,8 +1,10 @@
 """The command line of the offline plan: ``python -m plan STACK [options]``.
 
-Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``), optionally
-with its estimated cost (``--cost``) and its rollout time step by step (``--rollout``; the text
-summary and Markdown always give the total), or the diff against another stack
+Prints the plan of a stack (text, ``--json``, ``--markdown`` or ``--mermaid``). Text and
+Markdown start with the summary (``plan.summary``: what it creates or changes, the monthly cost,
+the rollout time, the guardrails); the text adds every resource with ``--details``
+(``--full`` for long inputs), each price with ``--cost`` and each rollout step with
+``--rollout``; Markdown folds them. Or the diff against another stack
 (``--against``), a saved JSON plan (``--against-file``) or the program at a git revision
 (``--base``). The project's policy pack runs on the plan as ``pulumi preview --policy-pack
 policy`` would run it (``--no-policy`` skips it): a mandatory violation prints the plan, names
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plan import describe, policies, rollout
+from plan import describe, policies, rollout, summary
 from plan.document import Plan, build_plan, check_plan
 from plan.errors import PlanError
 from plan.render import ROOT
@@ -63,7 +65,19 @@ def parser() -> argparse.ArgumentParser:
         "--markdown", action="store_true", help="print Markdown, as for a pull request comment"
     )
     output.add_argument("--mermaid", action="store_true", help="print only the Mermaid chart")
-    p.add_argument("--cost", action="store_true", help="add the estimated monthly cost")
+    p.add_argument(
+        "--details",
+        action="store_true",
+        help="after the summary, every resource with what a reviewer checks, the settings and "
+        "the outputs (a diff always lists what changed)",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="with --details, print long inputs (a dashboard's body, an alarm's metric queries) "
+        "instead of summarizing them",
+    )
+    p.add_argument("--cost", action="store_true", help="add each line of the monthly cost")
     p.add_argument(
         "--no-policy",
         action="store_true",
@@ -165,23 +179,34 @@ def _plan_output(args: argparse.Namespace, plan: Plan) -> str:
         if args.rollout:
             document["rollout"] = [r.as_dict() for r in rollout.estimate(plan)]
         return _json(document)
+    estimate, rollouts = cost.estimate(plan), rollout.estimate(plan)
     if args.markdown:
         return "\n".join(
             [
+                summary.plan_markdown(plan, estimate, rollouts),
+                "<details><summary>Every resource, the chart, the rollout steps and the cost"
+                "</summary>",
+                "",
                 describe.describe_markdown(plan),
                 "```mermaid",
                 mermaid.flowchart(plan).rstrip("\n"),
                 "```",
                 "",
-                rollout.format_markdown(rollout.estimate(plan)),
-                cost.format_markdown(cost.estimate(plan)),
+                rollout.format_markdown(rollouts),
+                cost.format_markdown(estimate),
+                "</details>",
+                "",
             ]
         )
-    text = describe.describe_text(plan)
+    text = "\n".join(summary.plan_text(plan, estimate, rollouts)) + "\n"
+    if args.details:
+        text += "\n" + describe.describe_text(plan, full=args.full)
     if args.rollout:
-        text += "\n" + rollout.format_text(rollout.estimate(plan))
+        text += "\n" + rollout.format_text(rollouts)
     if args.cost:
-        text += "\n" + cost.format_text(cost.estimate(plan))
+        text += "\n" + cost.format_text(estimate)
+    if not (args.details and args.cost and args.rollout):
+        text += "\n" + summary.TEXT_MORE + "\n"
     return text
 
 
@@ -213,22 +238,16 @@ def _diff_output(args: argparse.Namespace, changes: PlanDiff, before: Plan, afte
             rollout_after=rollout.estimate(after),
             rollout_before=rollout.estimate(before),
         )
-    text = diff.format_text(changes)
-    moves = motion.format_text(motion.consequences(changes, after))
-    if moves:
-        text += "\n" + moves
-    if after.get("guardrails"):
-        text += "\n" + "\n".join(policies.format_text(after["guardrails"])) + "\n"
+    estimates = cost.estimate(before), cost.estimate(after)
+    rollouts = rollout.estimate(after)
+    moves = motion.consequences(changes, after)
+    lines = summary.diff_text(diff.headline(changes), moves, after, estimates, rollouts)
+    text = "\n".join(lines) + "\n" + diff.format_details(changes)
     if args.rollout:
-        new = rollout.estimate(after)
-        text += "\n" + rollout.format_change(rollout.estimate(before), new)
-        text += "\n" + rollout.format_text(new)
+        text += "\n" + rollout.format_change(rollout.estimate(before), rollouts)
+        text += "\n" + rollout.format_text(rollouts)
     if args.cost:
-        old, new = cost.estimate(before), cost.estimate(after)
-        text += (
-            f"\nEstimated monthly cost: {old.total:.2f} -> {new.total:.2f} USD "
-            f"({new.total - old.total:+.2f}).\n\n" + cost.format_text(new)
-        )
+        text += "\n" + cost.format_text(estimates[1])
     return text
 
 

@@ -54,6 +54,8 @@ class PriceTable:
     assumptions: Mapping[str, float]
     notes: tuple[str, ...] = ()
     approximate: frozenset[str] = frozenset()
+    basis: str = ""
+    """Which prices the figures are, said first: whose list prices, and how exact."""
 
     def price(self, key: str) -> float:
         return float(self.prices[key])
@@ -65,16 +67,21 @@ def price_table(region: str, path: Path = PRICES_PATH) -> PriceTable:
     regions = table["regions"]
     notes: list[str] = []
     entry = regions.get(region)
+    basis = f"{region} list prices"
     if entry is None:
-        notes.append(
-            f"No prices for {region} in plan/prices.json: us-east-1 prices are shown; "
-            "other regions usually cost the same or more."
+        # Said at the top, not among the assumptions: every figure below is another region's.
+        basis = (
+            f"{BASE_REGION} list prices, NOT {region}'s: plan/prices.json has no prices for "
+            f"{region}, so regional price differences are not counted (prices there are usually "
+            "the same or higher)"
         )
         entry = regions[BASE_REGION]
     if "like" in entry:
         base = regions[entry["like"]]
         factor = float(entry["multiplier"])
         notes.append(entry.get("note", f"{region}: {entry['like']} prices x {factor}."))
+        if factor != 1.0:
+            basis = f"approximate: {entry['like']} list prices x {factor:g}, not {region}'s own"
         prices = _scaled(base["prices"], factor, set(table.get("global", [])))
         approximate = set(base.get("approximate", [])) | ({"*"} if factor != 1.0 else set())
     else:
@@ -89,6 +96,7 @@ def price_table(region: str, path: Path = PRICES_PATH) -> PriceTable:
         assumptions=table["assumptions"],
         notes=tuple(notes),
         approximate=frozenset(approximate),
+        basis=basis,
     )
 
 
@@ -122,6 +130,7 @@ class Estimate:
     hours_per_month: float = 730
     assumptions: list[str] = field(default_factory=list)
     not_estimated: list[str] = field(default_factory=list)
+    basis: str = ""
 
     @property
     def total(self) -> float:
@@ -131,6 +140,7 @@ class Estimate:
     def as_dict(self) -> dict[str, Any]:
         return {
             "region": self.region,
+            "basis": self.basis,
             "as_of": self.as_of,
             "source": list(self.source),
             "currency": "USD",
@@ -193,6 +203,7 @@ class _Builder:
             )
         return Estimate(
             region=self.table.region,
+            basis=self.table.basis,
             as_of=self.table.as_of,
             source=self.table.source,
             lines=self.lines,
@@ -518,6 +529,7 @@ def format_text(estimate: Estimate) -> str:
     out = [
         f"Estimated monthly cost in {estimate.region} (USD, prices of {estimate.as_of}, "
         f"{estimate.hours_per_month:g} hours a month):",
+        f"  Priced at {estimate.basis}.",
     ]
     for row in rows:
         cells = [row[n].ljust(widths[n]) for n in range(3)] + [row[3].rjust(widths[3])]
@@ -534,6 +546,8 @@ def format_markdown(estimate: Estimate, before: Estimate | None = None) -> str:
         head += f" (before: {before.total:.2f} USD, change: {delta:+.2f} USD)"
     out = [
         head + f" in {estimate.region}, prices of {estimate.as_of}.",
+        "",
+        f"Priced at {estimate.basis}.",
         "",
         "| resource | item | quantity | USD / month |",
         "|---|---|---|---:|",

@@ -5,8 +5,9 @@ creates, a describer picks what a reviewer checks (ports, policies, counts, size
 checks, listener actions, scaling targets, the container's command and the names of its
 variables and secrets, never their values); any other type shows its plain inputs. Every
 resource that waits for others (``depends_on``) says so: "waits for: migration-run, ...".
-The text starts with a summary: the resource count and each service's estimated rollout time
-(``plan.rollout``).
+This is the plan's detail (``--details``): ``plan.summary`` says first what it adds up to.
+Inputs too long to read in a terminal (a dashboard's body, an alarm's metric queries) are
+summarized unless ``full`` asks for them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from plan import policies, rollout
 from plan.document import Plan, top_level
 from plan.types import reference, short_type
 
@@ -23,53 +23,31 @@ Facts = list[str]
 _INDENT = "    "
 
 
-def describe_text(plan: Plan) -> str:
-    """The whole plan as text: header and rollout time, notes, then every component."""
-    resources = plan["resources"]
-    components = top_level(plan)
-    lines = [
-        f"Offline plan of stack {plan['stack']} ({plan['project']}, {plan['region']}): "
-        f"{len(resources)} resources in {len(components)} groups.",
-        # How long `pulumi up` will take is part of the summary: tuning it is a review item.
-        *rollout.summary_lines(rollout.estimate(plan)),
-        *image_lines(plan),
-        # What the guardrails would refuse at `pulumi preview` is the first thing to fix.
-        *(policies.format_text(plan["guardrails"]) if plan.get("guardrails") else []),
-        "",
-        "Settings:",
-        *(f"  {key} = {_value(value)}" for key, value in plan["config"].items()),
-    ]
+def describe_text(plan: Plan, *, full: bool = False) -> str:
+    """The plan's detail as text: settings, notes, every component, outputs."""
+    lines = ["Settings:", *(f"  {key} = {_value(value)}" for key, value in plan["config"].items())]
     if plan["warnings"]:
         lines += ["", "Warnings from the program:", *(f"  ! {w}" for w in plan["warnings"])]
     lines += ["", "Not known offline:", *(f"  - {n}" for n in plan["notes"])]
-    for component in components:
-        lines += ["", *component_lines(plan, component["key"])]
+    for component in top_level(plan):
+        lines += ["", *component_lines(plan, component["key"], full=full)]
     if plan["outputs"]:
         lines += ["", "Outputs:", *(f"  {k} = {_value(v)}" for k, v in plan["outputs"].items())]
     return "\n".join(lines) + "\n"
 
 
-def image_lines(plan: Plan) -> list[str]:
-    """Where the tasks' image comes from: built by this stack, or promoted from another one by
-    digest (``image.promoteFrom``), in which case nothing is built."""
-    setting = f"{plan['project']}:image."
-    config = plan["config"]
-    source = config.get(setting + "promoteFrom")
-    if source:
-        repository = str(config.get(setting + "sourceRepository") or "").rsplit("/", 1)[-1]
-        return [
-            f"Image: promoted from stack {source}, {repository}@{config.get(setting + 'digest')}; "
-            "nothing is built."
-        ]
-    builds = [r for r in plan["resources"] if r["type"] in rollout.IMAGE_TYPES]
-    if not builds:
-        return []
-    reason = config.get(setting + "buildReason")
-    why = f" (image.buildReason: {reason})" if reason else " (no image.buildReason)"
-    return [f"Image: built from app/ by this stack, docker.Image {builds[0]['name']}{why}."]
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """ "1 resource", "3 resources"."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
 
 
-def component_lines(plan: Plan, component_key: str) -> list[str]:
+def group_title(component: Mapping[str, Any]) -> str:
+    """A group by its kind first: several groups share a logical name (``edge`` is the
+    certificate, the network and the load balancer), never a kind and a name."""
+    return f"{short_type(component['type'])} {component['name']}"
+
+
+def component_lines(plan: Plan, component_key: str, *, full: bool = False) -> list[str]:
     """One component and everything under it, indented by depth."""
     members = [r for r in plan["resources"] if r["component"] == component_key]
     depth = {component_key: 0}
@@ -78,13 +56,16 @@ def component_lines(plan: Plan, component_key: str) -> list[str]:
         level = depth.get(resource["parent"], -1) + 1 if resource["parent"] else 0
         depth[resource["key"]] = level
         pad = "  " * level
-        count = f", {len(members) - 1} resources" if level == 0 and len(members) > 1 else ""
-        lines.append(f"{pad}{resource['name']}  [{short_type(resource['type'])}{count}]")
-        lines += [f"{pad}{_INDENT}{fact}" for fact in resource_facts(plan, resource)]
+        if level == 0:
+            size = f": {count(len(members) - 1, 'resource')}" if len(members) > 1 else ""
+            lines.append(f"{group_title(resource)}{size}")
+        else:
+            lines.append(f"{pad}{resource['name']}  [{short_type(resource['type'])}]")
+        lines += [f"{pad}{_INDENT}{fact}" for fact in resource_facts(plan, resource, full=full)]
     return lines
 
 
-def resource_facts(plan: Plan, resource: Mapping[str, Any]) -> Facts:
+def resource_facts(plan: Plan, resource: Mapping[str, Any], *, full: bool = False) -> Facts:
     """What a reviewer should see of one resource, one fact a line."""
     describer = _DESCRIBERS.get(resource["type"])
     inputs = resource["inputs"]
@@ -93,7 +74,8 @@ def resource_facts(plan: Plan, resource: Mapping[str, Any]) -> Facts:
     elif any(r["parent"] == resource["key"] for r in plan["resources"]):
         facts = []  # a component: its resources speak for it
     else:
-        facts = _plain(inputs)
+        facts = _plain(inputs, full)
+    facts += _overridden_by_a_run(plan, resource)
     names = {r["key"]: r["name"] for r in plan["resources"]}
     if resource["waits_for"]:
         facts.append("waits for: " + ", ".join(names[k] for k in resource["waits_for"]))
@@ -107,20 +89,17 @@ def resource_facts(plan: Plan, resource: Mapping[str, Any]) -> Facts:
 
 
 def describe_markdown(plan: Plan) -> str:
-    """The plan as Markdown: a summary, a table of resources, details per component."""
+    """The plan's detail as Markdown (``plan.summary`` gives its top): a table of resources,
+    details per component, what is not known offline."""
     components = top_level(plan)
     rows = [
-        f"| `{r['name']}` | `{short_type(r['type'])}` | `{_name(plan, r['component'])}` |"
+        f"| `{r['name']}` | `{short_type(r['type'])}` | {_group(plan, r['component'])} |"
         for r in plan["resources"]
         if r["parent"] is not None or r["component"] == r["key"]
     ]
     parts = [
-        f"### Offline plan: stack `{plan['stack']}` ({plan['region']})",
-        "",
-        f"{len(plan['resources'])} resources in {len(components)} groups. "
         "Rendered without AWS credentials: values AWS computes show as *known after apply*.",
         "",
-        *([policies.format_markdown(plan["guardrails"])] if plan.get("guardrails") else []),
         "| resource | type | group |",
         "|---|---|---|",
         *rows,
@@ -129,7 +108,7 @@ def describe_markdown(plan: Plan) -> str:
     for component in components:
         body = "\n".join(component_lines(plan, component["key"]))
         parts += [
-            f"<details><summary>{component['name']} ({short_type(component['type'])})</summary>",
+            f"<details><summary>{group_title(component)}</summary>",
             "",
             "```",
             body,
@@ -138,14 +117,12 @@ def describe_markdown(plan: Plan) -> str:
             "</details>",
             "",
         ]
-    if plan["warnings"]:
-        parts += ["**Warnings from the program:**", *(f"- {w}" for w in plan["warnings"]), ""]
     parts += ["**Not known offline:**", *(f"- {n}" for n in plan["notes"]), ""]
     return "\n".join(parts)
 
 
-def _name(plan: Plan, key: str) -> str:
-    return next(r["name"] for r in plan["resources"] if r["key"] == key)
+def _group(plan: Plan, key: str) -> str:
+    return group_title(next(r for r in plan["resources"] if r["key"] == key))
 
 
 def _value(value: Any) -> str:
@@ -170,8 +147,46 @@ def _on(flag: Any) -> str:
     return "yes" if flag else "no"
 
 
-def _plain(inputs: Mapping[str, Any]) -> Facts:
-    return [f"{key}: {_value(value)}" for key, value in inputs.items() if key != "tags"]
+# Longer than this, an input is summarized unless --full: a dashboard's body is 5,000 characters.
+_LONG = 200
+
+
+def _plain(inputs: Mapping[str, Any], full: bool = False) -> Facts:
+    return [
+        f"{key}: {_value(value) if full else _short(value)}"
+        for key, value in inputs.items()
+        if key != "tags"
+    ]
+
+
+def _short(value: Any) -> str:
+    text = _value(value)
+    if len(text) <= _LONG:
+        return text
+    if isinstance(value, list):
+        ids = [v["id"] for v in value if isinstance(v, dict) and "id" in v]
+        listed = f" ({', '.join(ids)})" if ids else ""
+        return f"{count(len(value), 'item')}{listed}; --full prints them"
+    return f"a document of {len(text):,} characters; --full prints it"
+
+
+def _overridden_by_a_run(plan: Plan, resource: Mapping[str, Any]) -> Facts:
+    """A task definition that a one-off run starts with another command says so: its container
+    definition (the app's server command and port) is not what that run executes."""
+    if resource["type"] != "aws:ecs/taskDefinition:TaskDefinition":
+        return []
+    runs = [
+        r
+        for r in plan["resources"]
+        if r["type"].endswith(":MigrationRun")
+        and (found := reference(r["inputs"].get("task_definition"))) is not None
+        and found.name == resource["name"]
+    ]
+    return [
+        f"started by {run['name']} with the command {_value(run['inputs'].get('command'))} "
+        "instead of the container's (the run serves no port)"
+        for run in runs
+    ]
 
 
 def _vpc(i: Mapping[str, Any]) -> Facts:

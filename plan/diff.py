@@ -25,6 +25,7 @@ from plan.document import Plan, resources_by_key
 from plan.mermaid import flowchart
 from plan.rollout import Rollout
 from plan.rollout import format_markdown as rollout_markdown
+from plan.rollout import headline as headline_of
 from plan.types import short_type
 
 _ABSENT = object()
@@ -154,10 +155,21 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def format_text(diff: PlanDiff) -> str:
+def headline(diff: PlanDiff) -> str:
+    """One line: from what to what, and how many resources are added, removed or changed."""
     if diff.empty:
-        return f"No changes from {diff.before} to {diff.after}.\n"
-    lines = [f"Changes from {diff.before} to {diff.after}: {diff.summary()}."]
+        return f"No changes from {diff.before} to {diff.after}."
+    return f"Changes from {diff.before} to {diff.after}: {diff.summary()}."
+
+
+def format_text(diff: PlanDiff) -> str:
+    """The headline, then each changed setting, resource (with its properties) and output."""
+    return headline(diff) + "\n" + format_details(diff)
+
+
+def format_details(diff: PlanDiff) -> str:
+    """What changed, one setting, resource and output after the other (after the headline)."""
+    lines: list[str] = []
     if diff.settings:
         lines += ["", "Settings:", *(f"  {_line(c)}" for c in diff.settings)]
     if diff.resources:
@@ -169,7 +181,7 @@ def format_text(diff: PlanDiff) -> str:
                 lines += [f"      {_change(p)}" for p in r.properties]
     if diff.outputs:
         lines += ["", "Outputs:", *(f"  {_line(c)}" for c in diff.outputs)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def format_markdown(
@@ -190,13 +202,23 @@ def format_markdown(
             f" Estimated monthly cost: {cost_before.total:.2f} -> {cost_after.total:.2f} USD "
             f"({delta:+.2f})."
         )
+    if cost_after is not None:
+        summary += f" Priced at {cost_after.basis}."
     parts = [title, "", summary, ""]
+    if rollout_after:
+        parts += [" ".join(headline_of(r) for r in rollout_after), ""]
     # What the change sets in motion and what it replaces come first: they are what to review.
     moves = motion.format_markdown(motion.consequences(diff, after))
     if moves:
         parts.append(moves)
     if after.get("guardrails"):
         parts.append(policies.format_markdown(after["guardrails"]))
+    # The rest is the evidence: folded, so the comment opens on the answer.
+    parts += [
+        "<details><summary>Resource by resource, the chart, the rollout steps and the cost"
+        "</summary>",
+        "",
+    ]
     if diff.settings:
         parts += [
             "| setting | before | after |",
@@ -251,7 +273,7 @@ def format_markdown(
             "</details>",
             "",
         ]
-    parts += ["**Not known offline:**", *(f"- {n}" for n in after["notes"]), ""]
+    parts += ["**Not known offline:**", *(f"- {n}" for n in after["notes"]), "", "</details>", ""]
     return "\n".join(parts)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import pulumi
 
+from plan import aws_contract
 from plan.engine_config import ConfigError
 from plan.errors import PlanError
 from plan.placeholders import Placeholders, PlanMocks
@@ -95,6 +96,12 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
         key=lambda v: (-len(v), v),
     )
     clean = _Cleaner(mocks.placeholders(), secrets, root)
+    # What AWS itself would refuse stops the plan like a settings error does: pulumi up would
+    # fail on that request, after a green preview (plan.aws_contract).
+    # Another program (bootstrap/) may create types the layer has no requests for: noted below.
+    violations = aws_contract.check(rendered, require_mapping=False)
+    if violations:
+        raise PlanError(aws_contract.format_violations(violations, clean.value))
     guardrails = None
     if policy:
         from plan.policies import run_pack
@@ -108,6 +115,12 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
         notes.append(
             "Encrypted in the stack file, so not decrypted offline (shown as secrets): "
             + ", ".join(sorted(stack.encrypted_keys))
+            + "."
+        )
+    if unchecked := aws_contract.unmapped_types(rendered):
+        notes.append(
+            "Not checked against AWS's request rules (plan.aws_contract has no mapping): "
+            + ", ".join(unchecked)
             + "."
         )
     notes.append(

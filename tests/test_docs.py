@@ -88,14 +88,15 @@ def test_the_readme_starts_with_the_install_and_test_command_ci_runs():
     assert blocks, "README.md shows no command"
     first = blocks[0].strip()
     assert first == (
-        "python3 -m venv .venv && .venv/bin/pip install -r requirements.lock "
-        "&& .venv/bin/python -m pytest"
+        "python3 -m venv .venv && .venv/bin/pip install uv==0.13.9 "
+        "&& .venv/bin/uv pip install -r requirements-dev.lock && .venv/bin/python -m pytest -n auto"
     )
     ci = (ROOT / ".ci" / "run").read_text()
-    # The same three steps, in a throw-away virtualenv.
+    # The same steps, in a throw-away virtualenv.
     assert 'python3 -m venv "$venv"' in ci
-    assert '"$venv/bin/python" -m pip install --quiet -r requirements.lock' in ci
-    assert ci.rstrip().endswith('"$venv/bin/python" -m pytest')
+    assert '"$venv/bin/pip" install --quiet uv==0.13.9' in ci
+    assert 'VIRTUAL_ENV="$venv" "$venv/bin/uv" pip install --quiet -r requirements-dev.lock' in ci
+    assert ci.rstrip().endswith('"$venv/bin/python" -m pytest -n auto')
 
 
 def test_the_readmes_second_command_is_the_offline_plan():
@@ -126,6 +127,22 @@ def pytest_commands() -> list[tuple[str, str]]:
     return sorted(set(found))
 
 
+_OPTIONS_WITH_A_VALUE = {"-n", "-k", "-m", "-p"}
+
+
+def _paths(args: list[str]) -> list[str]:
+    """The positional arguments of a pytest command line (``-n auto`` is an option's value)."""
+    paths, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _OPTIONS_WITH_A_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            paths.append(arg)
+    return paths
+
+
 def test_every_test_command_in_the_docs_names_tests_the_suite_runs():
     # A page may run part of the suite (`.venv/bin/python -m pytest tests/test_policies.py`):
     # every path it names must be a test module of tests/, which the full run collects.
@@ -133,9 +150,8 @@ def test_every_test_command_in_the_docs_names_tests_the_suite_runs():
     wrong = [
         f"{page}: `{arg}`"
         for page, args in pytest_commands()
-        for arg in shlex.split(args)
-        if not arg.startswith("-")
-        and not (
+        for arg in _paths(shlex.split(args))
+        if not (
             (ROOT / arg).is_file()
             and (ROOT / arg).parent == ROOT / "tests"
             and Path(arg).name.startswith("test_")

@@ -41,6 +41,7 @@ from plan.regions import known_regions
 from plan.rollout import Rollout, headline, waves
 from plan.rollout import estimate as rollout_of
 from plan.stackfile import StackFile, load_stack
+from plan.summary import plan_markdown, plan_text
 from pulumi_harness import PROJECT, ROOT, stack_config
 
 STRIPE = "sk_live_51PlanValueThatMustNeverLeak"
@@ -60,6 +61,11 @@ def stack_file(tmp_path: Path, name: str = "dev", base: str = "dev", **settings:
 
 def plan_of(tmp_path: Path, **settings: Any) -> dict[str, Any]:
     return build_plan(load_stack(ROOT, None, stack_file(tmp_path, **settings)))
+
+
+def summary_of(plan: dict[str, Any]) -> list[str]:
+    """The lines the text plan starts with."""
+    return plan_text(plan, estimate(plan), rollout_of(plan))
 
 
 def section(text: str, header: str) -> str:
@@ -108,18 +114,37 @@ def dev_text(dev: dict[str, Any]) -> str:
 
 
 class TestThePlanOfTheDevStack:
-    def test_it_lists_every_component_under_its_kind(self, dev_text):
+    def test_it_lists_every_component_kind_first_so_groups_sharing_a_name_stay_apart(
+        self, dev_text
+    ):
         for header in (
-            "edge  [Network, 14 resources]",
-            "edge  [Certificate, 3 resources]",
-            "edge  [LoadBalancer, 12 resources]",
-            "app  [AppImage, 3 resources]",
-            "app  [Cluster, 2 resources]",
-            "migration-run  [MigrationRun]",
+            "Network edge: 14 resources",
+            "Certificate edge: 3 resources",
+            "LoadBalancer edge: 12 resources",
+            "AppImage app: 3 resources",
+            "Cluster app: 2 resources",
+            "Dashboard dashboard: 1 resource",
+            "MigrationRun migration-run",
         ):
             assert header in dev_text.splitlines()
         for kind in ("Database", "AppTask", "WebService", "Autoscaling"):
-            assert re.search(rf"^\S+  \[{kind}, \d+ resources\]$", dev_text, re.M), kind
+            assert re.search(rf"^{kind} \S+: \d+ resources$", dev_text, re.M), kind
+        assert " 1 resources" not in dev_text
+
+    def test_the_migration_task_definition_says_the_run_overrides_its_command(self, dev_text):
+        task = section(dev_text, "app-migration-definition  [ecs.TaskDefinition]")
+        assert (
+            'started by migration-run with the command ["python", "-m", "api.migrate"] instead '
+            "of the container's (the run serves no port)"
+        ) in task
+        assert "started by" not in section(dev_text, "app-definition  [ecs.TaskDefinition]")
+
+    def test_a_dashboards_body_is_summarized_unless_asked_for_in_full(self, dev):
+        body = section(describe_text(dev), "dashboard  [cloudwatch.Dashboard]")
+        assert re.search(r"dashboardBody: a document of [\d,]+ characters; --full prints it", body)
+        assert len(max(describe_text(dev).splitlines(), key=len)) < 400
+        full = section(describe_text(dev, full=True), "dashboard  [cloudwatch.Dashboard]")
+        assert '"widgets": [' in full
 
     def test_every_resource_appears_with_its_type_and_parent_group(self, dev):
         rendered = {(r["type"], r["name"]) for r in dev["resources"]}
@@ -154,7 +179,7 @@ class TestThePlanOfTheDevStack:
         assert "8000" not in task.split("environment (names)")[1].split("\n")[0]
 
     def test_the_migration_command_and_the_scaling_range(self, dev_text):
-        migration = section(dev_text, "migration-run  [MigrationRun]")
+        migration = section(dev_text, "MigrationRun migration-run")
         assert 'runs ["python", "-m", "api.migrate"]' in migration
         assert "ecs:service:DesiredCount: 1..2" in dev_text
 
@@ -177,6 +202,58 @@ class TestThePlanOfTheDevStack:
         assert describe_text(again) == describe_text(dev)
 
 
+class TestThePlanAnswersFirst:
+    """The first lines answer: size, cost, rollout time, guardrails; the rest on request."""
+
+    def test_the_text_plan_is_a_short_summary_and_details_come_with_details(self, capsys):
+        code, out, _ = run_cli(capsys, "dev")
+        assert code == 0
+        lines = out.splitlines()
+        assert len(lines) <= 25
+        assert lines[0].startswith("Offline plan of stack dev (fastapi-fargate, us-east-1): ")
+        assert lines[1] == (
+            "Estimated cost: 56.00 USD a month, priced at us-east-1 list prices (2026-03)."
+        )
+        assert lines[3].startswith("Guardrails (")
+        assert "edge-https  [lb.Listener]" not in out
+        assert lines[-1].startswith("More: --details")
+        _, detailed, _ = run_cli(capsys, "dev", "--details")
+        assert detailed.startswith("\n".join(lines[:4]))
+        assert "edge-https  [lb.Listener]" in detailed
+
+    def test_a_diff_summary_names_changes_motion_cost_and_time_before_the_detail(
+        self, capsys
+    ):
+        code, out, _ = run_cli(capsys, "prod", "--against", "dev")
+        assert code == 0
+        summary, _, detail = out.partition("\nSettings:\n")
+        assert len(summary.splitlines()) <= 25
+        assert summary.startswith("Changes from stack dev to stack prod: ")
+        for said in (
+            "Replaced, not updated (deleted and created anew):",
+            "Sets in motion:",
+            "Estimated cost: 56.00 -> 402.09 USD a month (+346.09), priced at us-east-1",
+            "Estimated rollout of service web: ",
+            "Guardrails (",
+        ):
+            assert said in summary
+        assert "~ fastapi-fargate:service.memory: 512 -> 1024" in detail
+
+    @pytest.mark.parametrize("against", [(), ("--against", "dev")], ids=["plan", "diff"])
+    def test_the_pull_request_comment_opens_on_the_summary_and_folds_the_rest(
+        self, capsys, against
+    ):
+        code, markdown, _ = run_cli(capsys, "prod", *against, "--markdown")
+        assert code == 0
+        head, folded = markdown.split("<details>", 1)
+        assert "402.09 USD" in head
+        assert "Estimated rollout of" in head or "web: 3 min 10 s" in head
+        assert "**Guardrails**" in head
+        assert "| total |" not in head and "```mermaid" not in head
+        assert "```mermaid" in folded
+        assert len(head) < 3000
+
+
 class TestTheCommandLine:
     def test_json_round_trips_and_a_saved_plan_shows_no_changes(self, capsys, tmp_path, dev):
         code, out, _ = run_cli(capsys, "dev", "--json")
@@ -186,7 +263,7 @@ class TestTheCommandLine:
         saved.write_text(out)
         code, out, _ = run_cli(capsys, "dev", "--against-file", str(saved))
         assert code == 0
-        assert out.startswith("No changes from dev.json to stack dev.\n\nGuardrails (")
+        assert out.startswith("No changes from dev.json to stack dev.\nEstimated cost: 56.00 -> ")
 
     def test_one_changed_setting_shows_exactly_the_properties_it_changes(self, capsys, tmp_path):
         path = stack_file(tmp_path, **{"service.cpu": 512, "service.memory": 1024})
@@ -267,7 +344,7 @@ class TestTheCommandLine:
             )
         )
         code, out, err = run_cli(
-            capsys, "--root", str(ROOT / "bootstrap"), "--stack-file", str(path)
+            capsys, "--root", str(ROOT / "bootstrap"), "--stack-file", str(path), "--details"
         )
         assert (code, err) == (0, "")
         assert '  backendUrls = {"dev": "s3://(known after apply: pulumi-state-dev.id)"}\n' in out
@@ -457,7 +534,7 @@ class TestGuardrails:
         self, unsafe_prod, dev
     ):
         for markdown in (
-            describe_markdown(unsafe_prod),
+            plan_markdown(unsafe_prod, estimate(unsafe_prod), rollout_of(unsafe_prod)),
             format_markdown(diff_plans(dev, unsafe_prod, "dev", "prod"), unsafe_prod),
         ):
             assert (
@@ -561,7 +638,7 @@ class TestSecrets:
         self, capsys, tmp_path
     ):
         path = stack_file(tmp_path, **{"app-secrets:STRIPE_KEY": {"secure": "v1:AAAA:BBBB"}})
-        code, out, _ = run_cli(capsys, "--stack-file", str(path))
+        code, out, _ = run_cli(capsys, "--stack-file", str(path), "--details")
         assert code == 0
         notice = "Encrypted in the stack file, so not decrypted offline (shown as secrets): "
         assert notice + "app-secrets:STRIPE_KEY." in out
@@ -648,6 +725,29 @@ class TestCost:
         cost = estimate(plan)
         assert any("x 1.15" in a for a in cost.assumptions)
         assert any("approximate" in a for a in cost.assumptions)
+        assert cost.basis == "approximate: us-east-1 list prices x 1.15, not eu-central-1's own"
+
+    def test_a_region_without_prices_says_first_that_the_figures_are_us_east_1s(
+        self, tmp_path, capsys
+    ):
+        path = stack_file(tmp_path, **{"aws:region": "eu-west-3"})
+        code, out, _ = run_cli(capsys, "dev", "--stack-file", str(path), "--cost")
+        lines = out.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("Estimated monthly cost"))
+        heading, basis = lines[at : at + 2]
+        assert heading.startswith("Estimated monthly cost in eu-west-3 (USD")
+        assert basis == (
+            "  Priced at us-east-1 list prices, NOT eu-west-3's: plan/prices.json has no prices "
+            "for eu-west-3, so regional price differences are not counted (prices there are "
+            "usually the same or higher)."
+        )
+        assert code == 0
+        code, markdown, _ = run_cli(capsys, "dev", "--stack-file", str(path), "--markdown")
+        assert code == 0
+        assert "Priced at us-east-1 list prices, NOT eu-west-3's" in markdown
+
+    def test_a_region_with_its_own_prices_names_them(self, dev):
+        assert estimate(dev).basis == "us-east-1 list prices"
 
 
 class TestTheChart:
@@ -670,9 +770,9 @@ class TestTheChart:
         said: set[tuple[str, str]] = set()
         group = ""
         for line in dev_text.split("\n\nOutputs:")[0].splitlines():
-            header = re.match(r"^(\S+)  \[(\w+)", line)
+            header = re.match(r"^([A-Z]\w+) (\S+?)(?:: \d+ resources?)?$", line)
             if header:
-                group = f"{header[2]}_{header[1]}".replace("-", "_")
+                group = f"{header[1]}_{header[2]}".replace("-", "_")
             facts = re.match(r"^\s+waits for: (.+)$", line)
             if facts:
                 for name in facts[1].split(", "):
@@ -725,14 +825,15 @@ class TestRolloutTime:
 
     def test_the_text_summary_gives_the_total_and_only_rollout_gives_the_steps(self, capsys):
         _, plain, _ = run_cli(capsys, "dev")
-        assert plain.splitlines()[1] == (
+        assert plain.splitlines()[2] == (
             "Estimated rollout of service web: 3 min 10 s (AWS's defaults: 10 min), "
             "plus the migration's own time."
         )
         assert "old tasks drain" not in plain
         _, detailed, _ = run_cli(capsys, "dev", "--rollout")
-        assert detailed.startswith(plain)
-        table = detailed[len(plain) :]
+        summary = plain.split("\n\nMore: ")[0]
+        assert detailed.startswith(summary)
+        table = detailed[len(summary) :]
         assert re.search(r"^  old tasks drain +30 s +300 s  deregistration delay", table, re.M)
         assert re.search(r"^  total +3 min 10 s +10 min$", table, re.M)
 
@@ -756,7 +857,7 @@ class TestRolloutTime:
         assert not web.migration
         assert "migration task starts" not in steps_of(web)
         assert web.total == 60 + 20 + 30 + 20
-        assert describe_text(plan).splitlines()[1] == (
+        assert summary_of(plan)[2] == (
             "Estimated rollout of service web: 2 min 10 s (AWS's defaults: 9 min)."
         )
 
@@ -798,7 +899,7 @@ class TestRolloutTime:
         plan = with_service(dev, deploymentMaximumPercent=100)
         (web,) = rollout_of(plan)
         assert web.total is None
-        assert "never finishes" in describe_text(plan).splitlines()[1]
+        assert "never finishes" in summary_of(plan)[2]
 
     def test_markdown_always_shows_the_rollout_and_a_diff_its_change(self, capsys, tmp_path, dev):
         _, plan_markdown, _ = run_cli(capsys, "dev", "--markdown")
@@ -829,7 +930,7 @@ class TestTheGoldenPlan:
         return text.replace(image_tag("linux/amd64"), APP_TAG)
 
     def test_the_text_plan_of_the_dev_stack_matches_the_golden_file(self, capsys):
-        code, out, err = run_cli(capsys, "dev")
+        code, out, err = run_cli(capsys, "dev", "--details")
         assert (code, err) == (0, "")
         actual = self.normalized(out)
         if os.environ.get("UPDATE_GOLDEN") == "1":
@@ -843,7 +944,7 @@ class TestTheGoldenPlan:
                     expected.splitlines(),
                     actual.splitlines(),
                     "tests/golden/plan-dev.txt",
-                    "python -m plan dev",
+                    "python -m plan dev --details",
                     lineterm="",
                 )
             )

@@ -13,7 +13,10 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 # requirement file -> the lock made from it (scripts/lock)
 LOCKS = {
-    "requirements-dev.txt": "requirements.lock",
+    "requirements.txt": "requirements.lock",
+    "policy/requirements.txt": "requirements.lock",
+    "bootstrap/requirements.txt": "requirements.lock",
+    "requirements-dev.txt": "requirements-dev.lock",
     "app/requirements.txt": "app/requirements.lock",
 }
 
@@ -86,8 +89,20 @@ def test_the_image_installs_the_app_lock_with_hashes_and_wheels_only():
     )
 
 
-def test_ci_and_the_readme_install_from_the_lock():
+def test_ci_and_the_readme_install_from_the_developers_lock():
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "pip install --quiet -r requirements.lock" in ci
+    assert 'uv" pip install --quiet -r requirements-dev.lock' in ci
     assert "rm -rf" in ci and "trap" in ci
-    assert "pip install -r requirements.lock" in (ROOT / "README.md").read_text()
+    assert "uv pip install -r requirements-dev.lock" in (ROOT / "README.md").read_text()
+
+
+def test_the_developers_lock_holds_what_deploys_at_the_same_versions():
+    deploy, dev = _locked(ROOT / "requirements.lock"), _locked(ROOT / "requirements-dev.lock")
+    differing = {
+        name: (version, dev.get(name, (None,))[0])
+        for name, (version, _) in deploy.items()
+        if dev.get(name, (None,))[0] != version
+    }
+    assert not differing, f"run scripts/lock: deploy vs developers' versions differ: {differing}"
+    # What deploys carries no test tool.
+    assert not {"pytest", "moto", "schemathesis", "ruff", "zizmor"} & deploy.keys()

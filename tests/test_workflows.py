@@ -173,9 +173,10 @@ def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
     assert setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
     scripts = [s["run"] for s in job["steps"] if "run" in s]
     assert scripts == [
-        "python -m pip install -r requirements.lock",
-        "ruff check .",
-        "python -m pytest",
+        "python3 -m venv .venv && .venv/bin/pip install uv==0.13.9 "
+        "&& .venv/bin/uv pip install -r requirements-dev.lock",
+        ".venv/bin/ruff check .",
+        ".venv/bin/python -m pytest -n auto",
     ]
 
 
@@ -299,7 +300,7 @@ def test_plan_installs_the_requirements_on_python_3_11():
     (setup,) = uses_of(plan, "actions/setup-python")
     assert setup["with"]["python-version"] == "3.11"
     assert step_named(plan, "Install the program's dependencies")["run"] == (
-        "python -m pip install -r requirements.lock"
+        "python -m pip install -r requirements-dev.lock"
     )
 
 

@@ -74,7 +74,7 @@ class DatabaseSettings(_Group):
     )
     max_allocated_storage: int = Field(
         100,
-        description="Managed: GiB storage autoscaling may grow to (at least allocatedStorage); "
+        description="Managed: GiB storage autoscaling may grow to (10 % above allocatedStorage or more); "
         "0 turns autoscaling off.",
     )
     backup_retention_days: int = Field(

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pydantic import ValidationError
 
+from components.naming import stack_name_problems
 from components.settings.base import (
     SettingsError,
     _Group,
@@ -213,7 +214,15 @@ def load_settings() -> Settings:
         for k in merged
         if k.startswith(app_prefix)
     }
-    return parse_settings(raw, secret, app_secrets, f"Pulumi.{pulumi.get_stack()}.yaml")
+    # A stack name no AWS name of the program can be made from stops here too (components.naming).
+    names = stack_name_problems(pulumi.get_project(), pulumi.get_stack())
+    try:
+        settings = parse_settings(raw, secret, app_secrets, f"Pulumi.{pulumi.get_stack()}.yaml")
+    except SettingsError as error:
+        raise SettingsError(names + error.problems) from None
+    if names:
+        raise SettingsError(names)
+    return settings
 
 
 def app_secret_values(settings: Settings) -> dict[str, pulumi.Output[str]]:

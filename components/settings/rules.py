@@ -239,11 +239,14 @@ def _database_problems(s: Settings) -> list[str]:
                 f"at least 2 availability zones. Fix: list 2+ private subnets of network.vpcId, or "
                 f"set database.mode to external or off."
             )
-        if db.max_allocated_storage and db.max_allocated_storage < db.allocated_storage:
+        # RDS refuses a threshold less than 10 % above the allocated storage ("Invalid max
+        # storage size"; RDS user guide, storage autoscaling), not only one below it.
+        least = -(-db.allocated_storage * 11 // 10)
+        if db.max_allocated_storage and db.max_allocated_storage < least:
             problems.append(
-                f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is below "
-                f"database.allocatedStorage = {db.allocated_storage}, so storage could never grow. "
-                f"Fix: set it to {db.allocated_storage} or more, or 0 to turn storage autoscaling off."
+                f"{_key('database.maxAllocatedStorage')} = {db.max_allocated_storage}: is less "
+                f"than 10 % above database.allocatedStorage = {db.allocated_storage}, which RDS "
+                f"refuses. Fix: set it to {least} or more, or 0 to turn storage autoscaling off."
             )
         if s.production and db.backup_retention_days == 0:
             problems.append(

@@ -22,6 +22,7 @@ for _path in (_HERE.parents[1] / "app", _HERE):
         sys.path.insert(0, str(_path))
 
 from app_support import PG_SKIP_REASON, ServerProcess, clean_env, run_migrate  # noqa: E402
+from private_postgres import PrivatePostgres, UnavailableError  # noqa: E402
 
 
 @pytest.fixture
@@ -60,9 +61,10 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @contextlib.contextmanager
-def fresh_pg_schema() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
-    base = os.environ.get("TEST_DATABASE_URL")
+def fresh_pg_schema(base: str | None = None) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards), on
+    ``base`` (a superuser URL) or else on the server ``TEST_DATABASE_URL`` names."""
+    base = base or os.environ.get("TEST_DATABASE_URL")
     if not base:
         pytest.skip(PG_SKIP_REASON)
     from sqlalchemy import create_engine, make_url, pool, text
@@ -84,6 +86,25 @@ def fresh_pg_schema() -> Iterator[str]:
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped afterwards)."""
     with fresh_pg_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def password_checking_postgres() -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL that asks every role but the superuser for its password
+    (tests/app/private_postgres.py), started once per session (per xdist worker)."""
+    try:
+        server = PrivatePostgres.start()
+    except UnavailableError as why:
+        pytest.skip(f"no private PostgreSQL for the password-checking tests: {why}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def password_checked_pg_url(password_checking_postgres: PrivatePostgres) -> Iterator[str]:
+    """Like ``pg_url``, on the private server that checks passwords."""
+    with fresh_pg_schema(password_checking_postgres.url) as url:
         yield url
 
 

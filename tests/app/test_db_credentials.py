@@ -7,11 +7,11 @@ credentials reads them again from the secret and retries. Against real PostgreSQ
 ``rotated_<random>`` (dropped afterwards) and then rotates it, in one of two ways:
 
 * ``password``: a new password for the same user, what RDS does to its master user. It needs a
-  server that checks passwords for the role: the usual test server trusts every local
-  connection, so this case skips there and says which ``pg_hba.conf`` line enables it;
+  server that checks passwords: the machine's test server trusts every local connection, so
+  this case runs on the tests' own server (``tests/app/private_postgres.py``), which does;
 * ``user``: a new user name and password (the role is renamed), what an "alternating users"
   rotation of an external database's secret does. The server refuses the old name under any
-  authentication method, so this case always runs.
+  authentication method, so this case runs on ``TEST_DATABASE_URL``'s server.
 """
 
 from __future__ import annotations
@@ -42,13 +42,6 @@ from app_support import PG_SKIP_REASON
 
 REGION = "eu-west-1"
 REFRESHED = "database credentials refreshed from Secrets Manager"
-# Every test role joins this group, so a server can check passwords for test roles alone.
-PASSWORD_GROUP = "app_rotation_tests"
-PASSWORD_SKIP_REASON = (
-    "the server accepts any password for test roles (trust auth). To run the password case, add "
-    f"`host all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256` above the trust line of "
-    "pg_hba.conf and reload"
-)
 
 
 def admin_sql(conninfo: str, *statements: sql.Composable) -> None:
@@ -144,22 +137,20 @@ def kind(request) -> str:
 
 
 @pytest.fixture
-def rotating_user(aws, kind) -> Iterator[RotatingUser]:
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip(PG_SKIP_REASON)
+def rotating_user(aws, kind, request) -> Iterator[RotatingUser]:
+    if kind == "password":
+        base = request.getfixturevalue("password_checking_postgres").url
+    else:
+        base = os.environ.get("TEST_DATABASE_URL")
+        if not base:
+            pytest.skip(PG_SKIP_REASON)
     server = make_url(base).set(username=None, password=None)
     admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
     user, password = f"rotated_{uuid.uuid4().hex[:12]}", secrets.token_urlsafe(18)
     role = sql.Identifier(user)
     admin_sql(
         admin,
-        sql.SQL(
-            "DO $$ BEGIN CREATE ROLE {} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-        ).format(sql.Identifier(PASSWORD_GROUP)),
-        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-            role, sql.Literal(password), sql.Identifier(PASSWORD_GROUP)
-        ),
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password)),
         # Its own schema, first on its search_path: the migration test builds tables there.
         sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(role, role),
         sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, role),
@@ -170,8 +161,8 @@ def rotating_user(aws, kind) -> Iterator[RotatingUser]:
     )["ARN"]
     rotating = RotatingUser(admin, server, arn, user, user, password, passwords=[password])
     try:
-        if kind == "password" and not rotating.checks_passwords():
-            pytest.skip(PASSWORD_SKIP_REASON)
+        if kind == "password":
+            assert rotating.checks_passwords(), "the private server must refuse a wrong password"
         yield rotating
     finally:
         admin_sql(

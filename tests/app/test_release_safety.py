@@ -12,6 +12,7 @@ PostgreSQL tests need ``TEST_DATABASE_URL`` (see PG_SKIP_REASON); each gets a fr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import threading
@@ -285,8 +286,8 @@ def aws(monkeypatch) -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def app_role(pg_url, aws, monkeypatch) -> Iterator[tuple[str, str]]:
+@contextlib.contextmanager
+def created_app_role(pg_url: str, monkeypatch) -> Iterator[tuple[str, str]]:
     """A role name unique to the test and an empty secret, as the stack creates it."""
     role = f"app_rw_{uuid.uuid4().hex[:10]}"
     arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
@@ -303,6 +304,12 @@ def app_role(pg_url, aws, monkeypatch) -> Iterator[tuple[str, str]]:
             if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
                 c.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
                 c.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture
+def app_role(pg_url, aws, monkeypatch) -> Iterator[tuple[str, str]]:
+    with created_app_role(pg_url, monkeypatch) as role_and_secret:
+        yield role_and_secret
 
 
 def stored(arn: str) -> dict:
@@ -426,49 +433,38 @@ def config_with_default():
     return config
 
 
-PASSWORD_GROUP = "app_rotation_tests"  # pg_hba checks passwords for its members (.ci/run)
-
-
-def test_a_password_that_no_longer_logs_in_is_replaced_and_stored(pg_url, app_role, capsys):
-    role, arn = app_role
-    assert migrate.main() == 0
+def test_a_password_that_no_longer_logs_in_is_replaced_and_stored(
+    password_checked_pg_url, aws, monkeypatch, capsys
+):
+    # On the tests' own server, which checks passwords (tests/app/private_postgres.py).
+    pg_url = password_checked_pg_url
     admin_url = make_url(pg_url).set(drivername="postgresql", query={})
-    with psycopg.connect(admin_url.render_as_string(False), autocommit=True) as admin:
-        if not admin.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", [PASSWORD_GROUP]
-        ).fetchone():
-            pytest.skip(f"no {PASSWORD_GROUP} role: the server trusts every login (see .ci/run)")
-        admin.execute(
-            sql.SQL("GRANT {} TO {}").format(sql.Identifier(PASSWORD_GROUP), sql.Identifier(role))
-        )
-    first = stored(arn)["password"]
-    wrong = as_role(pg_url, role, "not-the-password")
-    try:
-        wrong.connect().close()
-        pytest.skip("the server accepts any password for this role (see .ci/run)")
-    except exc.OperationalError:
-        pass  # refused: the server checks this role's password
-    finally:
+    with created_app_role(pg_url, monkeypatch) as (role, arn):
+        assert migrate.main() == 0
+        first = stored(arn)["password"]
+        wrong = as_role(pg_url, role, "not-the-password")
+        with pytest.raises(exc.OperationalError, match="password authentication failed"):
+            wrong.connect().close()
         wrong.dispose()
-    # The password the release stored logs in for real.
-    engine = as_role(pg_url, role, first)
-    engine.connect().close()
-    engine.dispose()
-
-    # Someone changes it behind the stack's back: the next release notices and repairs it.
-    with psycopg.connect(admin_url.render_as_string(False), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-hand'").format(sql.Identifier(role))
-        )
-    capsys.readouterr()
-    assert migrate.main() == 0
-    captured = capsys.readouterr()
-    assert f"app role {role}: new password stored" in captured.out
-    second = stored(arn)["password"]
-    assert second != first and second not in captured.out + captured.err
-    engine = as_role(pg_url, role, second)
-    try:
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT current_user")).scalar_one() == role
-    finally:
+        # The password the release stored logs in for real.
+        engine = as_role(pg_url, role, first)
+        engine.connect().close()
         engine.dispose()
+
+        # Someone changes it behind the stack's back: the next release notices and repairs it.
+        with psycopg.connect(admin_url.render_as_string(False), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD 'changed-by-hand'").format(sql.Identifier(role))
+            )
+        capsys.readouterr()
+        assert migrate.main() == 0
+        captured = capsys.readouterr()
+        assert f"app role {role}: new password stored" in captured.out
+        second = stored(arn)["password"]
+        assert second != first and second not in captured.out + captured.err
+        engine = as_role(pg_url, role, second)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT current_user")).scalar_one() == role
+        finally:
+            engine.dispose()
