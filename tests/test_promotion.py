@@ -135,9 +135,10 @@ class TestTheTargetMayPullExactlyThatRepository:
         # components.naming fits the name to IAM's rule (botocore iam roleNameType).
         name = promoted_execution_role_name("fastapi-fargate", "p" * 60)
         assert len(name) <= 64 and name.endswith("-execution")
-        assert botocore_problems(
-            "CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": "{}"}
-        ) == ""
+        assert (
+            botocore_problems("CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": "{}"})
+            == ""
+        )
         assert name != promoted_execution_role_name("fastapi-fargate", "p" * 61)
 
 

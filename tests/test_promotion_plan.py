@@ -18,6 +18,7 @@ from plan.engine_config import cli_edit, stack_config_from_document, stack_docum
 from plan.render import PROJECT, ROOT, stack_config
 from plan.rollout import IMAGE_BUILD, estimate, format_text
 from plan.stackfile import load_stack
+from plan.summary import image_lines
 
 UNPROMOTED = {"image.promoteFrom": None, "image.sourceRepository": None, "image.digest": None}
 
@@ -42,7 +43,7 @@ def dev() -> dict[str, Any]:
 
 
 def test_the_promoted_prod_plan_names_its_source_and_digest_and_builds_nothing(prod):
-    text = describe_text(prod)
+    text = "\n".join(image_lines(prod))
     digest = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"][f"{PROJECT}:image"][
         "digest"
     ]
@@ -57,7 +58,7 @@ def test_the_promoted_prod_plan_names_its_source_and_digest_and_builds_nothing(p
 
 
 def test_the_dev_plan_shows_the_build_and_its_time_before_the_rollout(dev):
-    text = describe_text(dev)
+    text = "\n".join(image_lines(dev))
     assert (
         "Image: built from app/ by this stack, docker.Image app-image (image.buildReason: " in text
     )
@@ -90,6 +91,12 @@ def test_the_same_stack_with_a_reason_passes(tmp_path, capsys):
     path = stack_file(tmp_path, "prod", "prod", **UNPROMOTED, **{"image.buildReason": "hotfix"})
     assert main(["--stack-file", str(path)]) == 0
     assert "image-built-once" not in capsys.readouterr().out
+
+
+def test_the_summary_the_plan_prints_first_names_the_image(capsys):
+    assert main(["prod"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Image: promoted from stack dev, ") for line in lines[:8])
 
 
 def test_a_dev_stack_that_builds_without_a_reason_only_hears_advice(tmp_path, capsys):
