@@ -253,6 +253,11 @@ pulumi.export("cluster_name", cluster.cluster_name)
 pulumi.export("service_name", web.service_name)
 pulumi.export("log_group_name", task.log_group_name)
 pulumi.export("image", image.image_ref)
+if image.repository_arn is not None:
+    # What a promoted stack sets as image.sourceRepository.
+    pulumi.export("image_repository_arn", image.repository_arn)
+# What a source stack lists in image.pullRoleArns for this stack to promote its image.
+pulumi.export("execution_role_arn", task.execution_role_arn)
 pulumi.export("region", region)
 pulumi.export("dashboard_url", dashboard.url)
 pulumi.export("exec_enabled", settings.exec_enabled)

@@ -18,6 +18,14 @@ from a laptop and then from CI builds nothing new when ``app/`` has not changed:
 
 With ``image.uri`` set, nothing is built or created: a CI pipeline that builds its own image
 deploys it as given.
+
+Promotion (``image.promoteFrom``): a stack deploys the image another stack built and ran, by
+its digest in that stack's repository (``image.sourceRepository``, ``image.digest``): nothing is
+built and no repository is created; ``components.task`` lets the execution role pull that one
+repository. The source stack's side is ``image.pullRoleArns``: a repository policy that lets
+exactly those roles (the promoted stacks' execution roles, in their own accounts) pull its
+images, and nothing else. The build happens once, in the first stage; every later stage runs
+the bytes the first one tested.
 """
 
 from __future__ import annotations
@@ -67,6 +75,44 @@ def image_tag(platform: str, project_dir: Path | None = None) -> str:
     return hashlib.sha256(f"{digest}|{platform}".encode()).hexdigest()[:16]
 
 
+# What pulling an image from ECR takes, besides ecr:GetAuthorizationToken (an account-level
+# call with no resource: the execution role gets it in its own account). AWS ECR user guide,
+# "Private repository policy examples": allow another account to pull.
+PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+def pull_policy(role_arns: list[str]) -> str:
+    """A repository policy letting exactly these roles pull its images.
+
+    The principal is each role's account, narrowed by ``aws:PrincipalArn`` to the role: IAM
+    turns a role named as a principal into its unique id when the policy is saved (IAM User
+    Guide, "AWS JSON policy elements: Principal", IAM role principals), so a role replaced
+    later, or created after this policy, would not match it; and ECR refuses a policy naming a
+    role that does not exist yet. The condition matches the role by its ARN, whenever it is
+    created.
+    """
+    # (partition, account) of each role: the principal is that account's root.
+    accounts = sorted({(arn.split(":")[1], arn.split(":")[4]) for arn in role_arns})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PromotedStacksPull",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": [f"arn:{p}:iam::{a}:root" for p, a in accounts]},
+                    "Action": PULL_ACTIONS,
+                    "Condition": {"StringEquals": {"aws:PrincipalArn": sorted(role_arns)}},
+                }
+            ],
+        }
+    )
+
+
 @dataclass
 class AppImageArgs:
     settings: ImageSettings
@@ -79,15 +125,20 @@ class AppImage(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     """The image by digest (repository@sha256:...), or image.uri as configured."""
     repository_url: pulumi.Output[str] | None
+    repository_arn: pulumi.Output[str] | None
+    """The repository this stack builds into; None when it builds nothing."""
 
     def __init__(self, name: str, args: AppImageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("fastapi-fargate:image:AppImage", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
-        if settings.uri is not None:
+        if settings.uri is not None or settings.promoted:
             self.repository_url = None
-            self.image_ref = pulumi.Output.from_input(settings.uri)
+            self.repository_arn = None
+            image = settings.uri if settings.uri is not None else settings.promoted_image
+            assert image is not None  # the settings' rules require digest and repository
+            self.image_ref = pulumi.Output.from_input(image)
             self.register_outputs({"image_ref": self.image_ref})
             return
 
@@ -126,6 +177,14 @@ class AppImage(pulumi.ComponentResource):
             ),
             child,
         )
+        if settings.pull_role_arns:
+            aws.ecr.RepositoryPolicy(
+                f"{name}-promotion-pull",
+                aws.ecr.RepositoryPolicyArgs(
+                    repository=repository.name, policy=pull_policy(list(settings.pull_role_arns))
+                ),
+                child,
+            )
         tag = image_tag(settings.platform)
         credentials = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
         image = docker.Image(
@@ -148,5 +207,12 @@ class AppImage(pulumi.ComponentResource):
             child,
         )
         self.repository_url = repository.repository_url
+        self.repository_arn = repository.arn
         self.image_ref = image.repo_digest
-        self.register_outputs({"image_ref": self.image_ref, "repository_url": self.repository_url})
+        self.register_outputs(
+            {
+                "image_ref": self.image_ref,
+                "repository_url": self.repository_url,
+                "repository_arn": self.repository_arn,
+            }
+        )

@@ -19,6 +19,12 @@ It also learns which peers may set ``X-Forwarded-*`` headers (``FORWARDED_ALLOW_
 VPC's CIDR blocks, where the load balancer's nodes live; read from AWS for an existing VPC)
 and the largest request body it accepts (``MAX_BODY_BYTES``).
 
+A promoted stack (``image.promoteFrom``) runs an image from another account's repository: its
+execution role gets a fixed name (``promoted_execution_role_name``), which that repository's
+policy names, and, instead of the AWS managed task-execution policy (which allows pulling from
+every repository), a policy of its own: pull from that one repository, get an ECR login token,
+write to its log group.
+
 With ``AppTaskArgs.migration`` (the database has an app role), the release phase gets a task
 definition of its own: the same image and variables, but the database's master credentials
 instead of the app role's, and a task role of its own that may also write the app role's
@@ -35,7 +41,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.naming import ECS_FAMILY, stack_name
+from components.naming import ECS_FAMILY, IAM_ROLE_NAME, stack_name
 from components.settings import NetworkSettings, Settings
 
 CONTAINER_NAME = "app"
@@ -78,6 +84,54 @@ def writable_volumes(settings: Settings) -> dict[str, str]:
     if settings.exec_enabled:
         volumes |= EXEC_WRITABLE_PATHS
     return volumes
+
+
+# What pulling from ECR takes on the repository (AWS ECR user guide, "Private repository
+# policies": the pull actions) and what a Fargate task's awslogs driver writes.
+ECR_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+]
+
+
+def promoted_execution_role_name(project: str, stack: str) -> str:
+    """The execution role's name on a promoted stack: the source stack's repository policy
+    names it (``image.pullRoleArns``), so it must be known before the role exists:
+    ``<project>-<stack>-execution``, fitted to IAM's rule by ``components.naming`` (a stack name
+    IAM cannot take gets a hashed name; the plan and the ``execution_role_arn`` output show it)."""
+    return stack_name(IAM_ROLE_NAME, project, stack, "execution")
+
+
+def promoted_execution_policy(repository_arn: str, log_group_arn: str) -> str:
+    """Pull from exactly the source repository, log in to ECR, write the task's logs."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PullThePromotedImage",
+                    "Effect": "Allow",
+                    "Action": ECR_PULL_ACTIONS,
+                    "Resource": repository_arn,
+                },
+                {
+                    # Account-level: GetAuthorizationToken takes no resource (AWS Service
+                    # Authorization Reference, Amazon ECR actions).
+                    "Sid": "EcrLogin",
+                    "Effect": "Allow",
+                    "Action": "ecr:GetAuthorizationToken",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "WriteTheTaskLogs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{log_group_arn}:*",
+                },
+            ],
+        }
+    )
 
 
 def assume_role_policy(account_id: str, region: str | None = None) -> str:
@@ -319,21 +373,40 @@ class AppTask(pulumi.ComponentResource):
             aws.cloudwatch.LogGroupArgs(retention_in_days=service.log_retention_days),
             child,
         )
+        image = settings.image
         execution_role = aws.iam.Role(
             f"{name}-execution",
             aws.iam.RoleArgs(
+                name=(
+                    promoted_execution_role_name(pulumi.get_project(), pulumi.get_stack())
+                    if image.promoted
+                    else None
+                ),
                 assume_role_policy=assume_role_policy(args.account_id),
                 description="Lets ECS pull the image, write logs and read the app's secrets.",
             ),
             child,
         )
-        execution_managed = aws.iam.RolePolicyAttachment(
-            f"{name}-execution-managed",
-            aws.iam.RolePolicyAttachmentArgs(
-                role=execution_role.name, policy_arn=EXECUTION_POLICY_ARN
-            ),
-            child,
-        )
+        execution_managed: pulumi.Resource
+        if image.promoted and image.source_repository is not None:
+            execution_managed = aws.iam.RolePolicy(
+                f"{name}-execution-pull",
+                aws.iam.RolePolicyArgs(
+                    role=execution_role.name,
+                    policy=log_group.arn.apply(
+                        lambda arn: promoted_execution_policy(image.source_repository, arn)  # type: ignore[arg-type]
+                    ),
+                ),
+                child,
+            )
+        else:
+            execution_managed = aws.iam.RolePolicyAttachment(
+                f"{name}-execution-managed",
+                aws.iam.RolePolicyAttachmentArgs(
+                    role=execution_role.name, policy_arn=EXECUTION_POLICY_ARN
+                ),
+                child,
+            )
         # Names are known now, values (ARNs of resources made in this run) only later.
         secret_refs = _all_by_name({**service.secret_arns, **args.secrets})
         environment = _all_by_name(args.environment)

@@ -349,6 +349,26 @@ def _policy(i: Mapping[str, Any]) -> Facts:
     return facts
 
 
+def _repository_policy(i: Mapping[str, Any]) -> Facts:
+    """Who may do what to the repository: the principals, narrowed by their conditions."""
+    facts = [f"repository: {_ref(i.get('repository'))}"]
+    policy = i.get("policy")
+    for s in policy.get("Statement", []) if isinstance(policy, dict) else []:
+        principal = s.get("Principal")
+        who = principal.get("AWS") if isinstance(principal, dict) else principal
+        condition = s.get("Condition") or {}
+        when = "; ".join(
+            f"{key} {operator} {_value(value)}"
+            for operator, keys in condition.items()
+            for key, value in keys.items()
+        )
+        facts.append(
+            f"{s.get('Effect')}: {_value(s.get('Action'))} to {_value(who)}"
+            + (f" when {when}" if when else "")
+        )
+    return facts
+
+
 def _attachment(i: Mapping[str, Any]) -> Facts:
     return [f"role {_ref(i.get('role'))} gets {i.get('policyArn')}"]
 
@@ -510,6 +530,7 @@ _DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], Facts]] = {
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicy:RolePolicy": _policy,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _attachment,
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": _repository_policy,
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
     "aws:ecs/cluster:Cluster": _cluster,
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": _capacity,

@@ -40,6 +40,26 @@ def _warnings_text(plan: Plan) -> list[str]:
     return [f"! {warning}" for warning in plan["warnings"]]
 
 
+def image_lines(plan: Plan) -> list[str]:
+    """Where the tasks' image comes from: built by this stack, or promoted from another one by
+    digest (``image.promoteFrom``), in which case nothing is built."""
+    setting = f"{plan['project']}:image."
+    config = plan["config"]
+    source = config.get(setting + "promoteFrom")
+    if source:
+        repository = str(config.get(setting + "sourceRepository") or "").rsplit("/", 1)[-1]
+        return [
+            f"Image: promoted from stack {source}, {repository}@{config.get(setting + 'digest')}; "
+            "nothing is built."
+        ]
+    builds = [r for r in plan["resources"] if r["type"] in rollout.IMAGE_TYPES]
+    if not builds:
+        return []
+    reason = config.get(setting + "buildReason")
+    why = f" (image.buildReason: {reason})" if reason else " (no image.buildReason)"
+    return [f"Image: built from app/ by this stack, docker.Image {builds[0]['name']}{why}."]
+
+
 def plan_text(plan: Plan, estimate: Estimate, rollouts: Sequence[Rollout]) -> list[str]:
     """The first lines of ``python -m plan STACK``."""
     return [
@@ -50,6 +70,7 @@ def plan_text(plan: Plan, estimate: Estimate, rollouts: Sequence[Rollout]) -> li
         *rollout.summary_lines(rollouts),
         *_guardrails_text(plan),
         *_warnings_text(plan),
+        *image_lines(plan),
     ]
 
 
@@ -60,6 +81,7 @@ def plan_markdown(plan: Plan, estimate: Estimate, rollouts: Sequence[Rollout]) -
         ("monthly cost", f"**{estimate.total:.2f} USD**, priced at {estimate.basis} "
                          f"({estimate.as_of})"),
         *(("rollout", rollout.headline(r).removeprefix("Estimated rollout of ")) for r in rollouts),
+        *(("image", line.removeprefix("Image: ")) for line in image_lines(plan)),
     ]  # fmt: skip
     parts = [
         f"### Offline plan: stack `{plan['stack']}` ({plan['region']})",

@@ -115,6 +115,39 @@ def web_identity_admitted(trust: Any, provider_arn: str, claims: Mapping[str, st
     return "Allow" in decisions and "Deny" not in decisions
 
 
+def resource_policy_allows(
+    policy: Any, principal_arn: str, action: str, context: Mapping[str, str] | None = None
+) -> bool:
+    """Would a resource policy (an ECR repository policy: no Resource element, the resource is
+    the repository) allow ``principal_arn`` (an IAM role) to call ``action``?
+
+    A statement applies when its ``Principal.AWS`` names the role itself, its account (the
+    account id or ``arn:aws:iam::ACCOUNT:root``) or ``*`` (IAM User Guide, "AWS JSON policy
+    elements: Principal"); the request carries ``aws:PrincipalArn`` and ``aws:PrincipalAccount``
+    ("AWS global condition context keys"). For another account's principal, the request also
+    needs an Allow of its own identity policies ("Cross-account policy evaluation logic"):
+    combine with ``allowed``.
+    """
+    account = principal_arn.split(":")[4]
+    partition = principal_arn.split(":")[1]
+    names = {principal_arn, account, f"arn:{partition}:iam::{account}:root", "*"}
+    request = {
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalAccount": account,
+        **(context or {}),
+    }
+    document = json.loads(policy) if isinstance(policy, str) else policy
+    decisions = []
+    for statement in listed(document["Statement"]):
+        principal = statement.get("Principal", {})
+        aws_principals = listed(principal.get("AWS", [])) if isinstance(principal, Mapping) else []
+        if principal != "*" and not names & set(aws_principals):
+            continue
+        if _statement_applies(statement, action, "*", request):
+            decisions.append(statement["Effect"])
+    return "Allow" in decisions and "Deny" not in decisions
+
+
 # --- Grammar ----------------------------------------------------------------------------------
 
 

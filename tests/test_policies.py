@@ -169,6 +169,8 @@ LEVELS = {
     "production-backup-retention": "mandatory",
     "log-group-retention": "advisory",
     "ecr-scan-and-immutable-tags": "mandatory",
+    # Advisory in the pack; policy/config.prod.json makes it mandatory for prod.
+    "image-built-once": "advisory",
     "iam-no-wildcard-actions": "mandatory",
     "iam-no-broad-attachments": "mandatory",
     "production-high-availability": "mandatory",
@@ -1377,8 +1379,9 @@ def test_a_production_load_balancer_without_a_waf_gets_an_advisory():
 class Stack:
     """A rendered stack as the engine shows it to policies."""
 
-    def __init__(self, rendered: Rendered, production_: bool):
+    def __init__(self, rendered: Rendered, production_: bool, build_reason: str | None = None):
         self.rendered = rendered
+        self.build_reason = build_reason
         self.inputs = {r.urn: copy.deepcopy(r.inputs) for r in rendered.resources}
         # Stack policies see outputs: what the mocks answered, with the id.
         self.outputs = {r.urn: copy.deepcopy(rendered.outputs_of(r)) for r in rendered.resources}
@@ -1392,6 +1395,7 @@ class Stack:
     ) -> list[tuple[str, str, str, str]]:
         """(level, policy, resource name, message) of every violation of every policy."""
         monkeypatch.setattr(props, "is_production", lambda: self.production)
+        monkeypatch.setattr(platform, "build_reason", lambda: self.build_reason)
         findings = evaluate(
             guardrails.POLICIES,
             guardrails.PACK_NAME,
@@ -1406,7 +1410,7 @@ def render_stack(stack: str, overrides: dict[str, Any] | None = None) -> Stack:
     rendered = render(overrides, stack=stack)
     # Read right after rendering, while the runtime holds this stack's config and name, as the
     # engine hands them to the pack.
-    return Stack(rendered, props.is_production())
+    return Stack(rendered, props.is_production(), platform.build_reason())
 
 
 @pytest.fixture(scope="module")
@@ -1502,7 +1506,6 @@ def _http_forwards(stack: Stack) -> None:
         (_set(SERVICE, "deploymentCircuitBreaker", {"enable": False, "rollback": False}), "ecs-service-safe-rollout"),
         (_set(TASK, "memory", "256", "app-definition"), "task-memory-fits-workers"),
         (lambda s: _container_env(s, "STRIPE_API_KEY", "sk_live_1"), "no-plain-secret-environment"),
-        (_set(ECR, "imageTagMutability", "MUTABLE"), "ecr-scan-and-immutable-tags"),
         (_set(LOGS, "retentionInDays", 0, "app-logs"), "log-group-retention"),
         (_set(TARGET_GROUP, "deregistrationDelay", 300), "target-group-fast-drain"),
         (_set(SERVICE, "desiredCount", 1), "production-high-availability"),
@@ -1530,6 +1533,62 @@ def test_a_prod_rendering_made_bad_on_purpose_is_caught(stacks, monkeypatch, mut
     stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
     mutate(stack)
     assert policy in {name for _, name, _, _ in stack.violations(monkeypatch)}
+
+
+def test_a_dev_repository_made_mutable_is_caught(stacks, monkeypatch):
+    # prod promotes dev's image by digest: the only repository is dev's.
+    stack = copy.copy(stacks["dev"])
+    stack.inputs, stack.outputs = copy.deepcopy(stack.inputs), copy.deepcopy(stack.outputs)
+    _set(ECR, "imageTagMutability", "MUTABLE")(stack)
+    found = {name for _, name, _, _ in stack.violations(monkeypatch)}
+    assert "ecr-scan-and-immutable-tags" in found
+
+
+# --- image-built-once ---------------------------------------------------------------------------
+
+
+def image_findings(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    return [(level, name) for level, policy, name, _ in stack.violations(monkeypatch)
+            if policy == "image-built-once"]  # fmt: skip
+
+
+def test_a_stack_that_builds_its_image_without_a_reason_is_told_to_promote(monkeypatch):
+    building = render_stack(
+        "prod", {"image.promoteFrom": None, "image.sourceRepository": None, "image.digest": None}
+    )
+    assert image_findings(building, monkeypatch) == [("advisory", "app-image")]
+    monkeypatch.setattr(platform, "build_reason", lambda: None)
+    (message,) = check(platform.image_built_once, "docker:index/image:Image", {}, name="app-image")
+    assert "pulumi config set --path image.promoteFrom dev" in message
+    assert "pulumi config set --path image.buildReason" in message
+
+
+def test_a_stated_build_reason_or_a_promoted_image_passes(stacks, monkeypatch):
+    # dev builds, and says why (Pulumi.dev.yaml); prod promotes dev's image and builds nothing.
+    assert stacks["dev"].build_reason
+    assert image_findings(stacks["dev"], monkeypatch) == []
+    assert image_findings(stacks["prod"], monkeypatch) == []
+
+
+@pytest.mark.parametrize(("stack", "level"), [("prod", "mandatory"), ("dev", "advisory")])
+def test_the_build_guardrail_is_mandatory_in_prod_and_advisory_in_dev(stack, level):
+    config = json.loads((POLICY_DIR / f"config.{stack}.json").read_text())
+    assert config["image-built-once"] == level
+    assert platform.image_built_once.enforcement_level.value == "advisory"
+
+
+def test_the_build_reason_is_read_from_the_stacks_image_settings(monkeypatch):
+    import pulumi
+
+    answers = {
+        '{"buildReason": "the build stage"}': "the build stage",
+        '{"buildReason": "  "}': None,
+        '{"platform": "linux/amd64"}': None,
+        "": None,
+    }
+    for raw, expected in answers.items():
+        monkeypatch.setattr(pulumi.runtime, "get_config", lambda key, raw=raw: raw or None)
+        assert platform.build_reason() == expected
 
 
 # --- operations --------------------------------------------------------------------------------

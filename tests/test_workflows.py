@@ -52,6 +52,7 @@ def test_the_five_workflows_exist():
     assert all_workflows() == [
         "deploy.yml",
         "migrations.yml",
+        "pins.yml",
         "plan.yml",
         "preview.yml",
         "test.yml",
@@ -144,7 +145,11 @@ def test_only_preview_and_deploy_jobs_may_request_an_oidc_token(name):
         # Every job states its permissions; none inherits or takes write-all.
         assert isinstance(permissions, dict), job_id
         token = permissions.get("id-token")
-        if (name, job_id) in {("preview.yml", "preview"), ("deploy.yml", "deploy")}:
+        if (name, job_id) in {
+            ("preview.yml", "preview"),
+            ("deploy.yml", "deploy"),
+            ("deploy.yml", "source"),
+        }:
             assert token == "write"
         else:
             assert token is None, f"{name}:{job_id} must not get an OIDC token"
@@ -166,9 +171,7 @@ def test_tests_read_the_repository_and_nothing_else():
 
 
 # The one virtualenv both Pulumi.yaml and policy/PulumiPolicy.yaml name, from the lock.
-INSTALL_INTO_VENV = (
-    "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
-)
+INSTALL_INTO_VENV = "python3 -m venv .venv && .venv/bin/python -m pip install -r requirements.lock"
 
 
 def test_tests_run_ruff_and_the_readme_test_command_on_the_supported_pythons():
@@ -568,11 +571,35 @@ DEFAULT_BRANCH_ONLY = (
 )
 
 
-def github_expression_true(expression: str, ref: str, default_branch: str) -> bool:
-    """The deploy job's condition, evaluated as GitHub does for these two context values
-    (``format`` substitutes {0}; ``==`` compares strings case-insensitively)."""
-    assert expression == DEFAULT_BRANCH_ONLY
-    return ref.lower() == f"refs/heads/{default_branch}".lower()
+def github_expression_true(expression: str, context: dict[str, Any]) -> bool:
+    """A job or step condition, evaluated as GitHub does for the forms these workflows use:
+    conditions joined by ``&&``, ``!cancelled()``, the default-branch test (``format``
+    substitutes {0}; ``==`` compares strings case-insensitively) and ``path == 'text'`` /
+    ``path != 'text'`` on the given context values. Anything else fails the test."""
+    result = True
+    for atom in (a.strip() for a in expression.split("&&")):
+        if atom == "!cancelled()":
+            ok = not context.get("cancelled", False)
+        elif atom == DEFAULT_BRANCH_ONLY:
+            ok = context["github.ref"].lower() == f"refs/heads/{context['default_branch']}".lower()
+        elif match := re.fullmatch(r"([\w.-]+) (==|!=) '([^']*)'", atom):
+            equal = str(context[match[1]]).lower() == match[3].lower()
+            ok = equal if match[2] == "==" else not equal
+        else:
+            raise AssertionError(f"the test evaluator does not know {atom!r}")
+        result = result and ok
+    return result
+
+
+def deploy_runs(ref: str = "refs/heads/main", **context: Any) -> bool:
+    values = {
+        "github.ref": ref,
+        "default_branch": "main",
+        "needs.promotion.result": "success",
+        "needs.source.result": "skipped",
+        **context,
+    }
+    return github_expression_true(deploy_job()["if"], values)
 
 
 @pytest.mark.parametrize(
@@ -581,7 +608,75 @@ def github_expression_true(expression: str, ref: str, default_branch: str) -> bo
 )
 def test_deploys_run_only_on_the_default_branch_whatever_the_trigger(ref, runs):
     # workflow_dispatch lets anyone with write access pick a branch; this skips other branches.
-    assert github_expression_true(deploy_job()["if"], ref, "main") is runs
+    promotion = load("deploy.yml")["jobs"]["promotion"]
+    assert promotion["if"] == DEFAULT_BRANCH_ONLY
+    assert (
+        github_expression_true(promotion["if"], {"github.ref": ref, "default_branch": "main"})
+        is runs
+    )
+    assert deploy_runs(ref) is runs
+
+
+@pytest.mark.parametrize(
+    ("source", "runs"),
+    [("skipped", True), ("success", True), ("failure", False), ("cancelled", True)],
+)
+def test_a_refused_promotion_stops_the_deploy(source, runs):
+    # `skipped`: the stack builds its own image. A cancelled run stops everything anyway.
+    assert deploy_runs(**{"needs.source.result": source}) is runs
+    assert deploy_runs(cancelled=True, **{"needs.source.result": source}) is False
+    assert deploy_runs(**{"needs.promotion.result": "failure"}) is False
+
+
+def steps_that_run(job: dict[str, Any], promoted_from: str) -> list[dict[str, Any]]:
+    context = {"needs.promotion.outputs.from": promoted_from}
+    return [s for s in job["steps"] if "if" not in s or github_expression_true(s["if"], context)]
+
+
+def test_prods_deploy_job_has_no_build_step_when_its_stack_file_promotes():
+    from ops.promotion import promoted_from
+
+    source, _ = promoted_from("prod")
+    assert source == "dev", "Pulumi.prod.yaml promotes dev's image"
+    running = steps_that_run(deploy_job(), source)
+    assert not [s for s in running if s.get("uses", "").startswith("docker/setup-buildx-action@")]
+    assert not [s for s in running if re.search(r"docker (buildx )?build", s.get("run", ""))]
+    assert "Deploy the promoted image" in [s.get("name") for s in running]
+    # The program builds nothing either: tests/test_promotion.py renders prod without a
+    # docker.Image. And the job that reads the digest runs for prod only.
+    assert load("deploy.yml")["jobs"]["source"]["if"] == "needs.promotion.outputs.from != ''"
+
+
+def test_devs_deploy_job_builds_with_buildx_and_sets_no_digest():
+    from ops.promotion import promoted_from
+
+    assert promoted_from("dev") == (None, None)
+    running = steps_that_run(deploy_job(), "")
+    assert [s for s in running if s.get("uses", "").startswith("docker/setup-buildx-action@")]
+    assert "Deploy the promoted image" not in [s.get("name") for s in running]
+
+
+def test_the_promoted_digest_reaches_the_program_and_the_summary_through_the_environment():
+    (step,) = [s for s in deploy_job()["steps"] if s.get("name") == "Deploy the promoted image"]
+    assert step["env"]["DIGEST"] == "${{ needs.source.outputs.digest }}"
+    assert step["env"]["SOURCE"] == "${{ needs.source.outputs.source }}"
+    assert 'pulumi config set --path image.digest "$DIGEST"' in step["run"]
+    assert "GITHUB_STEP_SUMMARY" in step["run"] and "$SOURCE" in step["run"]
+    steps_ = deploy_job()["steps"]
+    _, up = uses_of(deploy_job(), "pulumi/actions")
+    assert steps_.index(step) < steps_.index(up)
+
+
+def test_a_manual_digest_overrides_the_one_dev_runs_and_is_checked_in_devs_account():
+    on = load("deploy.yml")["on"]
+    assert on["workflow_dispatch"]["inputs"]["digest"]["type"] == "string"
+    source = load("deploy.yml")["jobs"]["source"]
+    assert source["environment"] == "${{ needs.promotion.outputs.from }}"
+    (check,) = [s for s in source["steps"] if s.get("id") == "check"]
+    assert check["env"]["DIGEST_OVERRIDE"] == "${{ inputs.digest }}"
+    assert '--digest "$DIGEST_OVERRIDE"' in check["run"]
+    assert "python -m ops.promotion source" in check["run"]
+    assert source["outputs"]["digest"] == "${{ steps.check.outputs.digest }}"
 
 
 def test_deploys_of_one_stack_queue_and_are_never_cancelled():
@@ -615,6 +710,96 @@ def test_the_deploy_job_uses_no_cache():
     assert not any(s.get("uses", "").startswith("actions/cache") for s in deploy_job()["steps"])
 
 
+# A stand-in for `pulumi` and for the venv's python: log the arguments; `stack output` and
+# `stack history` print JSON.
+FAKE_PULUMI = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["pulumi", *sys.argv[1:]]) + "\\n")
+if sys.argv[1:3] == ["stack", "output"]:
+    print(json.dumps({"image": "repo@sha256:abc"}))
+if sys.argv[1:3] == ["stack", "history"]:
+    print(json.dumps([{"kind": "update", "result": "succeeded", "version": 3}]))
+"""
+FAKE_VENV_PYTHON = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["python", *sys.argv[1:]]) + "\\n")
+"""
+
+
+@pytest.mark.parametrize("backend", ["s3://state-dev", ""])
+def test_the_source_check_reads_devs_outputs_and_history_and_passes_the_override_as_data(
+    tmp_path, backend
+):
+    step = step_named(load("deploy.yml")["jobs"]["source"], "Check what the source stack runs")
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(f"#!{sys.executable}\n{FAKE_VENV_PYTHON}")
+    (venv / "python").chmod(0o755)
+    override = "$(touch pwned) `touch pwned2`"
+    env = {
+        "STACK": "prod",
+        "SOURCE_STACK_NAME": "org/dev",
+        "DIGEST_OVERRIDE": override,
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_ACTOR": "ann",
+        "PULUMI_BACKEND_URL": backend,
+    }
+    run_script(step["run"], tmp_path, env, {"pulumi": FAKE_PULUMI})
+    calls = stub_calls(tmp_path)
+    assert calls[0] == (["pulumi", "login", backend] if backend else ["pulumi", "login"])
+    assert calls[1] == ["pulumi", "stack", "output", "--json", "--stack", "org/dev"]
+    assert calls[2][:3] == ["pulumi", "stack", "history"] and calls[2][-2:] == [
+        "--stack",
+        "org/dev",
+    ]
+    assert calls[3] == [
+        "python", "-m", "ops.promotion", "source", "--target", "prod",
+        "--outputs", str(tmp_path / "outputs.json"), "--history", str(tmp_path / "history.json"),
+        "--commit", "a" * 40, "--digest", override, "--actor", "ann",
+    ]  # fmt: skip
+    assert json.loads((tmp_path / "outputs.json").read_text()) == {"image": "repo@sha256:abc"}
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned2").exists()
+
+
+def test_the_deploy_sets_the_promoted_digest_and_writes_where_it_came_from(tmp_path):
+    step = step_named(deploy_job(), "Deploy the promoted image")
+    digest = "sha256:" + "b" * 64
+    env = {
+        "STACK": "prod",
+        "STACK_NAME": "org/prod",
+        "DIGEST": digest,
+        "IMAGE": f"111111111111.dkr.ecr.us-east-1.amazonaws.com/app@{digest}",
+        "SOURCE": "dev: what dev runs: its deploy of aaaaaaaaaaaa, rollout check passed",
+        "PULUMI_BACKEND_URL": "s3://state-prod",
+    }
+    run_script(step["run"], tmp_path, env, {"pulumi": FAKE_PULUMI})
+    assert stub_calls(tmp_path) == [
+        ["pulumi", "login", "s3://state-prod"],
+        ["pulumi", "config", "set", "--path", "image.digest", digest, "--stack", "org/prod"],
+    ]
+    summary = (tmp_path / "GITHUB_STEP_SUMMARY").read_text()
+    assert env["IMAGE"] in summary and digest in summary
+    assert "from stack dev: what dev runs" in summary and "Nothing was built for prod" in summary
+
+
+# --- pins.yml ----------------------------------------------------------------------------------
+
+
+def test_pins_run_weekly_and_by_hand_and_only_push_a_branch_and_open_a_pull_request():
+    workflow = load("pins.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    scripts = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "scripts/pin-build-inputs" in scripts
+    # Piped into tee: without pipefail an unreachable registry (exit 2) would pass unnoticed.
+    assert scripts.index("set -o pipefail") < scripts.index("scripts/pin-build-inputs |")
+    # The token never lands in the checkout's config: it reaches the push by environment.
+    assert "git push" in scripts and "GIT_CONFIG_VALUE_0" in scripts
+    assert "git config --global" not in scripts and "remote set-url" not in scripts
+    assert not reads_secrets(job)
+
+
 # --- Backend choice by variables ---------------------------------------------------------------
 
 
@@ -643,7 +828,11 @@ def test_no_repository_secret_reaches_pull_request_code():
     # Every job that reads a secret runs in a GitHub environment, whose protection rules
     # (reviewers, branches) come before the secret; the preview job in `preview`.
     found = jobs_reading_secrets()
-    assert {(n, j) for n, j, _ in found} == {("preview.yml", "preview"), ("deploy.yml", "deploy")}
+    assert {(n, j) for n, j, _ in found} == {
+        ("preview.yml", "preview"),
+        ("deploy.yml", "deploy"),
+        ("deploy.yml", "source"),
+    }
     assert all(job.get("environment") for _, _, job in found)
     assert load("preview.yml")["jobs"]["preview"]["environment"] == "preview"
 

@@ -122,6 +122,16 @@ _DNS_NAME = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:\S+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/\S+$")
+# An ECR repository ARN; the name as ECR's API accepts it (botocore ecr RepositoryName:
+# 2-256 characters of this pattern).
+_ECR_REPOSITORY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/"
+    r"(?P<name>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)$"
+)
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# One IAM role by its exact ARN (IAM role names: [\w+=,.@-], paths of the same characters and /);
+# no wildcard, so a repository policy names one role and no other.
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 
 
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")

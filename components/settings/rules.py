@@ -39,6 +39,7 @@ def _combination_problems(s: Settings) -> list[str]:
         *_database_problems(s),
         *_alarm_problems(s),
         *_environment_problems(s),
+        *_image_problems(s),
     ]
 
 
@@ -425,3 +426,46 @@ def _app_secret_problems(
         )
     return problems
 
+
+def _image_problems(s: Settings) -> list[str]:
+    """Promotion's settings go together, and exclude image.uri."""
+    image = s.image
+    problems = []
+    if image.promoted:
+        for field, value, what in [
+            (
+                "sourceRepository",
+                image.source_repository,
+                "<ARN: the source stack's image_repository_arn output>",
+            ),
+            ("digest", image.digest, "<sha256:...: the digest the source stack runs>"),
+        ]:
+            if value is None:
+                problems.append(
+                    f"{_key('image.' + field)}: is required with image.promoteFrom = "
+                    f"{image.promote_from}. Fix: `pulumi config set --path image.{field} "
+                    f"{what}` (the deploy workflow sets image.digest itself)."
+                )
+        if image.uri is not None:
+            problems.append(
+                f"{_key('image.uri')} = {image.uri}: and image.promoteFrom = {image.promote_from} "
+                f"both name the image to deploy. Fix: `pulumi config rm --path image.uri` or "
+                f"`pulumi config rm --path image.promoteFrom`."
+            )
+        if image.build_reason is not None:
+            problems.append(
+                f"{_key('image.buildReason')}: this stack builds nothing (image.promoteFrom = "
+                f"{image.promote_from}). Fix: `pulumi config rm --path image.buildReason`."
+            )
+    else:
+        for field, value in [
+            ("sourceRepository", image.source_repository),
+            ("digest", image.digest),
+        ]:
+            if value is not None:
+                problems.append(
+                    f"{_key('image.' + field)} = {value}: is only read with image.promoteFrom. "
+                    f"Fix: `pulumi config set --path image.promoteFrom <source stack>`, or "
+                    f"`pulumi config rm --path image.{field}`."
+                )
+    return problems

@@ -15,8 +15,11 @@ from pydantic import Field, field_validator
 
 from components.settings.base import _Group
 from components.settings.facts import (
+    _ECR_REPOSITORY_ARN,
     _ENV_NAME,
+    _IMAGE_DIGEST,
     _POLICY_ARN,
+    _ROLE_ARN,
     _SECRET_ARN,
     FARGATE_SIZES,
     LOG_RETENTION_DAYS,
@@ -52,6 +55,79 @@ class ImageSettings(_Group):
         le=1000,
         description="How many images the ECR repository keeps; older ones expire.",
     )
+    promote_from: str | None = Field(
+        None,
+        description="Deploy the image another stack built and ran (its name, like dev) by "
+        "digest, instead of building: needs image.sourceRepository and image.digest.",
+    )
+    source_repository: str | None = Field(
+        None,
+        description="With image.promoteFrom: ARN of that stack's ECR repository (its "
+        "image_repository_arn output); the execution role may pull from it and nothing else.",
+    )
+    digest: str | None = Field(
+        None,
+        description="With image.promoteFrom: the image's digest (sha256:...) in that repository; "
+        "the deploy workflow sets the one the source stack runs.",
+    )
+    pull_role_arns: list[str] = Field(
+        default_factory=list,
+        description="Execution roles of stacks that promote this stack's image (their "
+        "execution_role_arn output): the repository policy lets exactly these pull.",
+    )
+    build_reason: str | None = Field(
+        None,
+        description="Why this stack builds its own image; a production stack that builds "
+        "without one breaks the image-built-once guardrail.",
+    )
+
+    @field_validator("source_repository")
+    @classmethod
+    def _repository(cls, value: str | None) -> str | None:
+        if value is not None and not _ECR_REPOSITORY_ARN.match(value):
+            raise ValueError(
+                "is not an ECR repository ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME, "
+                "the source stack's image_repository_arn output)"
+            )
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE_DIGEST.match(value):
+            raise ValueError("is not an image digest (sha256: and 64 lowercase hex digits)")
+        return value
+
+    @field_validator("pull_role_arns")
+    @classmethod
+    def _pull_roles(cls, arns: list[str]) -> list[str]:
+        bad = [a for a in arns if not _ROLE_ARN.match(a)]
+        if bad:
+            raise ValueError(
+                f"{bad} are not IAM role ARNs (arn:aws:iam::ACCOUNT:role/NAME, no wildcards)"
+            )
+        return arns
+
+    @property
+    def promoted(self) -> bool:
+        """Whether this stack deploys another stack's image instead of building one."""
+        return self.promote_from is not None
+
+    @property
+    def builds(self) -> bool:
+        """Whether this stack builds app/ with Docker (neither image.uri nor promotion)."""
+        return self.uri is None and not self.promoted
+
+    @property
+    def promoted_image(self) -> str | None:
+        """``<registry>/<repository>@sha256:...`` of the promoted image, as ECS pulls it."""
+        if not self.promoted or self.source_repository is None or self.digest is None:
+            return None
+        match = _ECR_REPOSITORY_ARN.match(self.source_repository)
+        assert match
+        partition, _, region, account = self.source_repository.split(":")[1:5]
+        suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+        return f"{account}.dkr.ecr.{region}.{suffix}/{match['name']}@{self.digest}"
 
 
 class ServiceSettings(_Group):

@@ -4,6 +4,10 @@
   (``retention_in_days`` > 0); without it logs are kept, and billed, forever;
 * ``ecr-scan-and-immutable-tags``: every ECR repository scans images on push and has immutable
   tags, so a tag always names the image that was scanned and deployed;
+* ``image-built-once`` (advisory; mandatory in ``config.prod.json``): a stack that builds its
+  own image (a ``docker.Image``) says why in ``image.buildReason``; otherwise it should run the
+  image an earlier stage built and tested, by digest (``image.promoteFrom``). Rebuilding in
+  production runs bytes no one tested and spends the build's time on every release;
 * ``iam-no-wildcard-actions``: judged by what a policy allows (``iam_grants``): no IAM policy
   document (a customer-managed policy, an inline policy, a role's trust policy) allows ``*`` or
   ``service:*`` actions, Allow with NotAction, ``iam:PassRole`` on every role or reading every
@@ -13,8 +17,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
+import pulumi
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -25,7 +31,7 @@ from pulumi_policy import (
 )
 
 from .iam_grants import document_grants, managed_policy_grants
-from .props import ECR_REPOSITORY, LOG_GROUP, items, label, number, referenced
+from .props import ECR_REPOSITORY, LOG_GROUP, PROJECT, items, label, number, referenced
 
 # Resource type -> the properties that hold an IAM policy document.
 POLICY_DOCUMENTS: dict[str, tuple[str, ...]] = {
@@ -161,9 +167,49 @@ iam_no_broad_attachments = StackValidationPolicy(
     validate=check_attached_documents,
 )
 
+# --- image-built-once ---------------------------------------------------------------------------
+
+IMAGE_BUILDS = frozenset({"docker:index/image:Image", "docker-build:index:Image"})
+
+
+def build_reason() -> str | None:
+    """The stack's ``image.buildReason`` (the engine hands the pack the stack's config, as it
+    hands the program: the group object as JSON text)."""
+    raw = pulumi.runtime.get_config(f"{PROJECT}:image")
+    try:
+        image = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return None
+    reason = image.get("buildReason") if isinstance(image, dict) else None
+    return (reason.strip() or None) if isinstance(reason, str) else None
+
+
+def check_image_built_once(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type not in IMAGE_BUILDS or build_reason() is not None:
+        return
+    report(
+        f"{label(args.resource_type, args.name)} builds the app's image in this stack, so it "
+        f"runs bytes no earlier stage ran, and every release waits for the build. Fix: run the "
+        f"image the previous stage built and tested, by digest (in this project `pulumi config "
+        f"set --path image.promoteFrom dev` with image.sourceRepository, docs/promotion.md), or "
+        f'say why this stack builds: `pulumi config set --path image.buildReason "<why>"`.',
+        None,
+    )
+
+
+image_built_once = ResourceValidationPolicy(
+    name="image-built-once",
+    description="A stack builds its own image only with a stated reason (image.buildReason); "
+    "otherwise it promotes an earlier stage's image by digest.",
+    # Advisory by default (a first stack builds); policy/config.prod.json makes it mandatory.
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=check_image_built_once,
+)
+
 POLICIES = [
     log_group_retention,
     ecr_scan_and_immutable_tags,
+    image_built_once,
     iam_no_wildcard_actions,
     iam_no_broad_attachments,
 ]
