@@ -112,7 +112,7 @@ class TestTheTargetMayPullExactlyThatRepository:
     def test_it_still_logs_in_to_ecr_and_writes_its_logs(self, prod):
         documents = execution_documents(prod)
         assert allowed(documents, "ecr:GetAuthorizationToken", "*")
-        log_group = prod.outputs_of(prod.one("aws:cloudwatch/logGroup:LogGroup"))["arn"]
+        log_group = prod.outputs_of(prod.one("aws:cloudwatch/logGroup:LogGroup", "app-logs"))["arn"]
         stream = f"{log_group}:log-stream:app/app/0123"
         assert allowed(documents, "logs:PutLogEvents", stream)
         assert not allowed(documents, "logs:PutLogEvents", "arn:aws:logs:us-east-1:1:log-group:x:*")
