@@ -51,7 +51,7 @@ class BasePlan:
         scratch = Path(self._scratch.name)
         worktree = scratch / "tree"
         try:
-            _git(
+            git(
                 self.root,
                 "worktree",
                 "add",
@@ -117,7 +117,7 @@ class BasePlan:
             self._process.communicate()
         try:
             if self._worktree is not None:
-                _git(
+                git(
                     self.root, "worktree", "remove", "--force", str(self._worktree), what="cleanup"
                 )
         finally:
@@ -132,7 +132,8 @@ def _in_worktree(stack_file: Path, root: Path, worktree: Path) -> Path:
     return resolved
 
 
-def _git(root: Path, *args: str, what: str) -> None:
+def git(root: Path, *args: str, what: str) -> None:
+    """Run git in ``root``; a failure is a PlanError naming ``what`` and git's own words."""
     try:
         result = subprocess.run(
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plan.base import git
 from plan.errors import PlanError
 
 API_TESTS = (
@@ -210,14 +211,14 @@ def check(
     with tempfile.TemporaryDirectory(prefix="plan-migration-check-") as scratch:
         tree = Path(scratch) / "tree"
         started = time.monotonic()
-        _git(root, "worktree", "add", "--detach", str(tree), ref, what=f"--base {ref}")
+        git(root, "worktree", "add", "--detach", str(tree), ref, what=f"--base {ref}")
         try:
             result.seconds["checkout"] = time.monotonic() - started
             _run(root, tree, url, template, result)
         finally:
             started = time.monotonic()
             _drop_database(url, template)
-            _git(root, "worktree", "remove", "--force", str(tree), what="cleanup")
+            git(root, "worktree", "remove", "--force", str(tree), what="cleanup")
             result.seconds["cleanup"] = time.monotonic() - started
     return result
 
@@ -365,14 +366,3 @@ def _drop_database(url: str, name: str) -> None:
         pass  # the server is gone: nothing to drop it from; the creation already said why
     finally:
         engine.dispose()
-
-
-def _git(root: Path, *args: str, what: str) -> None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise PlanError(f"{what}: git is not installed") from None
-    if done.returncode != 0:
-        raise PlanError(f"{what}: git {' '.join(args[:2])} failed: {done.stderr.strip()}")
