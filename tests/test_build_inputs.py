@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import importlib.util
 import json
 import subprocess
 import sys
@@ -21,14 +20,11 @@ from pathlib import Path
 
 import pytest
 
+import build_inputs  # scripts/ is on the test path (pyproject.toml)
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "app" / "Dockerfile"
 
-_spec = importlib.util.spec_from_file_location("build_inputs", ROOT / "scripts" / "build_inputs.py")
-assert _spec and _spec.loader
-build_inputs = importlib.util.module_from_spec(_spec)
-sys.modules["build_inputs"] = build_inputs
-_spec.loader.exec_module(build_inputs)
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

@@ -6,9 +6,6 @@ No resource is created here.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -25,18 +22,8 @@ from components.settings.facts import (
     LOG_RETENTION_DAYS,
 )
 
-
-@functools.cache
-def _iam_grants() -> Any:
-    """The policy pack's IAM judgement (``policy/guardrails/iam_grants.py``, stdlib only), loaded
-    by path: importing it as ``guardrails.iam_grants`` would run the pack's ``__init__``, which
-    needs ``pulumi_policy``, a package the program does not install. One judgement for both."""
-    path = Path(__file__).resolve().parents[2] / "policy" / "guardrails" / "iam_grants.py"
-    spec = importlib.util.spec_from_file_location("fastapi_fargate_iam_grants", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# The policy pack's IAM judgement, one for both (pure Python: no pulumi_policy needed).
+from policy.guardrails import iam_grants
 
 
 class ImageSettings(_Group):
@@ -303,7 +290,7 @@ class ServiceSettings(_Group):
         # Judged like the policy pack judges attachments (iam-no-wildcard-actions), so a
         # dangerous AWS managed policy stops the run here, before anything is created.
         # Customer-managed documents live in the account, out of the program's sight.
-        judge = _iam_grants().managed_policy_grants
+        judge = iam_grants.managed_policy_grants
         dangerous = [f"{a} ({judge(a)})" for a in arns if judge(a)]
         if dangerous:
             raise ValueError(

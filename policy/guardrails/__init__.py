@@ -11,19 +11,30 @@ resources as the engine passes them.
 
 from __future__ import annotations
 
-from pulumi_policy import Policy
+from typing import TYPE_CHECKING
 
-from . import containers, data, edge, network, operations, platform, production, service
+if TYPE_CHECKING:
+    from pulumi_policy import Policy
 
 PACK_NAME = "fastapi-fargate-guardrails"
 
-POLICIES: list[Policy] = [
-    *edge.POLICIES,
-    *network.POLICIES,
-    *service.POLICIES,
-    *containers.POLICIES,
-    *data.POLICIES,
-    *platform.POLICIES,
-    *production.POLICIES,
-    *operations.POLICIES,
-]
+
+def __getattr__(name: str) -> list[Policy]:
+    # POLICIES is assembled on first use (PEP 562), so importing a pure-Python module of this
+    # package (``iam_grants``, which the program's settings also use) needs no pulumi_policy.
+    if name != "POLICIES":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import containers, data, edge, network, operations, platform, production, service
+
+    policies = [
+        *edge.POLICIES,
+        *network.POLICIES,
+        *service.POLICIES,
+        *containers.POLICIES,
+        *data.POLICIES,
+        *platform.POLICIES,
+        *production.POLICIES,
+        *operations.POLICIES,
+    ]
+    globals()["POLICIES"] = policies
+    return policies

@@ -3,8 +3,8 @@
 Pure Python (no Pulumi import), because two places run it: the policy pack
 (``iam-no-wildcard-actions``, in ``platform``) and the program's settings, which refuse a
 dangerous ``service.taskPolicyArns`` entry before anything is created (``components.settings``
-loads this file by path: the pack's package imports ``pulumi_policy``, which the program does
-not install).
+imports it as ``policy.guardrails.iam_grants``: the package assembles its policies, and so
+imports ``pulumi_policy``, only when ``POLICIES`` is first read).
 
 A policy document is judged by its Allow statements (``document_grants``):
 
