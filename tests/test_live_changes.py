@@ -224,6 +224,33 @@ class TestTheFourFaults:
         assert "database.allocatedStorage" in alarm["inputs"]["alarmDescription"]
 
 
+class TestWhatTheMatrixFoundInPromotion:
+    """Issue 26's promotion, changed on a live stack: each failed before the fix it now guards."""
+
+    def test_a_stack_others_promote_from_refuses_to_stop_building(self):
+        # With image.uri or image.promoteFrom the stack has no ECR repository: `pulumi up` would
+        # delete it (force_delete outside production: every image, the one the promoting stacks
+        # run by digest included) and the repository policy image.pullRoleArns asks for with it.
+        promotion = {k: v for k, v in PROMOTION.items() if v is not None}
+        for stops_building in (promotion, {"image.uri": PREBUILT}):
+            config, secret = handed_over({"image.pullRoleArns": [PULL_ROLE], **stops_building})
+            with pytest.raises(SettingsError) as caught:
+                parse_settings(config, secret)
+            (message,) = [m for m in caught.value.problems if "pullRoleArns" in m]
+            assert message.startswith("fastapi-fargate:image.pullRoleArns = ")
+            assert "pulumi config rm --path image.pullRoleArns" in message
+
+    def test_so_no_change_deletes_a_repository_other_stacks_pull_from(self):
+        granted = {"image.pullRoleArns": [PULL_ROLE]}
+        with pytest.raises(PlanError, match=r"image\.pullRoleArns"):
+            plan("dev", **granted, **PROMOTION)
+        _, _, p = transition("dev", {}, granted)
+        assert (
+            one(p, "aws:ecr/repositoryPolicy:RepositoryPolicy", "app-promotion-pull").action
+            == "create"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Every setting, both ways.
 # ---------------------------------------------------------------------------------------------
