@@ -456,6 +456,9 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
 # words of the message.
 REFUSED_BY_SETTINGS: dict[tuple[str, str], str] = {
     ("alarms.enabled", "prod"): "a production stack needs its alarms",
+    # prod promotes dev's image: it has no repository for others to pull from (the grant did
+    # nothing before the settings refused it).
+    ("image.pullRoleArns", "prod"): "it builds none and has no repository",
 }
 
 # Replacements of what holds data or a name users see that a change means (the plan warns of
