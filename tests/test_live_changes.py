@@ -545,6 +545,15 @@ def test_every_setting_changes_as_it_says_both_ways(stack, setting, direction):
         assert field_ in [f.input for f in p.silent + p.refused]
 
     assert dangling(predictions) == []
+    # A repository other stacks are granted (image.pullRoleArns) holds the images they run.
+    granted = any(
+        r["type"] == "aws:ecr/repositoryPolicy:RepositoryPolicy" for r in old["resources"]
+    )
+    assert not granted or all(
+        p.action != "delete"
+        for p in predictions.values()
+        if p.type == "aws:ecr/repository:Repository"
+    )
 
     inputs = {r["key"]: r["inputs"] for r in new["resources"]}
     held = {
