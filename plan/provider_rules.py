@@ -363,6 +363,67 @@ SCHEMAS: dict[str, Schema] = {
         source="internal/service/ec2/vpc_security_group.go, resourceSecurityGroup",
         force_new=frozenset({"description", "name", "namePrefix", "vpcId"}),
     ),
+    # Added with issue 25/26's resources. Each entry is the schema's ForceNew arguments the program
+    # can send (Pulumi's camelCase names), read in the cited file.
+    "aws:rds/parameterGroup:ParameterGroup": Schema(
+        # family, name, name_prefix and description are ForceNew; parameter is a TypeSet
+        # (parameterHash: name, apply_method, value) whose changes resourceParameterGroupUpdate
+        # applies in place (ModifyDBParameterGroup) and whose removals it resets
+        # (ResetDBParameterGroup).
+        source="internal/service/rds/parameter_group.go, resourceParameterGroup",
+        force_new=frozenset({"description", "family", "name", "namePrefix"}),
+        sets=frozenset({"parameters"}),
+    ),
+    # Every argument but tags is ForceNew: resourceLogFlowUpdate is "Tags only".
+    "aws:ec2/flowLog:FlowLog": Schema(
+        source="internal/service/ec2/vpc_flow_log.go, resourceFlowLog",
+        force_new=ALL,
+        in_place=frozenset({"tags"}),
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": Schema(
+        source="internal/service/logs/group.go, resourceGroup",
+        force_new=frozenset({"logGroupClass", "name", "namePrefix"}),
+    ),
+    # DeleteWithoutTimeout is schema.NoopContext: a deleted default group only leaves the state,
+    # its rules stay as the program last set them. ingress and egress are sets.
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": Schema(
+        source="internal/service/ec2/vpc_default_security_group.go, resourceDefaultSecurityGroup",
+        force_new=frozenset({"vpcId"}),
+        sets=frozenset({"ingress", "egress"}),
+    ),
+    # rule is a TypeSet; name, name_prefix and scope are ForceNew; the rest is UpdateWebACL.
+    "aws:wafv2/webAcl:WebAcl": Schema(
+        source="internal/service/wafv2/web_acl.go, resourceWebACL",
+        force_new=frozenset({"name", "namePrefix", "scope"}),
+        sets=frozenset({"rules"}),
+    ),
+    # No Update at all: both arguments are ForceNew.
+    "aws:wafv2/webAclAssociation:WebAclAssociation": Schema(
+        source="internal/service/wafv2/web_acl_association.go, resourceWebACLAssociation",
+        force_new=frozenset({"resourceArn", "webAclArn"}),
+    ),
+    # name and name_prefix are ForceNew; recovery_window_in_days is only read by
+    # resourceSecretDelete (0: ForceDeleteWithoutRecovery).
+    "aws:secretsmanager/secret:Secret": Schema(
+        source="internal/service/secretsmanager/secret.go, resourceSecret",
+        force_new=frozenset({"name", "namePrefix"}),
+    ),
+    # policy is put in place (resourceRepositoryPolicyPut is Create and Update); repository
+    # is ForceNew.
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": Schema(
+        source="internal/service/ecr/repository_policy.go, resourceRepositoryPolicy",
+        force_new=frozenset({"repository"}),
+    ),
+    "aws:iam/role:Role": Schema(
+        source="internal/service/iam/role.go, ResourceRole",
+        force_new=frozenset({"name", "namePrefix", "path"}),
+        sets=frozenset({"managedPolicyArns"}),
+    ),
+    # role is ForceNew: a policy follows its role when the role is replaced.
+    "aws:iam/rolePolicy:RolePolicy": Schema(
+        source="internal/service/iam/role_policy.go, resourceRolePolicy",
+        force_new=frozenset({"name", "namePrefix", "role"}),
+    ),
     # terraform-provider-random internal/provider/resource_id.go, NewIdResource: every
     # argument (keepers, byte_length, prefix) RequiresReplace.
     "random:index/randomId:RandomId": Schema(

@@ -224,6 +224,33 @@ class TestTheFourFaults:
         assert "database.allocatedStorage" in alarm["inputs"]["alarmDescription"]
 
 
+class TestWhatTheMatrixFoundInPromotion:
+    """Issue 26's promotion, changed on a live stack: each failed before the fix it now guards."""
+
+    def test_a_stack_others_promote_from_refuses_to_stop_building(self):
+        # With image.uri or image.promoteFrom the stack has no ECR repository: `pulumi up` would
+        # delete it (force_delete outside production: every image, the one the promoting stacks
+        # run by digest included) and the repository policy image.pullRoleArns asks for with it.
+        promotion = {k: v for k, v in PROMOTION.items() if v is not None}
+        for stops_building in (promotion, {"image.uri": PREBUILT}):
+            config, secret = handed_over({"image.pullRoleArns": [PULL_ROLE], **stops_building})
+            with pytest.raises(SettingsError) as caught:
+                parse_settings(config, secret)
+            (message,) = [m for m in caught.value.problems if "pullRoleArns" in m]
+            assert message.startswith("fastapi-fargate:image.pullRoleArns = ")
+            assert "pulumi config rm --path image.pullRoleArns" in message
+
+    def test_so_no_change_deletes_a_repository_other_stacks_pull_from(self):
+        granted = {"image.pullRoleArns": [PULL_ROLE]}
+        with pytest.raises(PlanError, match=r"image\.pullRoleArns"):
+            plan("dev", **granted, **PROMOTION)
+        _, _, p = transition("dev", {}, granted)
+        assert (
+            one(p, "aws:ecr/repositoryPolicy:RepositoryPolicy", "app-promotion-pull").action
+            == "create"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # Every setting, both ways.
 # ---------------------------------------------------------------------------------------------
@@ -240,6 +267,17 @@ EXTERNAL_DB = {
     "database.host": "db.example.net",
     "database.secretArn": SECRET_ARN,
 }
+PREBUILT = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64
+OTHER_REPOSITORY = "arn:aws:ecr:us-east-1:222222222222:repository/app-repository-9f8e7d6"
+PULL_ROLE = "arn:aws:iam::222222222222:role/fastapi-fargate-prod-execution"
+PROMOTION = {
+    "image.promoteFrom": "ci",
+    "image.sourceRepository": OTHER_REPOSITORY,
+    "image.digest": "sha256:" + "c" * 64,
+    "image.buildReason": None,
+}
+NO_PROMOTION = {"image.promoteFrom": None, "image.sourceRepository": None, "image.digest": None}
+BUILT_IN_PROD = {"image.buildReason": "a hotfix built in prod"}
 SAME_ZONE_BY_ID = {"https.hostedZone": None, "https.hostedZoneId": "Z0123456789ABCDEFGHIJ"}
 
 
@@ -273,6 +311,12 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
     "network.publicSubnetIds": _both(EXISTING_VPC),
     "network.privateSubnetIds": _both(EXISTING_VPC),
     "network.zoneNames": _both({"network.zoneNames": ["us-east-1b", "us-east-1c"]}),
+    # prod keeps its flow logs whatever the setting says (always on in production).
+    "network.flowLogs": {"dev": {"network.flowLogs": True}, "prod": {"network.flowLogs": False}},
+    "network.flowLogRetentionDays": {
+        "dev": {"network.flowLogs": True, "network.flowLogRetentionDays": 30},
+        "prod": {"network.flowLogRetentionDays": 30},
+    },
     "loadBalancer.idleTimeout": _both({"loadBalancer.idleTimeout": 120}),
     "loadBalancer.deregistrationDelay": _both({"loadBalancer.deregistrationDelay": 60}),
     "loadBalancer.deletionProtection": {
@@ -283,9 +327,30 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
         "dev": {"loadBalancer.accessLogs": True},
         "prod": {"loadBalancer.accessLogs": False},
     },
-    "image.uri": _both(
-        {"image.uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64}
-    ),
+    "loadBalancer.waf": {"dev": {"loadBalancer.waf": "on"}, "prod": {"loadBalancer.waf": "off"}},
+    "loadBalancer.rateLimit": {
+        "dev": {"loadBalancer.waf": "on", "loadBalancer.rateLimit": 500},
+        "prod": {"loadBalancer.rateLimit": 500},
+    },
+    # prod promotes: a prebuilt image replaces the promotion (both name the image to deploy).
+    "image.uri": {
+        "dev": {"image.uri": PREBUILT},
+        "prod": {**NO_PROMOTION, "image.uri": PREBUILT},
+    },
+    # Promotion's settings go together (the settings refuse one without the others): dev starts
+    # promoting another stack's image and stops building; prod stops promoting and builds, with
+    # the reason a production stack that builds must give.
+    "image.promoteFrom": {"dev": PROMOTION, "prod": {**NO_PROMOTION, **BUILT_IN_PROD}},
+    "image.sourceRepository": {
+        "dev": PROMOTION,
+        "prod": {"image.sourceRepository": OTHER_REPOSITORY},
+    },
+    "image.digest": {"dev": PROMOTION, "prod": {"image.digest": "sha256:" + "b" * 64}},
+    "image.pullRoleArns": _both({"image.pullRoleArns": [PULL_ROLE]}),
+    "image.buildReason": {
+        "dev": {"image.buildReason": "rebuilt for a hotfix"},
+        "prod": {**NO_PROMOTION, **BUILT_IN_PROD},
+    },
     "image.platform": _both({"image.platform": "linux/arm64"}),
     "image.keepLast": _both({"image.keepLast": 20}),
     "service.containerPort": _both({"service.containerPort": 8080}),
@@ -327,6 +392,9 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
     "service.bakeTime": _both({"service.deploymentStrategy": "blue-green", "service.bakeTime": 10}),
     "service.exec": {"dev": {"service.exec": "off"}, "prod": {"service.exec": "on"}},
     "service.maxBodyBytes": _both({"service.maxBodyBytes": 2097152}),
+    "service.appSecrets": _both({"service.appSecrets": ["PAYMENTS_KEY"]}),
+    "service.publicApi": _both({"service.publicApi": True}),
+    "service.apiDocs": {"dev": {"service.apiDocs": "off"}, "prod": {"service.apiDocs": "on"}},
     "scaling.enabled": _both({"scaling.enabled": False}),
     "scaling.minCount": {
         "dev": {"scaling.minCount": 2, "service.desiredCount": 2},
@@ -357,7 +425,11 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
         "dev": {"database.maxAllocatedStorage": 0},
         "prod": {"database.maxAllocatedStorage": 300},
     },
-    "database.backupRetentionDays": _both({"database.backupRetentionDays": 3}),
+    # A production database keeps at least 7 days of backups (the settings refuse fewer).
+    "database.backupRetentionDays": {
+        "dev": {"database.backupRetentionDays": 3},
+        "prod": {"database.backupRetentionDays": 7},
+    },
     "database.name": _both({"database.name": "notes"}),
     "database.host": _both(EXTERNAL_DB),
     "database.port": _both({**EXTERNAL_DB, "database.port": 5433}),
@@ -384,6 +456,9 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
 # words of the message.
 REFUSED_BY_SETTINGS: dict[tuple[str, str], str] = {
     ("alarms.enabled", "prod"): "a production stack needs its alarms",
+    # prod promotes dev's image: it has no repository for others to pull from (the grant did
+    # nothing before the settings refused it).
+    ("image.pullRoleArns", "prod"): "it builds none and has no repository",
 }
 
 # Replacements of what holds data or a name users see that a change means (the plan warns of
@@ -470,6 +545,15 @@ def test_every_setting_changes_as_it_says_both_ways(stack, setting, direction):
         assert field_ in [f.input for f in p.silent + p.refused]
 
     assert dangling(predictions) == []
+    # A repository other stacks are granted (image.pullRoleArns) holds the images they run.
+    granted = any(
+        r["type"] == "aws:ecr/repositoryPolicy:RepositoryPolicy" for r in old["resources"]
+    )
+    assert not granted or all(
+        p.action != "delete"
+        for p in predictions.values()
+        if p.type == "aws:ecr/repository:Repository"
+    )
 
     inputs = {r["key"]: r["inputs"] for r in new["resources"]}
     held = {

@@ -428,9 +428,28 @@ def _app_secret_problems(
 
 
 def _image_problems(s: Settings) -> list[str]:
-    """Promotion's settings go together, and exclude image.uri."""
+    """Promotion's settings go together, and exclude image.uri; a stack other stacks promote
+    from keeps building."""
     image = s.image
     problems = []
+    if image.pull_role_arns and not image.builds:
+        # Only a building stack has an ECR repository (components/image.py): stopping the build
+        # on a live stack deletes it (force_delete outside production: with every image, the
+        # digests the promoting stacks run included), and the grant would be silently ignored.
+        instead = (
+            f"image.promoteFrom = {image.promote_from}"
+            if image.promoted
+            else f"image.uri = {image.uri}"
+        )
+        problems.append(
+            f"{_key('image.pullRoleArns')} = {list(image.pull_role_arns)}: other stacks promote "
+            f"this stack's images from its ECR repository, but with {instead} it builds none and "
+            f"has no repository: `pulumi up` would delete the repository and its images, the "
+            f"ones those stacks run included. Fix: move the promoting stacks' "
+            f"image.sourceRepository to another stack's repository first, then `pulumi config rm "
+            f"--path image.pullRoleArns`; or keep building here (`pulumi config rm --path "
+            f"{'image.promoteFrom' if image.promoted else 'image.uri'}`)."
+        )
     if image.promoted:
         for field, value, what in [
             (
