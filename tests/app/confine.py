@@ -18,6 +18,9 @@ directory other users cannot enter (pyenv under root's 0700 home), while the ima
 ``/opt/venv`` is world-readable. So before anything is made read-only, the first such ancestor
 of ``INTERPRETER_HOME`` is replaced, in this namespace only, by an empty directory that holds
 just the interpreter's tree: the app's user can run Python and nothing else of that home.
+And a second: the task's /tmp volume starts empty, but here the checkout or the virtualenv may
+live under /tmp (``.ci/run`` makes its virtualenv with ``mktemp -d``). Those two trees are
+carried into the fresh /tmp, read-only, as the image carries ``/app`` and ``/opt/venv``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ import tempfile
 from pathlib import Path
 
 KEEP = ("/proc", "/sys", "/dev")
+TMP = Path("/tmp")
+# What the image holds outside /tmp: this checkout (app/ and these tools) and the virtualenv
+# this script runs in.
+IMAGE_TREES = (Path(__file__).resolve().parents[2], Path(sys.prefix).resolve())
 
 
 def run(*argv: str) -> None:
@@ -61,13 +68,34 @@ def mounts() -> list[str]:
     return points
 
 
+def task_volume_on_tmp() -> None:
+    """A fresh tmpfs on /tmp, with the image's trees that lived under it bound back read-only.
+
+    The old /tmp is reached through a file descriptor opened before the tmpfs hides it
+    (``mount --bind /proc/self/fd/N``), since no path names it afterwards; ``--no-canonicalize``
+    because mount would otherwise resolve the descriptor to its path, now the empty tmpfs.
+    """
+    carried = [tree for tree in IMAGE_TREES if TMP in tree.parents]
+    held = {tree: os.open(tree, os.O_PATH | os.O_DIRECTORY) for tree in carried}
+    run("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "task-volume", str(TMP))
+    for tree, fd in held.items():
+        tree.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "--no-canonicalize", "--bind", f"/proc/self/fd/{fd}", str(tree)],
+            check=True,
+            pass_fds=(fd,),
+        )
+        run("mount", "-o", "remount,bind,ro", str(tree))
+        os.close(fd)
+
+
 def main(argv: list[str]) -> None:
     uid, gid, home, separator, *command = argv
     assert separator == "--" and command, "usage: confine.py UID GID INTERPRETER_HOME -- ARGV..."
     expose_interpreter(Path(home))
     for point in mounts():
         run("mount", "-o", "remount,bind,ro", point)
-    run("mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "task-volume", "/tmp")
+    task_volume_on_tmp()
     os.execvp(
         "setpriv",
         [
