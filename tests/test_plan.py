@@ -397,13 +397,13 @@ class TestTheCommandLine:
         # Its own temporary directory: other plans may add and remove worktrees meanwhile.
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
         calls: list[tuple[str, ...]] = []
-        real_git = base._git
+        real_git = base.git
 
         def git(root: Path, *args: str, what: str) -> None:
             calls.append(args)
             real_git(root, *args, what=what)
 
-        monkeypatch.setattr(base, "_git", git)
+        monkeypatch.setattr(base, "git", git)
         code, out, err = run_cli(capsys, "dev", "--base", "HEAD", "--json")
         assert (code, err) == (0, "")
         assert json.loads(out)["before"] == "stack dev at HEAD"
@@ -488,7 +488,16 @@ class TestWhatAChangeSetsInMotion:
         import pulumi_aws
 
         prod = build_plan(load_stack(ROOT, "prod"))
-        created = types_in([dev, prod])
+        # The repository policy exists only where another stack is granted the pull.
+        granting = plan_of(
+            tmp_path,
+            **{
+                "image.pullRoleArns": [
+                    "arn:aws:iam::210987654321:role/fastapi-fargate-prod-execution"
+                ]
+            },
+        )
+        created = types_in([dev, prod, granting])
         for type_, inputs in REPLACED_BY.items():
             assert type_ in created, type_
             _, path, kind = type_.split(":")
@@ -501,6 +510,7 @@ class TestWhatAChangeSetsInMotion:
 
 
 UNSAFE_PROD = {"network.nat": "none", "service.desiredCount": 1, "scaling.minCount": 1}
+
 
 @pytest.fixture(scope="module")
 def unsafe_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -660,12 +670,8 @@ class TestGuardrails:
         path = stack_file(tmp_path, "prod", base="prod", **UNSAFE_PROD)
         plan = build_plan(load_stack(root, None, path), root)
         report = plan["guardrails"]
-        assert [f["policy"] for f in report["mandatory"]] == [
-            "production-high-availability"
-        ]
-        assert [f["policy"] for f in report["advisory"]] == [
-            "production-private-tasks"
-        ]
+        assert [f["policy"] for f in report["mandatory"]] == ["production-high-availability"]
+        assert [f["policy"] for f in report["advisory"]] == ["production-private-tasks"]
 
     # pulumi/pulumi pkg/resource/analyzer/config_test.go, TestParsePolicyPackConfigSuccess/Fail.
     @pytest.mark.parametrize(
