@@ -7,9 +7,10 @@ accepts, where that is written down (``api-reference``: the AWS API reference pa
 operation or data type; ``provider``: a terraform-provider-aws validator, which then also
 refuses the value at ``pulumi preview``), and one value AWS refuses, which the tests feed it.
 
-The name rules are written out here again rather than imported from ``components.naming``:
-the plan must not import the program it renders (``--root`` may be another checkout), and a
-table of its own checks the program's helper instead of agreeing with it by construction.
+The name rules the program also applies (``NameRule`` and the rules of the names it makes from
+the stack name: ECS family, dashboard, final snapshot, secret) are ``components.naming``'s, one
+definition for the program and this check; ``components`` never imports ``plan``. The program's
+names are still checked as AWS gets them, from the rendered requests, not from the helper.
 
 A field path uses the API's member names with ``[*]`` for any list index, as
 ``plan.aws_contract.requests`` builds the requests.
@@ -21,80 +22,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from components.naming import (
+    DASHBOARD_NAME,
+    ECS_FAMILY,
+    RDS_FINAL_SNAPSHOT,
+    SECRET_NAME,
+    NameRule,
+)
+
 API_REFERENCE = "api-reference"
 PROVIDER = "provider"
-
-
-@dataclass(frozen=True)
-class NameRule:
-    """What AWS accepts in one name field."""
-
-    what: str
-    allowed: str
-    """The characters allowed, as a regular expression character class body."""
-    max_length: int
-    source: str
-    min_length: int = 1
-    first: str | None = None
-    lowercase: bool = False
-    no_double_hyphen: bool = False
-    no_edge_hyphen: bool = False
-    no_trailing_hyphen: bool = False
-    forbidden_prefixes: tuple[str, ...] = ()
-
-    def problems(self, value: str) -> list[str]:
-        found = []
-        bad = sorted(set(re.sub(f"[{self.allowed}]", "", value)))
-        if bad:
-            found.append(f"has {''.join(bad)!r}; only [{self.allowed}] allowed")
-        if not self.min_length <= len(value) <= self.max_length:
-            found.append(f"is {len(value)} characters; {self.min_length}-{self.max_length} allowed")
-        if value and self.first and not re.match(f"[{self.first}]", value):
-            found.append(f"must start with [{self.first}]")
-        if self.lowercase and value != value.lower():
-            found.append("must be lower case")
-        if self.no_double_hyphen and "--" in value:
-            found.append("must not contain '--'")
-        if value and self.no_edge_hyphen and (value[0] == "-" or value[-1] == "-"):
-            found.append("must not start or end with '-'")
-        if value and self.no_trailing_hyphen and value[-1] == "-":
-            found.append("must not end with '-'")
-        found += [
-            f"must not start with {p!r}" for p in self.forbidden_prefixes if value.startswith(p)
-        ]
-        return found
-
-
-ECS_FAMILY = NameRule(
-    "ECS task definition family",
-    "A-Za-z0-9_-",
-    255,
-    "terraform-provider-aws internal/service/ecs/task_definition.go resourceTaskDefinition "
-    "`family` ValidateFunc",
-)
-DASHBOARD_NAME = NameRule(
-    "CloudWatch dashboard name",
-    "A-Za-z0-9_-",
-    255,
-    "terraform-provider-aws internal/service/cloudwatch/validate.go validDashboardName",
-)
-RDS_FINAL_SNAPSHOT = NameRule(
-    "RDS final DB snapshot identifier",
-    "A-Za-z0-9-",
-    255,
-    "terraform-provider-aws internal/service/rds/instance.go resourceInstance "
-    "`final_snapshot_identifier` ValidateFunc; RDS API reference DeleteDBInstance "
-    "`FinalDBSnapshotIdentifier` (first character a letter)",
-    first="A-Za-z",
-    no_double_hyphen=True,
-    no_trailing_hyphen=True,
-)
-SECRET_NAME = NameRule(
-    "Secrets Manager secret name",
-    "A-Za-z0-9/_+=.@-",
-    512,
-    "Secrets Manager API reference CreateSecret `Name` (ASCII letters, digits and /_+=.@-)",
-)
 
 
 @dataclass(frozen=True)
