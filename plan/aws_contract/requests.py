@@ -1106,7 +1106,6 @@ _WAF_MEMBERS = {
     "ipSetForwardedIpConfig": "IPSetForwardedIPConfig",
     "forwardedIpConfig": "ForwardedIPConfig",
     "arn": "ARN",
-    "customResponseBodyKey": "CustomResponseBodyKey",
 }
 
 
