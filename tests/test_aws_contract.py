@@ -14,17 +14,21 @@ import json
 
 import pytest
 
+from components.image import pull_policy
 from plan.aws_contract import (
     BOTOCORE,
+    check,
     check_request,
     check_resource,
     model,
     operations,
     rule_counts,
     rules,
+    unmapped_types,
 )
 from plan.aws_contract.requests import AUTONAME_SUFFIX, BUILDERS, Request, requests_for
 from plan.render import Resource
+from pulumi_harness import ACCOUNT, render, stack_config
 
 
 def resource(type_: str, logical: str, **inputs) -> Resource:
@@ -246,3 +250,331 @@ def test_rule_counts_come_from_all_three_sources():
     assert counts[BOTOCORE] > 500
     assert counts[rules.API_REFERENCE] >= 10
     assert counts[rules.PROVIDER] >= 5
+
+
+# --- The requests of the guard, database, WAF and promotion resources -----------------------
+
+PULL_ROLE = f"arn:aws:iam::{ACCOUNT}:role/fastapi-fargate-prod-execution"
+# One stack with every one of them: the WAF and flow logs forced on in dev (its own VPC, so the
+# default security group is adopted), another stack granted pulls from its repository.
+GUARDED = {
+    "loadBalancer.waf": "on",
+    "network.flowLogs": True,
+    "image.pullRoleArns": [PULL_ROLE],
+}
+
+
+@pytest.fixture(scope="module")
+def guarded():
+    return render(GUARDED, stack="qa.eu", base=stack_config("dev"))
+
+
+def _requests(rendered, type_: str) -> list[Request]:
+    (found,) = [r for r in rendered.resources if r.type == type_]
+    return requests_for(found)
+
+
+def test_the_guarded_stack_has_no_violation_and_no_unmapped_type(guarded):
+    assert [v.message() for v in check(guarded)] == []
+    assert unmapped_types(guarded) == []
+
+
+def test_the_parameter_group_is_created_then_given_its_parameters(guarded):
+    create, modify = _requests(guarded, "aws:rds/parameterGroup:ParameterGroup")
+    assert create.operation == "CreateDBParameterGroup"
+    assert create.params["DBParameterGroupName"] == "data-parameters" + AUTONAME_SUFFIX
+    assert create.autonamed == {"DBParameterGroupName"}
+    assert create.params["DBParameterGroupFamily"].startswith("postgres")
+    assert modify.operation == "ModifyDBParameterGroup"
+    assert modify.params == {
+        "DBParameterGroupName": create.params["DBParameterGroupName"],
+        "Parameters": [
+            {"ParameterName": "rds.force_ssl", "ParameterValue": "1", "ApplyMethod": "immediate"}
+        ],
+    }
+
+
+def test_a_parameter_group_name_the_provider_refuses_is_reported():
+    for bad in ("Data_Parameters", "data--parameters", "1data", "data-"):
+        group = resource(
+            "aws:rds/parameterGroup:ParameterGroup", "data-parameters", name=bad, family="x"
+        )
+        violations = check_resource(group)
+        assert violations, bad
+        assert {v.field for v in violations} == {"CreateDBParameterGroup.DBParameterGroupName"}
+        assert all("validParamGroupName" in v.source for v in violations)
+        assert {v.kind for v in violations} == {rules.PROVIDER}
+
+
+def test_more_than_twenty_parameters_take_several_modify_requests_and_a_bad_method_is_refused():
+    parameters = [{"name": f"p{i}", "value": "1", "applyMethod": "later"} for i in range(21)]
+    group = resource(
+        "aws:rds/parameterGroup:ParameterGroup", "data-parameters", family="postgres16",
+        parameters=parameters,
+    )  # fmt: skip
+    operations = [r.operation for r in requests_for(group)]
+    assert operations == ["CreateDBParameterGroup"] + ["ModifyDBParameterGroup"] * 2
+    fields = [v.field for v in check_resource(group)]
+    assert "ModifyDBParameterGroup.Parameters[0].ApplyMethod" in fields
+    assert len(fields) == 21
+
+
+def test_the_default_security_group_is_tagged_and_emptied_not_created(guarded):
+    requests = _requests(guarded, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert [r.operation for r in requests] == [
+        "CreateTags",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+    ]
+    assert requests[0].params["Tags"] == [
+        {"Key": "Name", "Value": "network-guard-default-no-rules"}
+    ]
+
+
+def test_a_rule_the_default_security_group_is_given_is_checked_like_any_rule():
+    group = resource(
+        "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
+        "network-guard-default-sg",
+        vpcId="vpc-0123",
+        ingress=[
+            {
+                "protocol": "tcp",
+                "fromPort": 443.0,
+                "toPort": 443.0,
+                "cidrBlocks": ["10.0.0.0/16"],
+                "description": "The VPC's clients",
+            }
+        ],
+        egress=[],
+    )
+    (violation,) = check_resource(group)
+    assert violation.field == (
+        "AuthorizeSecurityGroupIngress.IpPermissions[0].IpRanges[0].Description"
+    )
+    (authorize,) = [r for r in requests_for(group) if r.operation.startswith("Authorize")]
+    assert authorize.params["IpPermissions"][0]["FromPort"] == 443
+
+
+def test_the_flow_log_records_all_traffic_of_the_vpc(guarded):
+    (request,) = _requests(guarded, "aws:ec2/flowLog:FlowLog")
+    assert request.operation == "CreateFlowLogs"
+    assert request.params["ResourceType"] == "VPC"
+    assert request.params["ResourceIds"] == [model.COMPUTED]
+    assert request.params["TrafficType"] == "ALL"
+    assert request.params["LogDestinationType"] == "cloud-watch-logs"
+    assert request.params["MaxAggregationInterval"] == 600
+    assert request.params["TagSpecifications"][0]["ResourceType"] == "vpc-flow-log"
+
+
+def test_a_flow_log_interval_or_traffic_type_aws_refuses_is_reported():
+    flow_log = resource(
+        "aws:ec2/flowLog:FlowLog",
+        "network-guard-flow-log",
+        vpcId="vpc-0123",
+        trafficType="all",
+        maxAggregationInterval=300.0,
+    )
+    found = {v.field: v for v in check_resource(flow_log)}
+    assert set(found) == {"CreateFlowLogs.TrafficType", "CreateFlowLogs.MaxAggregationInterval"}
+    assert found["CreateFlowLogs.TrafficType"].kind == BOTOCORE
+    assert "vpc_flow_log.go" in found["CreateFlowLogs.MaxAggregationInterval"].source
+
+
+def test_the_web_acl_sends_its_rules_with_their_actions_and_metric_names(guarded):
+    (request,) = _requests(guarded, "aws:wafv2/webAcl:WebAcl")
+    params = request.params
+    assert request.operation == "CreateWebACL"
+    assert params["Scope"] == "REGIONAL"
+    assert params["DefaultAction"] == {"Allow": {}}
+    assert params["VisibilityConfig"]["MetricName"] == "fastapi-fargate-qa.eu-waf"
+    assert params["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
+    rate, common, bad_inputs = params["Rules"]
+    assert (rate["Name"], rate["Priority"], rate["Action"]) == (
+        "rate-limit-per-ip",
+        0,
+        {"Block": {}},
+    )
+    assert rate["Statement"]["RateBasedStatement"] == {
+        "Limit": 2000,
+        "AggregateKeyType": "IP",
+        "EvaluationWindowSec": 300,
+    }
+    assert common["OverrideAction"] == {"None": {}}
+    assert common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"] == [
+        {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}
+    ]
+    assert bad_inputs["Statement"]["ManagedRuleGroupStatement"]["Name"] == (
+        "AWSManagedRulesKnownBadInputsRuleSet"
+    )
+
+
+def _web_acl(**changes):
+    rule = {
+        "name": "rate-limit-per-ip",
+        "priority": 0.0,
+        "action": {"block": {}},
+        "statement": {
+            "rateBasedStatement": {
+                "limit": 2000.0,
+                "aggregateKeyType": "IP",
+                "evaluationWindowSec": 300.0,
+            }
+        },
+        "visibilityConfig": {
+            "metricName": "rate-limit-per-ip",
+            "cloudwatchMetricsEnabled": True,
+            "sampledRequestsEnabled": True,
+        },
+    }
+    rule |= changes.pop("rule", {})
+    inputs = {
+        "scope": "REGIONAL",
+        "defaultAction": {"allow": {}},
+        "rules": [rule, *changes.pop("more_rules", [])],
+        "visibilityConfig": {
+            "metricName": "fastapi-fargate-dev-waf",
+            "cloudwatchMetricsEnabled": True,
+            "sampledRequestsEnabled": True,
+        },
+    } | changes
+    return resource("aws:wafv2/webAcl:WebAcl", "edge-waf-acl", **inputs)
+
+
+def test_a_valid_web_acl_has_no_violation():
+    assert check_resource(_web_acl()) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        (
+            {
+                "visibilityConfig": {
+                    "metricName": "fastapi fargate waf",
+                    "sampledRequestsEnabled": True,
+                    "cloudwatchMetricsEnabled": True,
+                }
+            },
+            "CreateWebACL.VisibilityConfig.MetricName",
+            "pattern",
+        ),
+        ({"rule": {"name": "rate.limit"}}, "CreateWebACL.Rules[0].Name", "pattern"),
+        (
+            {"description": "The app's load balancer"},
+            "CreateWebACL.Description",
+            "pattern",
+        ),
+        (
+            {
+                "rule": {
+                    "statement": {"rateBasedStatement": {"limit": 5.0, "aggregateKeyType": "IP"}}
+                }
+            },
+            "CreateWebACL.Rules[0].Statement.RateBasedStatement.Limit",
+            "minimum 10",
+        ),
+        (
+            {
+                "rule": {
+                    "statement": {
+                        "rateBasedStatement": {
+                            "limit": 100.0,
+                            "aggregateKeyType": "IP",
+                            "evaluationWindowSec": 180.0,
+                        }
+                    }
+                }
+            },
+            "CreateWebACL.Rules[0].Statement.RateBasedStatement.EvaluationWindowSec",
+            "60, 120, 300, 600",
+        ),
+        (
+            {
+                "rule": {
+                    "visibilityConfig": {
+                        "metricName": "All",
+                        "sampledRequestsEnabled": True,
+                        "cloudwatchMetricsEnabled": True,
+                    }
+                }
+            },
+            "CreateWebACL.Rules[0].VisibilityConfig.MetricName",
+            "reserved",
+        ),
+        (
+            {
+                "more_rules": [
+                    {
+                        "name": "second",
+                        "priority": 0.0,
+                        "action": {"block": {}},
+                        "statement": {
+                            "rateBasedStatement": {"limit": 100.0, "aggregateKeyType": "IP"}
+                        },
+                        "visibilityConfig": {
+                            "metricName": "second",
+                            "sampledRequestsEnabled": True,
+                            "cloudwatchMetricsEnabled": True,
+                        },
+                    }
+                ]
+            },
+            "CreateWebACL.Rules",
+            "priority 0",
+        ),
+        ({"scope": "regional"}, "CreateWebACL.Scope", "REGIONAL"),
+    ],
+    ids=[
+        "metric name with spaces",
+        "rule name with a dot",
+        "description with an apostrophe",
+        "rate limit under 10",
+        "window of 180 s",
+        "reserved metric name",
+        "two rules of one priority",
+        "scope in lower case",
+    ],
+)
+def test_a_web_acl_value_aws_refuses_is_reported(change, field, says):
+    (violation,) = check_resource(_web_acl(**change))
+    assert violation.field == field
+    assert says in violation.rule
+
+
+def test_the_web_acl_is_associated_with_the_load_balancer(guarded):
+    (request,) = _requests(guarded, "aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert request.operation == "AssociateWebACL"
+    assert request.params == {"WebACLArn": model.COMPUTED, "ResourceArn": model.COMPUTED}
+
+
+def test_an_association_without_its_web_acl_is_reported():
+    association = resource(
+        "aws:wafv2/webAclAssociation:WebAclAssociation",
+        "edge-waf-association",
+        resourceArn="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/1",
+    )
+    (violation,) = check_resource(association)
+    assert violation.field == "AssociateWebACL.WebACLArn"
+    assert "required" in violation.rule
+
+
+def test_the_repository_policy_grants_the_promoting_roles_as_compact_json(guarded):
+    (request,) = _requests(guarded, "aws:ecr/repositoryPolicy:RepositoryPolicy")
+    assert request.operation == "SetRepositoryPolicy"
+    text = request.params["policyText"]
+    assert ": " not in text and ", " not in text
+    (statement,) = json.loads(text)["Statement"]
+    assert statement["Condition"]["StringEquals"]["aws:PrincipalArn"] == [PULL_ROLE]
+
+
+def test_a_repository_policy_longer_than_ecr_takes_is_reported():
+    roles = [f"arn:aws:iam::{ACCOUNT}:role/promoting-stack-{i:03}-execution" for i in range(300)]
+    policy = resource(
+        "aws:ecr/repositoryPolicy:RepositoryPolicy",
+        "app-image-promotion-pull",
+        repository="app",
+        policy=pull_policy(roles),
+    )
+    (violation,) = check_resource(policy)
+    assert violation.field == "SetRepositoryPolicy.policyText"
+    assert "maximum 10240" in violation.rule

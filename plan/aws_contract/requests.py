@@ -13,6 +13,7 @@ name, ``-`` and 7 random hex characters (pulumi-aws provider/autonaming.go setAu
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,6 +182,94 @@ def _simple_ec2(operation: str, resource_type: str, **members: str) -> Callable:
         return _one("ec2", operation, params)
 
     return build
+
+
+def _default_security_group(r: Resource) -> list[Request]:
+    # vpc_default_security_group.go resourceDefaultSecurityGroupCreate: it creates nothing; it
+    # finds the VPC's group named "default", sets its tags (updateTags: CreateTags), revokes
+    # every rule AWS put in it (forceRevokeSecurityGroupRules: one RevokeSecurityGroupIngress
+    # or ...Egress per rule id DescribeSecurityGroupRules returns, AWS's values), then
+    # authorizes the rules the program lists (resourceSecurityGroupUpdate ->
+    # updateSecurityGroupRules, expandIPPerms).
+    requests: list[Request] = []
+    if tags := _tags(r):
+        requests += _one("ec2", "CreateTags", {"Resources": [COMPUTED], "Tags": tags})
+    for operation in ("RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"):
+        requests += _one(
+            "ec2", operation, {"GroupId": COMPUTED, "SecurityGroupRuleIds": [COMPUTED]}
+        )
+    for key, operation in (
+        ("ingress", "AuthorizeSecurityGroupIngress"),
+        ("egress", "AuthorizeSecurityGroupEgress"),
+    ):
+        permissions = [_ip_permission(rule) for rule in r.get(key) or []]
+        if permissions:
+            requests += _one("ec2", operation, {"GroupId": COMPUTED, "IpPermissions": permissions})
+    return requests
+
+
+def _ip_permission(rule: dict[str, Any]) -> dict[str, Any]:
+    # vpc_security_group.go expandIPPerms: ports only for a protocol other than -1, the rule's
+    # description on every range and group pair.
+    protocol = str(rule.get("protocol"))
+    description = rule.get("description") or None
+    permission: dict[str, Any] = {"IpProtocol": protocol}
+    if protocol != "-1":
+        permission["FromPort"] = _int(rule.get("fromPort"))
+        permission["ToPort"] = _int(rule.get("toPort"))
+    groups = [COMPUTED for _ in rule.get("securityGroups") or []]
+    if rule.get("self"):
+        groups.append(COMPUTED)
+    if groups:
+        permission["UserIdGroupPairs"] = [
+            {"GroupId": g, "Description": description} for g in groups
+        ]
+    if cidrs := rule.get("cidrBlocks"):
+        permission["IpRanges"] = [{"CidrIp": c, "Description": description} for c in cidrs]
+    if cidrs := rule.get("ipv6CidrBlocks"):
+        permission["Ipv6Ranges"] = [{"CidrIpv6": c, "Description": description} for c in cidrs]
+    if lists := rule.get("prefixListIds"):
+        permission["PrefixListIds"] = [
+            {"PrefixListId": COMPUTED, "Description": description} for _ in lists
+        ]
+    return permission
+
+
+# vpc_flow_log.go resourceLogFlowCreate: the first of these the program sets is the flow log's
+# resource and its FlowLogsResourceType.
+_FLOW_LOG_RESOURCES = (
+    ("vpcId", "VPC"),
+    ("transitGatewayId", "TransitGateway"),
+    ("transitGatewayAttachmentId", "TransitGatewayAttachment"),
+    ("subnetId", "Subnet"),
+    ("eniId", "NetworkInterface"),
+    ("regionalNatGatewayId", "RegionalNatGateway"),
+)
+
+
+def _flow_log(r: Resource) -> list[Request]:
+    # vpc_flow_log.go resourceLogFlowCreate: CreateFlowLogs, with the schema's defaults
+    # (log_destination_type cloud-watch-logs, max_aggregation_interval 600); no traffic type
+    # for a transit gateway (attachment).
+    key, resource_type = next(((k, t) for k, t in _FLOW_LOG_RESOURCES if r.get(k)), (None, None))
+    transit = resource_type in ("TransitGateway", "TransitGatewayAttachment")
+    return _one(
+        "ec2",
+        "CreateFlowLogs",
+        {
+            "ClientToken": COMPUTED,
+            "LogDestinationType": r.get("logDestinationType", "cloud-watch-logs"),
+            "ResourceIds": [COMPUTED] if key else None,
+            "ResourceType": resource_type,
+            "TrafficType": None if transit else r.get("trafficType"),
+            "DeliverCrossAccountRole": _computed(r.get("deliverCrossAccountRole")),
+            "DeliverLogsPermissionArn": _computed(r.get("iamRoleArn")),
+            "LogDestination": _computed(r.get("logDestination")),
+            "LogFormat": r.get("logFormat"),
+            "MaxAggregationInterval": _int(r.get("maxAggregationInterval", 600)),
+            "TagSpecifications": _ec2_tags(r, "vpc-flow-log"),
+        },
+    )
 
 
 # --- Elastic Load Balancing v2 (internal/service/elbv2) ------------------------------------
@@ -734,6 +823,20 @@ def _lifecycle_policy(r: Resource) -> list[Request]:
     )
 
 
+def _repository_policy(r: Resource) -> list[Request]:
+    # ecr/repository_policy.go resourceRepositoryPolicyPut: SetRepositoryPolicy with the policy
+    # as structure.NormalizeJsonString writes it (compact JSON).
+    policy = r.get("policy")
+    # Not JSON: the provider's StringIsJSON refuses it at preview; sent as it is here.
+    with contextlib.suppress(TypeError, ValueError):
+        policy = json.dumps(json.loads(policy), separators=(",", ":"))
+    return _one(
+        "ecr",
+        "SetRepositoryPolicy",
+        {"repositoryName": COMPUTED, "policyText": policy},
+    )
+
+
 def _db_instance(r: Resource) -> list[Request]:
     # rds/instance.go resourceInstanceCreate: CreateDBInstance; the final snapshot name is
     # DeleteDBInstance's, validated by the provider at plan time.
@@ -798,6 +901,47 @@ def _db_subnet_group(r: Resource) -> list[Request]:
         },
         *(["DBSubnetGroupName"] if auto else []),
     )
+
+
+# rds/parameter_group.go resourceParameterGroupUpdate maxParamModifyChunk (the API's limit).
+RDS_PARAMETERS_PER_MODIFY = 20
+
+
+def _db_parameter_group(r: Resource) -> list[Request]:
+    # rds/parameter_group.go resourceParameterGroupCreate: CreateDBParameterGroup, then
+    # resourceParameterGroupUpdate: ModifyDBParameterGroup with the parameters, at most 20 a
+    # request (maxParamModifyChunk); rds/flex.go expandParameters lowers the names and apply
+    # methods. The description defaults to "Managed by Pulumi" (pulumi-aws resources.go).
+    name, auto = _name(r)
+    requests = _one(
+        "rds",
+        "CreateDBParameterGroup",
+        {
+            "DBParameterGroupName": name,
+            "DBParameterGroupFamily": r.get("family"),
+            "Description": r.get("description", "Managed by Pulumi"),
+            "Tags": _tags(r),
+        },
+        *(["DBParameterGroupName"] if auto else []),
+    )
+    parameters = [
+        {
+            "ParameterName": str(p.get("name")).lower(),
+            "ParameterValue": p.get("value"),
+            "ApplyMethod": str(p.get("applyMethod", "immediate")).lower(),
+        }
+        for p in r.get("parameters") or []
+    ]
+    for start in range(0, len(parameters), RDS_PARAMETERS_PER_MODIFY):
+        requests += _one(
+            "rds",
+            "ModifyDBParameterGroup",
+            {
+                "DBParameterGroupName": name,
+                "Parameters": parameters[start : start + RDS_PARAMETERS_PER_MODIFY],
+            },
+        )
+    return requests
 
 
 def _record(r: Resource) -> list[Request]:
@@ -952,6 +1096,72 @@ def _scaling_policy(r: Resource) -> list[Request]:
     )
 
 
+# --- WAF (internal/service/wafv2) ----------------------------------------------------------
+
+# Where the API's member name is not the input's with its first letter raised (wafv2/flex.go
+# spells out each member it sends).
+_WAF_MEMBERS = {
+    "cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled",
+    "ipSetReferenceStatement": "IPSetReferenceStatement",
+    "ipSetForwardedIpConfig": "IPSetForwardedIPConfig",
+    "forwardedIpConfig": "ForwardedIPConfig",
+    "arn": "ARN",
+}
+
+
+def _waf(value: Any) -> Any:
+    """A WAF input as the API's member names and types: camelCase to PascalCase, whole-number
+    floats (the mocks' numbers) to integers. An empty block stays: its presence is the setting
+    (an action's ``block``, an override's ``none``), and the provider sends it as an empty
+    structure."""
+    if isinstance(value, dict):
+        return {
+            _WAF_MEMBERS.get(k, k[:1].upper() + k[1:]): _waf(v)
+            for k, v in value.items()
+            if v is not None and v != []
+        }
+    if isinstance(value, list):
+        return [_waf(v) for v in value]
+    return _int(value) if isinstance(value, float) else value
+
+
+def _web_acl(r: Resource) -> list[Request]:
+    # wafv2/web_acl.go resourceWebACLCreate: CreateWebACL (expandWebACLRules,
+    # expandDefaultAction, expandVisibilityConfig in wafv2/flex.go).
+    name, auto = _name(r)
+    params = {
+        "Name": name,
+        "Scope": r.get("scope"),
+        "DefaultAction": _waf(r.get("defaultAction")),
+        "Description": r.get("description"),
+        "Rules": [_waf(rule) for rule in r.get("rules") or []] or None,
+        "VisibilityConfig": _waf(r.get("visibilityConfig")),
+        "CustomResponseBodies": _waf(r.get("customResponseBodies")),
+        "TokenDomains": r.get("tokenDomains") or None,
+        "Tags": _tags(r),
+    }
+    return [
+        Request(
+            "wafv2",
+            "CreateWebACL",
+            {k: v for k, v in params.items() if v is not None},
+            {"Name"} if auto else set(),
+        )
+    ]
+
+
+def _web_acl_association(r: Resource) -> list[Request]:
+    # wafv2/web_acl_association.go resourceWebACLAssociationCreate: AssociateWebACL.
+    return _one(
+        "wafv2",
+        "AssociateWebACL",
+        {
+            "WebACLArn": _computed(r.get("webAclArn")),
+            "ResourceArn": _computed(r.get("resourceArn")),
+        },
+    )
+
+
 BUILDERS: dict[str, Callable[[Resource], list[Request]]] = {
     "aws:ec2/securityGroup:SecurityGroup": _security_group,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _sg_rule(
@@ -978,6 +1188,8 @@ BUILDERS: dict[str, Callable[[Resource], list[Request]]] = {
         "AssociateRouteTable", "", RouteTableId="routeTableId", SubnetId="subnetId"
     ),
     "aws:ec2/eip:Eip": _simple_ec2("AllocateAddress", "elastic-ip", Domain="domain"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _default_security_group,
+    "aws:ec2/flowLog:FlowLog": _flow_log,
     "aws:ec2/natGateway:NatGateway": _simple_ec2(
         "CreateNatGateway",
         "natgateway",
@@ -1006,8 +1218,10 @@ BUILDERS: dict[str, Callable[[Resource], list[Request]]] = {
     "aws:secretsmanager/secretVersion:SecretVersion": _secret_version,
     "aws:ecr/repository:Repository": _repository,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": _lifecycle_policy,
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": _repository_policy,
     "aws:rds/instance:Instance": _db_instance,
     "aws:rds/subnetGroup:SubnetGroup": _db_subnet_group,
+    "aws:rds/parameterGroup:ParameterGroup": _db_parameter_group,
     "aws:route53/record:Record": _record,
     "aws:acm/certificate:Certificate": _certificate,
     "aws:s3/bucket:Bucket": _bucket,
@@ -1018,6 +1232,8 @@ BUILDERS: dict[str, Callable[[Resource], list[Request]]] = {
     ),
     "aws:appautoscaling/target:Target": _scalable_target,
     "aws:appautoscaling/policy:Policy": _scaling_policy,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
+    "aws:wafv2/webAclAssociation:WebAclAssociation": _web_acl_association,
 }
 
 # Every operation a builder above may send: the operations this layer covers.
@@ -1031,17 +1247,22 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("ec2", "AssociateRouteTable"),
     ("ec2", "AuthorizeSecurityGroupEgress"),
     ("ec2", "AuthorizeSecurityGroupIngress"),
+    ("ec2", "CreateFlowLogs"),
     ("ec2", "CreateInternetGateway"),
     ("ec2", "CreateNatGateway"),
     ("ec2", "CreateRoute"),
     ("ec2", "CreateRouteTable"),
     ("ec2", "CreateSecurityGroup"),
     ("ec2", "CreateSubnet"),
+    ("ec2", "CreateTags"),
     ("ec2", "CreateVpc"),
     ("ec2", "ModifySubnetAttribute"),
     ("ec2", "ModifyVpcAttribute"),
+    ("ec2", "RevokeSecurityGroupEgress"),
+    ("ec2", "RevokeSecurityGroupIngress"),
     ("ecr", "CreateRepository"),
     ("ecr", "PutLifecyclePolicy"),
+    ("ecr", "SetRepositoryPolicy"),
     ("ecs", "CreateCluster"),
     ("ecs", "CreateService"),
     ("ecs", "PutClusterCapacityProviders"),
@@ -1060,8 +1281,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("logs", "CreateLogGroup"),
     ("logs", "PutRetentionPolicy"),
     ("rds", "CreateDBInstance"),
+    ("rds", "CreateDBParameterGroup"),
     ("rds", "CreateDBSubnetGroup"),
     ("rds", "DeleteDBInstance"),
+    ("rds", "ModifyDBParameterGroup"),
     ("route53", "ChangeResourceRecordSets"),
     ("s3", "CreateBucket"),
     ("s3", "PutBucketEncryption"),
@@ -1072,6 +1295,8 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("secretsmanager", "PutSecretValue"),
     ("sns", "CreateTopic"),
     ("sns", "Subscribe"),
+    ("wafv2", "AssociateWebACL"),
+    ("wafv2", "CreateWebACL"),
 )
 
 # Types that send no request of their own the program shapes: components, a wait, a local

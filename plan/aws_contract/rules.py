@@ -7,9 +7,10 @@ accepts, where that is written down (``api-reference``: the AWS API reference pa
 operation or data type; ``provider``: a terraform-provider-aws validator, which then also
 refuses the value at ``pulumi preview``), and one value AWS refuses, which the tests feed it.
 
-The name rules are written out here again rather than imported from ``components.naming``:
-the plan must not import the program it renders (``--root`` may be another checkout), and a
-table of its own checks the program's helper instead of agreeing with it by construction.
+The name rules the program also applies (``NameRule`` and the rules of the names it makes from
+the stack name: ECS family, dashboard, final snapshot, secret) are ``components.naming``'s, one
+definition for the program and this check; ``components`` never imports ``plan``. The program's
+names are still checked as AWS gets them, from the rendered requests, not from the helper.
 
 A field path uses the API's member names with ``[*]`` for any list index, as
 ``plan.aws_contract.requests`` builds the requests.
@@ -21,80 +22,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from components.naming import (
+    DASHBOARD_NAME,
+    ECS_FAMILY,
+    RDS_FINAL_SNAPSHOT,
+    SECRET_NAME,
+    NameRule,
+)
+
 API_REFERENCE = "api-reference"
 PROVIDER = "provider"
-
-
-@dataclass(frozen=True)
-class NameRule:
-    """What AWS accepts in one name field."""
-
-    what: str
-    allowed: str
-    """The characters allowed, as a regular expression character class body."""
-    max_length: int
-    source: str
-    min_length: int = 1
-    first: str | None = None
-    lowercase: bool = False
-    no_double_hyphen: bool = False
-    no_edge_hyphen: bool = False
-    no_trailing_hyphen: bool = False
-    forbidden_prefixes: tuple[str, ...] = ()
-
-    def problems(self, value: str) -> list[str]:
-        found = []
-        bad = sorted(set(re.sub(f"[{self.allowed}]", "", value)))
-        if bad:
-            found.append(f"has {''.join(bad)!r}; only [{self.allowed}] allowed")
-        if not self.min_length <= len(value) <= self.max_length:
-            found.append(f"is {len(value)} characters; {self.min_length}-{self.max_length} allowed")
-        if value and self.first and not re.match(f"[{self.first}]", value):
-            found.append(f"must start with [{self.first}]")
-        if self.lowercase and value != value.lower():
-            found.append("must be lower case")
-        if self.no_double_hyphen and "--" in value:
-            found.append("must not contain '--'")
-        if value and self.no_edge_hyphen and (value[0] == "-" or value[-1] == "-"):
-            found.append("must not start or end with '-'")
-        if value and self.no_trailing_hyphen and value[-1] == "-":
-            found.append("must not end with '-'")
-        found += [
-            f"must not start with {p!r}" for p in self.forbidden_prefixes if value.startswith(p)
-        ]
-        return found
-
-
-ECS_FAMILY = NameRule(
-    "ECS task definition family",
-    "A-Za-z0-9_-",
-    255,
-    "terraform-provider-aws internal/service/ecs/task_definition.go resourceTaskDefinition "
-    "`family` ValidateFunc",
-)
-DASHBOARD_NAME = NameRule(
-    "CloudWatch dashboard name",
-    "A-Za-z0-9_-",
-    255,
-    "terraform-provider-aws internal/service/cloudwatch/validate.go validDashboardName",
-)
-RDS_FINAL_SNAPSHOT = NameRule(
-    "RDS final DB snapshot identifier",
-    "A-Za-z0-9-",
-    255,
-    "terraform-provider-aws internal/service/rds/instance.go resourceInstance "
-    "`final_snapshot_identifier` ValidateFunc; RDS API reference DeleteDBInstance "
-    "`FinalDBSnapshotIdentifier` (first character a letter)",
-    first="A-Za-z",
-    no_double_hyphen=True,
-    no_trailing_hyphen=True,
-)
-SECRET_NAME = NameRule(
-    "Secrets Manager secret name",
-    "A-Za-z0-9/_+=.@-",
-    512,
-    "Secrets Manager API reference CreateSecret `Name` (ASCII letters, digits and /_+=.@-)",
-)
 
 
 @dataclass(frozen=True)
@@ -250,6 +187,22 @@ S3_BUCKET_NAME = NameRule(
     no_edge_hyphen=True,
     forbidden_prefixes=("xn--", "sthree-"),
 )
+RDS_PARAMETER_GROUP_NAME = NameRule(
+    "RDS DB parameter group name",
+    "0-9a-z.-",
+    255,
+    "terraform-provider-aws internal/service/rds/validate.go validParamGroupName (lower-case "
+    "letters, digits, periods and hyphens; a letter first; no '--'; no '-' last)",
+    first="a-z",
+    lowercase=True,
+    no_double_hyphen=True,
+    no_trailing_hyphen=True,
+)
+
+# AWS WAF API reference VisibilityConfig `MetricName`: names AWS WAF uses for its own metrics.
+WAF_RESERVED_METRIC_NAMES = ("All", "Default_Action")
+WAF_RATE_WINDOWS = {60, 120, 300, 600}
+FLOW_LOG_AGGREGATION_INTERVALS = {60, 600}
 
 LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096}
 LOG_RETENTION_DAYS |= {1827, 2192, 2557, 2922, 3288, 3653}
@@ -620,6 +573,71 @@ RULES += (
 )
 
 
+def _not_reserved(reserved: tuple[str, ...]) -> Callable[[object], list[str]]:
+    def check(value: object) -> list[str]:
+        return [f"{value!r} is reserved by AWS WAF"] if value in reserved else []
+
+    return check
+
+
+_WAF_METRIC_SOURCE = (
+    "AWS WAF API reference VisibilityConfig `MetricName` (no whitespace, and not a name AWS "
+    "WAF reserves for its own metrics, such as All and Default_Action)"
+)
+
+RULES += (
+    Rule(
+        "rds",
+        "CreateDBParameterGroup",
+        "DBParameterGroupName",
+        RDS_PARAMETER_GROUP_NAME.what,
+        _name(RDS_PARAMETER_GROUP_NAME),
+        RDS_PARAMETER_GROUP_NAME.source,
+        PROVIDER,
+        "Data_Parameters",
+        "data-parameters-0a1b2c3",
+    ),
+    Rule(
+        "ec2",
+        "CreateFlowLogs",
+        "MaxAggregationInterval",
+        "flow log aggregation interval",
+        _one_of(FLOW_LOG_AGGREGATION_INTERVALS),
+        "terraform-provider-aws internal/service/ec2/vpc_flow_log.go resourceFlowLog "
+        "`max_aggregation_interval` ValidateFunc (60 or 600); EC2 API reference CreateFlowLogs "
+        "`MaxAggregationInterval`",
+        PROVIDER,
+        300,
+        600,
+    ),
+    Rule(
+        "wafv2",
+        "CreateWebACL",
+        "Rules[*].Statement.RateBasedStatement.EvaluationWindowSec",
+        "rate-based rule evaluation window",
+        _one_of(WAF_RATE_WINDOWS),
+        "AWS WAF API reference RateBasedStatement `EvaluationWindowSec` (60, 120, 300 or 600)",
+        API_REFERENCE,
+        180,
+        300,
+    ),
+    *(
+        Rule(
+            "wafv2",
+            "CreateWebACL",
+            path,
+            "WAF metric name",
+            _not_reserved(WAF_RESERVED_METRIC_NAMES),
+            _WAF_METRIC_SOURCE,
+            API_REFERENCE,
+            "All",
+            "fastapi-fargate-prod-waf",
+        )
+        for path in ("VisibilityConfig.MetricName", "Rules[*].VisibilityConfig.MetricName")
+    ),
+)
+
+
 @dataclass(frozen=True)
 class RequestRule:
     """A rule over several fields of one request (the fields' values alone are fine)."""
@@ -708,6 +726,12 @@ def _attribute_range(key: str, low: int, high: int) -> Callable[[dict], list[str
     return check
 
 
+def _distinct_priorities(params: dict) -> list[str]:
+    priorities = [rule.get("Priority") for rule in params.get("Rules") or []]
+    repeated = sorted({p for p in priorities if priorities.count(p) > 1})
+    return [f"priority {p} is used by more than one rule" for p in repeated]
+
+
 REQUEST_RULES: tuple[RequestRule, ...] = (
     RequestRule(
         "rds",
@@ -783,6 +807,17 @@ REQUEST_RULES: tuple[RequestRule, ...] = (
         API_REFERENCE,
         {"requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "4096"},
         {"requiresCompatibilities": ["FARGATE"], "cpu": "512", "memory": "1024"},
+    ),
+    RequestRule(
+        "wafv2",
+        "CreateWebACL",
+        "web ACL rule priorities",
+        _distinct_priorities,
+        "AWS WAF API reference Rule `Priority` (the priorities don't need to be consecutive, but "
+        "they must all be different)",
+        API_REFERENCE,
+        {"Rules": [{"Name": "a", "Priority": 1}, {"Name": "b", "Priority": 1}]},
+        {"Rules": [{"Name": "a", "Priority": 0}, {"Name": "b", "Priority": 1}]},
     ),
 )
 
