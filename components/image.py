@@ -64,9 +64,10 @@ DOCKERFILE = "app/Dockerfile"
 # encrypted as a secret but decryptable by whoever reads the state, such as dev's preview role);
 # an ECR token there would let its reader push to every repository of the account for 12 hours.
 #
-# Why a server without username and password still pushes (pulumi/pulumi-docker v5.1.0, and
-# master 237b7899, which differs from it in provider/ only by an import path; the installed
-# pulumi_docker is 5.2.0):
+# Why a server without username and password still pushes (pulumi/pulumi-docker at tag v5.1.0
+# and at master 237b7899, the newest snapshot, whose provider/*.go differ from v5.1.0 only by
+# one import path in provider.go and serve.go; the installed pulumi_docker is 5.2.0, a tag the
+# snapshot lacks):
 # * provider/image.go dockerBuild: `getDefaultDockerConfig()` loads the CLI's config
 #   (`config.Load(config.Dir())`: $DOCKER_CONFIG or ~/.docker/config.json, with its credsStore or
 #   the platform's default helper from `credentials.DetectDefaultStore`); when pushing it calls
