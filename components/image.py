@@ -16,6 +16,11 @@ from a laptop and then from CI builds nothing new when ``app/`` has not changed:
   for another build (the repository's immutable tags would refuse the push), never a new
   tag for the same build.
 
+The push logs in to ECR with the Docker config of the machine that runs ``pulumi up`` (``aws
+ecr get-login-password | docker login --username AWS --password-stdin <registry>`` before it):
+no registry credential is an input of the ``docker.Image``, so none is in the stack's state,
+which dev's pull-request preview role can decrypt (see ``PUSH_CREDENTIALS``).
+
 With ``image.uri`` set, nothing is built or created: a CI pipeline that builds its own image
 deploys it as given.
 
@@ -50,6 +55,39 @@ from components.settings import ImageSettings
 # (provider/provider.go Check, hashContext).
 BUILD_CONTEXT = "app"
 DOCKERFILE = "app/Dockerfile"
+
+# PUSH_CREDENTIALS: the push logs in to ECR with the Docker config of the machine that runs
+# `pulumi up` (`aws ecr get-login-password | docker login --username AWS --password-stdin
+# <registry>` first: README, docs/first-deploy.md, .github/workflows/deploy.yml), never with a
+# password among the image's inputs. pulumi-docker keeps every input of a docker.Image in its
+# state (provider/provider.go Create/Update: checkpointObject writes them under `__inputs`,
+# encrypted as a secret but decryptable by whoever reads the state, such as dev's preview role);
+# an ECR token there would let its reader push to every repository of the account for 12 hours.
+#
+# Why a server without username and password still pushes (pulumi/pulumi-docker at tag v5.1.0
+# and at master 237b7899, the newest snapshot, whose provider/*.go differ from v5.1.0 only by
+# one import path in provider.go and serve.go; the installed pulumi_docker is 5.2.0, a tag the
+# snapshot lacks):
+# * provider/image.go dockerBuild: `getDefaultDockerConfig()` loads the CLI's config
+#   (`config.Load(config.Dir())`: $DOCKER_CONFIG or ~/.docker/config.json, with its credsStore or
+#   the platform's default helper from `credentials.DetectDefaultStore`); when pushing it calls
+#   `getRegistryAuth(img, cfg)` and sends that AuthConfig with `docker.ImagePush`
+#   (`imgtypes.PushOptions{RegistryAuth: ...}`).
+# * provider/image.go getRegistryAuth: only when both `Registry.Username` and
+#   `Registry.Password` are set are they used; otherwise (our case) it returns
+#   `cfg.GetAuthConfig(registryServer)`, what `docker login` stored for that host (docker/cli
+#   cli/config/configfile/file.go GetAuthConfig: the host's credHelpers entry, the credsStore,
+#   or the file's `auths`). A username without a password, or the reverse, falls back the same
+#   way with a warning.
+# * provider/image.go getRegistryAddrForAuth: the host is `credentials.ConvertToHostname(server)`
+#   (the repository URL without its path: `<account>.dkr.ecr.<region>.amazonaws.com`, the host
+#   `docker login` was given); with no `registry` at all (marshalRegistry leaves Server empty) it
+#   is the image name's domain (getRegistryAddrFromImage, `reference.Domain`): the same host.
+# The server is kept anyway: provider/provider.go Diff/diffUpdates ignores changes to
+# `registry.username`/`registry.password` but not to the rest of `registry`, so dropping those
+# two leaves the diff empty and an existing stack rebuilds and pushes nothing, while removing
+# `registry` (a deleted input) would rebuild and push the same tag again into a repository of
+# immutable tags.
 
 
 def image_tag(platform: str, project_dir: Path | None = None) -> str:
@@ -186,7 +224,6 @@ class AppImage(pulumi.ComponentResource):
                 child,
             )
         tag = image_tag(settings.platform)
-        credentials = aws.ecr.get_authorization_token_output(registry_id=repository.registry_id)
         image = docker.Image(
             f"{name}-image",
             docker.ImageArgs(
@@ -198,11 +235,10 @@ class AppImage(pulumi.ComponentResource):
                 ),
                 # A preview must not need a Docker engine or push anything.
                 build_on_preview=False,
-                registry=docker.RegistryArgs(
-                    server=repository.repository_url,
-                    username=credentials.user_name,
-                    password=pulumi.Output.secret(credentials.password),
-                ),
+                # The server only: the push authenticates with the Docker config of whoever
+                # runs `pulumi up` (see PUSH_CREDENTIALS), so no registry credential is an input,
+                # and none reaches the state.
+                registry=docker.RegistryArgs(server=repository.repository_url),
             ),
             child,
         )

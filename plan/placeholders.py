@@ -93,8 +93,6 @@ class PlanMocks(AwsMocks):
             )
         elif token == "aws:elb/getServiceAccount:getServiceAccount":
             self._learn(result["arn"], looked_up(f"ELB log delivery account of {self.region}"))
-        elif token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            self._learn(result["proxyEndpoint"], looked_up("ECR registry endpoint"))
         return result
 
     def _zone(self, a: Mapping[str, Any]) -> Any:

@@ -328,15 +328,6 @@ class AwsMocks(pulumi_mocks.Mocks):
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return {
-                "authorizationToken": "QVdTOnNlY3JldA==",
-                "userName": "AWS",
-                "password": "ecr-password-not-for-state",
-                "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
-                "expiresAt": "2030-01-01T00:00:00Z",
-                "id": self.region,
-            }
         if token == "aws:route53/getZone:getZone":
             zone_id = a.get("zoneId")
             if zone_id:

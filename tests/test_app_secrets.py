@@ -169,14 +169,12 @@ class TestReleasePhase:
 
 
 class TestNeverInPlainText:
-    def test_no_resource_input_is_secret_but_the_ecr_login(self, dev):
-        # No app secret value anywhere: the only secret inputs left are the ECR login the
-        # image push uses and the rollout check's pickled provider (no secret in it).
+    def test_no_resource_input_is_secret_but_the_rollout_checks_pickled_provider(self, dev):
+        # No app secret value anywhere, and no registry login either (the image pushes with
+        # Docker's): the only secret input left is the rollout check's pickled provider, which
+        # the SDK always marks secret and which holds no secret.
         secret_inputs = {(r.type, key) for r in dev.resources for key in r.secret_inputs}
-        assert secret_inputs == {
-            ("docker:index/image:Image", "registry"),
-            ("pulumi-python:dynamic/rollout:RolloutCheck", "__provider"),
-        }
+        assert secret_inputs == {("pulumi-python:dynamic/rollout:RolloutCheck", "__provider")}
 
     def test_the_pickled_providers_hold_no_secret_arn_value_or_config(self, dev):
         for resource in dev.resources:

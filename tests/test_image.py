@@ -136,3 +136,31 @@ class TestTheTagMovesExactlyWhenTheProviderWouldRebuild:
         finally:
             ignore.write_bytes(original)
         assert "syntax error in pattern" in str(raised.value)
+
+
+# The data source the program used to read an ECR login token with before each push.
+ECR_TOKEN_LOOKUP = "aws:ecr/getAuthorizationToken:getAuthorizationToken"
+
+
+class TestNoRegistryCredentialReachesTheState:
+    """pulumi-docker keeps every input of a docker.Image in the state (provider/provider.go
+    Create/Update, checkpointObject) and dev's preview role decrypts that state, so the image
+    must push with the Docker config's login (components/image.py PUSH_CREDENTIALS), never with
+    a credential among its inputs."""
+
+    def test_the_image_names_its_registry_server_and_no_credential(self):
+        """The server stays, the same as before: provider/provider.go diffUpdates ignores a
+        change of registry.username/password but not of the rest of `registry`, so an existing
+        stack's first deploy without the credentials rebuilds and re-pushes nothing."""
+        rendered = render()
+        image = rendered.one(IMAGE)
+        repository = rendered.one("aws:ecr/repository:Repository")
+        assert image["registry"] == {"server": rendered.outputs_of(repository)["repositoryUrl"]}
+        assert image.secret_inputs == set()
+        for text in strings_in(image.inputs):
+            assert "password" not in text.lower() and "token" not in text.lower(), text
+
+    def test_no_ecr_login_token_is_read_by_the_program(self):
+        rendered = render()
+        assert rendered.all(IMAGE), "dev builds an image: the check below would prove nothing"
+        assert [token for token, _ in rendered.invokes if token == ECR_TOKEN_LOOKUP] == []

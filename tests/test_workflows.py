@@ -704,6 +704,102 @@ def test_deploy_sets_up_buildx_and_runs_pulumi_up():
     assert INSTALL_INTO_VENV in [s.get("run") for s in job["steps"]]
 
 
+ECR_LOGIN_STEP = "Log in to the stack's ECR registry"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_deploy_that_builds_logs_in_to_ecr_before_pulumi_up(stack):
+    """pulumi-docker pushes with the Docker config's login only (components/image.py,
+    PUSH_CREDENTIALS): a building deploy without it fails its push; one that builds nothing
+    (prod promotes) needs none."""
+    from ops.promotion import promoted_from
+
+    source, _ = promoted_from(stack)
+    running = steps_that_run(deploy_job(), source or "")
+    logins = [s for s in running if "docker login" in s.get("run", "")]
+    builds = [s for s in running if s.get("uses", "").startswith("docker/setup-buildx-action@")]
+    (up,) = [s for s in running if s.get("with", {}).get("command") == "up"]
+    if not builds:
+        assert stack == "prod" and logins == []
+        return
+    (login,) = logins
+    assert login["name"] == ECR_LOGIN_STEP
+    assert running.index(login) < running.index(up)
+    assert "set -x" not in login["run"] and "--password " not in login["run"]
+
+
+# Stand-ins for the login step: `pulumi config get aws:region` answers $STUB_REGION (nothing,
+# and a failure, when unset); `aws` answers the account and the login password; `docker` logs
+# its arguments and what it read on standard input.
+FAKE_PULUMI_CONFIG = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["pulumi", *sys.argv[1:]]) + "\\n")
+if sys.argv[1:3] == ["config", "get"]:
+    if not os.environ.get("STUB_REGION"):
+        sys.exit("error: configuration key 'aws:region' not found for stack 'dev'")
+    print(os.environ["STUB_REGION"])
+"""
+FAKE_AWS = """import json, os, sys
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["aws", *sys.argv[1:]]) + "\\n")
+if sys.argv[1:3] == ["sts", "get-caller-identity"]:
+    print("111111111111")
+elif sys.argv[1:3] == ["ecr", "get-login-password"]:
+    sys.stdout.write("ecr-password-from-the-pipe")
+    sys.exit(int(os.environ.get("STUB_AWS_EXIT", "0")))
+"""
+FAKE_DOCKER = """import json, os, sys
+stdin = sys.stdin.read()
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(["docker", *sys.argv[1:], {"stdin": stdin}]) + "\\n")
+sys.exit(0 if stdin else 1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("stack_region", "runner_region", "registry"),
+    [
+        ("eu-west-1", "us-east-1", "111111111111.dkr.ecr.eu-west-1.amazonaws.com"),
+        ("", "us-east-2", "111111111111.dkr.ecr.us-east-2.amazonaws.com"),
+        ("cn-north-1", "us-east-1", "111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn"),
+    ],
+    ids=["the stack's region", "no aws:region: the runner's", "China"],
+)
+def test_the_ecr_login_pipes_the_password_to_the_stacks_registry(
+    tmp_path, stack_region, runner_region, registry
+):
+    step = step_named(deploy_job(), ECR_LOGIN_STEP)
+    env = {
+        "STACK_NAME": "org/dev",
+        "AWS_REGION": runner_region,
+        "STUB_REGION": stack_region,
+        "PULUMI_BACKEND_URL": "s3://state-dev",
+    }
+    stubs = {"pulumi": FAKE_PULUMI_CONFIG, "aws": FAKE_AWS, "docker": FAKE_DOCKER}
+    run_script(step["run"], tmp_path, env, stubs)
+    calls = stub_calls(tmp_path)
+    assert calls[:2] == [
+        ["pulumi", "login", "s3://state-dev"],
+        ["pulumi", "config", "get", "aws:region", "--stack", "org/dev"],
+    ]
+    region = registry.split(".")[3]
+    assert ["aws", "ecr", "get-login-password", "--region", region] in calls
+    assert calls[-1] == [
+        "docker", "login", "--username", "AWS", "--password-stdin", registry,
+        {"stdin": "ecr-password-from-the-pipe"},
+    ]  # fmt: skip
+    arguments = [a for call in calls for a in call if isinstance(a, str)]
+    assert not any("ecr-password-from-the-pipe" in a for a in arguments)
+
+
+def test_a_failed_ecr_login_fails_the_step_before_pulumi_up(tmp_path):
+    step = step_named(deploy_job(), ECR_LOGIN_STEP)
+    env = {"STACK_NAME": "dev", "AWS_REGION": "us-east-1", "STUB_REGION": "us-east-1"}
+    env["STUB_AWS_EXIT"] = "255"  # say, the role may not call ecr:GetAuthorizationToken
+    stubs = {"pulumi": FAKE_PULUMI_CONFIG, "aws": FAKE_AWS, "docker": FAKE_DOCKER}
+    run_script(step["run"], tmp_path, env, stubs, status=255)
+
+
 def test_the_deploy_job_uses_no_cache():
     text = yaml.safe_dump(deploy_job()["steps"])
     assert "cache" not in text
