@@ -69,8 +69,8 @@ class BasePlan:
             # With its bytecode caches: copytree keeps the files' times, which is what Python
             # checks a cache against, so the subprocess does not compile the tool again.
             shutil.copytree(TOOL, tool / "plan")
-            # The guardrails judge the change, not its base: --no-policy.
-            command = [sys.executable, "-P", "-m", "plan", self.stack, "--json", "--no-policy"]
+            # The guardrails and AWS's request rules judge the change, not its base.
+            command = [sys.executable, "-P", "-m", "plan", self.stack, "--json", "--as-base"]
             command += ["--root", str(worktree)]
             if self.stack_file is not None:
                 command += ["--stack-file", str(_in_worktree(self.stack_file, self.root, worktree))]
@@ -117,9 +117,7 @@ class BasePlan:
             self._process.communicate()
         try:
             if self._worktree is not None:
-                git(
-                    self.root, "worktree", "remove", "--force", str(self._worktree), what="cleanup"
-                )
+                git(self.root, "worktree", "remove", "--force", str(self._worktree), what="cleanup")
         finally:
             if self._scratch is not None:
                 self._scratch.cleanup()

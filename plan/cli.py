@@ -85,6 +85,8 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the guardrails (the policy pack in policy/, with policy/config.STACK.json)",
     )
+    # Internal: how plan.base plans a --base revision (no guardrails, no AWS request check).
+    p.add_argument("--as-base", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--rollout",
         action="store_true",
@@ -158,7 +160,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             current = build_plan(stack, root, policy=not args.no_policy)
             base = pending.result(), f"stack {stack.stack} at {args.base}"
     else:
-        current = build_plan(stack, root, policy=not args.no_policy)
+        current = build_plan(stack, root, policy=not args.no_policy, judge=not args.as_base)
         base = None
     answer, rest = _output(args, root, stack, current, base)
     refused = policies.refused(current)

@@ -28,7 +28,6 @@ from typing import Any
 
 import pulumi
 
-from plan import aws_contract
 from plan.engine_config import ConfigError
 from plan.errors import PlanError, settings_report
 from plan.placeholders import Placeholders, PlanMocks
@@ -68,12 +67,19 @@ def resource_key(type_: str, name: str) -> str:
     return f"{type_}::{name}"
 
 
-def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> Plan:
+def build_plan(
+    stack: StackFile, root: Path = ROOT, *, policy: bool = True, judge: bool = True
+) -> Plan:
     """Render ``root/__main__.py`` with the stack's config and return the plan document.
 
     With ``policy``, the project's policy pack (``root/policy``) runs on the rendering as
     ``pulumi preview --policy-pack policy`` would run it (``plan.policies``); its findings are
     the document's ``guardrails`` (None without a pack or with ``policy=False``).
+
+    With ``judge`` (always, but for a ``--base`` revision), the requests are checked against
+    AWS's rules (``plan.aws_contract``). A base revision is what runs already; the change is
+    what is judged. And that check uses the name rules of the ``components`` it renders, which
+    a revision older than them does not have.
 
     Raises ``PlanError`` when the program refuses the settings (a ``SettingsError``, or any
     ``pulumi.RunError``: the errors Pulumi prints without a traceback).
@@ -122,11 +128,16 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
     # What AWS itself would refuse stops the plan like a settings error does: pulumi up would
     # fail on that request, after a green preview (plan.aws_contract).
     # Another program (bootstrap/) may create types the layer has no requests for: noted below.
-    violations = aws_contract.check(rendered, require_mapping=False)
-    if violations:
-        raise PlanError(aws_contract.format_violations(violations, clean.value))
+    unchecked: list[str] = []
+    if judge:
+        from plan import aws_contract
+
+        violations = aws_contract.check(rendered, require_mapping=False)
+        if violations:
+            raise PlanError(aws_contract.format_violations(violations, clean.value))
+        unchecked = aws_contract.unmapped_types(rendered)
     guardrails = None
-    if policy:
+    if policy and judge:
         from plan.policies import run_pack
 
         # Right after rendering: the runtime still holds this stack's config, as the engine
@@ -140,7 +151,7 @@ def build_plan(stack: StackFile, root: Path = ROOT, *, policy: bool = True) -> P
             + ", ".join(sorted(stack.encrypted_keys))
             + "."
         )
-    if unchecked := aws_contract.unmapped_types(rendered):
+    if unchecked:
         notes.append(
             "Not checked against AWS's request rules (plan.aws_contract has no mapping): "
             + ", ".join(unchecked)

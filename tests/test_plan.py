@@ -415,6 +415,21 @@ class TestTheCommandLine:
         assert not [p for p in worktree_paths() if str(tmp_path) in p]
         assert list(tmp_path.iterdir()) == []
 
+    def test_a_base_revision_is_planned_not_judged(self, capsys, monkeypatch):
+        # What runs already is not refused by the rules the change answers to, and a revision
+        # older than the name rules the AWS request check imports from its components plans.
+        from plan import aws_contract
+
+        def judged(*_: object, **__: object) -> None:
+            raise AssertionError("the AWS request rules ran on a base revision")
+
+        monkeypatch.setattr(aws_contract, "check", judged)
+        code, out, err = run_cli(capsys, "dev", "--json", "--as-base")
+        assert (code, err) == (0, "")
+        assert json.loads(out)["guardrails"] is None
+        with pytest.raises(AssertionError, match="on a base revision"):
+            run_cli(capsys, "dev", "--json")
+
     def test_a_bad_git_ref_is_a_clear_error(self, capsys):
         code, _, err = run_cli(capsys, "dev", "--base", "no-such-ref-anywhere")
         assert code == 2
