@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, pool, text
+from sqlalchemy import create_engine, inspect, make_url, pool, text
 
 from api.migrate import MIGRATION_LOCK_KEY, alembic_config
 from api.models import Base
@@ -98,18 +99,28 @@ def test_migrate_fails_with_a_clear_message_and_never_prints_the_password():
     assert password not in result.stdout + result.stderr
 
 
-def _advisory_waiters(conn) -> int:
+def _advisory_waiters(conn, application_name: str) -> int:
+    """The sessions of ``application_name`` waiting for the migration lock. Only those: the
+    lock key is the database's, and tests on other workers migrate their own schemas in it."""
     return conn.execute(
         text(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-            "AND classid::bigint = :hi AND objid::bigint = :lo"
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND NOT l.granted "
+            "AND l.classid::bigint = :hi AND l.objid::bigint = :lo "
+            "AND a.application_name = :name"
         ),
-        {"hi": MIGRATION_LOCK_KEY >> 32, "lo": MIGRATION_LOCK_KEY & 0xFFFFFFFF},
+        {
+            "hi": MIGRATION_LOCK_KEY >> 32,
+            "lo": MIGRATION_LOCK_KEY & 0xFFFFFFFF,
+            "name": application_name,
+        },
     ).scalar_one()
 
 
 def test_concurrent_migrations_serialize_and_apply_the_schema_once(pg_url):
-    env = clean_env(DATABASE_URL=pg_url)
+    racers = f"migration-race-{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_url).update_query_dict({"application_name": racers})
+    env = clean_env(DATABASE_URL=url.render_as_string(hide_password=False))
     engine = create_engine(pg_url, poolclass=pool.NullPool)
     procs: list[subprocess.Popen[str]] = []
     try:
@@ -128,7 +139,7 @@ def test_concurrent_migrations_serialize_and_apply_the_schema_once(pg_url):
                     )
                 )
             wait_until(
-                lambda: _advisory_waiters(holder) == 2,
+                lambda: _advisory_waiters(holder, racers) == 2,
                 timeout=30,
                 what="both migration processes waiting on the advisory lock",
             )
