@@ -179,7 +179,13 @@ def _migrations(
     from plan import migrations
 
     production, major = migrations.production_of(current)
-    review = migrations.review(root, args.base, production=production, pg_major=major)
+    review = migrations.review(
+        root,
+        args.base,
+        production=production,
+        pg_major=major,
+        lock_timeout_ms=migrations.lock_timeout_of(current),
+    )
     form = next((f for f in ("json", "markdown", "mermaid") if getattr(args, f)), "text")
     output = migrations.attach(output, review, form)
     refused = review.refused()

@@ -268,16 +268,24 @@ class Review:
         )
 
 
-def review(root: Path, ref: str, *, production: bool, pg_major: str | None = None) -> Review:
+def review(
+    root: Path,
+    ref: str,
+    *,
+    production: bool,
+    pg_major: str | None = None,
+    lock_timeout_ms: int | None = None,
+) -> Review:
     """The revisions ``root`` adds since ``ref`` and squawk's findings; ``PlanError`` when git,
-    Alembic or squawk cannot say."""
+    Alembic or squawk cannot say. ``lock_timeout_ms``: the stack's (``lock_timeout_of``), which
+    the rendered SQL sets as the release phase will."""
     result = Review(base=ref, production=production, pg_major=pg_major or DEFAULT_PG_MAJOR)
     if not (root / MIGRATIONS).is_dir() or not _changed(root, ref):
         return result
     with tempfile.TemporaryDirectory(prefix="plan-migrations-") as scratch:
         scratch_dir = Path(scratch)
         base_dir = _base_scripts(root, ref, scratch_dir / "base")
-        inspected = inspect(root, base_dir)
+        inspected = inspect(root, base_dir, lock_timeout_ms)
         result.revisions = [Revision(**r["revision"]) for r in inspected]
         if not result.revisions:
             return result
@@ -322,13 +330,19 @@ def _base_scripts(root: Path, ref: str, target: Path) -> Path | None:
     return target / MIGRATIONS
 
 
-def inspect(root: Path, base_dir: Path | None) -> list[dict[str, Any]]:
+def inspect(
+    root: Path, base_dir: Path | None, lock_timeout_ms: int | None = None
+) -> list[dict[str, Any]]:
     """Each revision of ``root/app/migrations`` not in ``base_dir``, in upgrade order, with
     its offline SQL (or why it has none): from a subprocess, so the revision scripts and the
-    app's ``migrations/env.py`` run in an interpreter of their own, with ``root/app`` first."""
+    app's ``migrations/env.py`` run in an interpreter of their own, with ``root/app`` first.
+    ``lock_timeout_ms`` reaches env.py as the task definition hands it over (None: the app's
+    default)."""
     app_dir = root / "app"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_URL"))}
     env["DATABASE_URL"] = OFFLINE_URL
+    if lock_timeout_ms is not None:
+        env["DB_LOCK_TIMEOUT_MS"] = str(lock_timeout_ms)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), str(app_dir)])
     command = [
         sys.executable,
@@ -506,6 +520,20 @@ def production_of(plan: dict[str, Any]) -> tuple[bool, str]:
     production = config.get(f"{project}:production") in (True, "true")
     major = str(config.get(f"{project}:database.engineVersion") or DEFAULT_PG_MAJOR)
     return production, major
+
+
+def lock_timeout_of(plan: dict[str, Any]) -> int | None:
+    """The ``lock_timeout`` (ms) the planned stack's release phase migrates with: what the task
+    definitions hand the app (``DB_LOCK_TIMEOUT_MS``, from ``migration.lockTimeout``:
+    components/database.py); None without a database."""
+    for resource in plan.get("resources", []):
+        if resource.get("type") != "aws:ecs/taskDefinition:TaskDefinition":
+            continue
+        for container in resource["inputs"].get("containerDefinitions") or []:
+            for variable in container.get("environment") or []:
+                if variable.get("name") == "DB_LOCK_TIMEOUT_MS":
+                    return int(variable["value"])
+    return None
 
 
 def attach(output: str, review: Review, form: str) -> str:

@@ -19,10 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from components.settings.data import DatabaseSettings
 from plan import migration_check, migrations
 from plan.cli import main
+from plan.document import build_plan
+from plan.stackfile import load_stack
 from pulumi_harness import ROOT
 
 BASE_HEAD = "8c1f4e2a9b3d"
@@ -231,6 +234,27 @@ def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(c
     review = migrations.review(change, "HEAD", production=True)
     # require-lock-timeout does not fire: the rendered transaction sets it, as env.py does.
     assert [f.rule for f in review.findings] == ["require-concurrent-index-creation"]
+
+
+def test_the_rendered_sql_sets_the_stacks_own_lock_timeout(change, tmp_path):
+    name, text = revision_file(
+        rev="6a2b3c4d5e6f",
+        message="index titles",
+        upgrade='    op.create_index("ix_notes_title", "notes", ["title"])',
+        downgrade='    op.drop_index("ix_notes_title", "notes")',
+    )
+    (change / name).write_text(text)
+    # migration.lockTimeout 4 s (below the 5 s statement timeout) reaches the task definitions,
+    # and from them the rendered SQL.
+    config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    config["fastapi-fargate:migration"] = {"lockTimeout": 4}
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    plan = build_plan(load_stack(ROOT, None, stack_file), policy=False)
+    assert migrations.lock_timeout_of(plan) == 4000
+    (item,) = migrations.inspect(change, _base_dir(change), migrations.lock_timeout_of(plan))
+    assert "SET LOCAL lock_timeout = 4000;" in item["sql"]
+    assert "SET LOCAL lock_timeout = 2000;" not in item["sql"]
 
 
 def _base_dir(repo: Path) -> Path:
