@@ -413,18 +413,69 @@ def test_readiness_reads_the_schema_until_it_is_at_head_then_keeps_that_answer(p
     monkeypatch.setenv("DATABASE_URL", pg_url)
     engine = create_engine(pg_url, poolclass=pool.NullPool)
     try:
-        assert schema_state.schema_at_head(engine) is False
+        assert schema_state.schema_state(engine) == schema_state.BEHIND
         migrate.upgrade_to_head(make_url(pg_url), config_with_default())
-        assert schema_state.schema_at_head(engine) is True
+        assert schema_state.schema_state(engine) == schema_state.AT_HEAD
         # Kept: no more reads of alembic_version for this engine (a fresh one reads again).
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE alembic_version"))
-        assert schema_state.schema_at_head(engine) is True
+        assert schema_state.schema_state(engine) == schema_state.AT_HEAD
         other = create_engine(pg_url, poolclass=pool.NullPool)
-        assert schema_state.schema_at_head(other) is False
+        assert schema_state.schema_state(other) == schema_state.BEHIND
         other.dispose()
     finally:
         engine.dispose()
+
+
+# A revision a newer release's scripts add: this build has never seen it.
+NEWER = "f0e1d2c3b4a5"
+
+
+@pytest.mark.parametrize(
+    ("heads", "state"),
+    [
+        (HEAD, schema_state.AT_HEAD),
+        (frozenset({NEWER}), schema_state.AHEAD),
+        # Never migrated: the release phase has not run yet.
+        (frozenset(), schema_state.BEHIND),
+        # Part known, part not: nothing a release of this app writes; not ready.
+        (HEAD | {NEWER}, schema_state.BEHIND),
+    ],
+    ids=["at-head", "newer", "empty", "mixed"],
+)
+def test_the_schema_is_compared_with_this_builds_revisions(heads, state):
+    assert schema_state.known_revisions() >= HEAD
+    assert NEWER not in schema_state.known_revisions()
+    assert schema_state.compare(heads) == state
+
+
+def test_a_known_revision_below_the_head_is_behind(monkeypatch):
+    # This build ships one revision; a second, later one makes the first "known, not head".
+    monkeypatch.setattr(schema_state, "expected_heads", lambda: frozenset({NEWER}))
+    monkeypatch.setattr(schema_state, "known_revisions", lambda: HEAD | {NEWER})
+    assert schema_state.compare(HEAD) == schema_state.BEHIND
+
+
+def test_a_rollbacks_task_of_the_previous_build_is_ready_on_the_newer_schema(
+    pg_url, server_factory, monkeypatch
+):
+    """The circuit breaker rolls a failed release back to the previous task definition after
+    its migration ran: where /readyz is the health check (service.healthCheckPath), that
+    build's new tasks must pass it on the schema they do not know, or the rollback never
+    becomes healthy."""
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    migrate.upgrade_to_head(make_url(pg_url), config_with_default())
+    engine = create_engine(pg_url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": NEWER})
+    finally:
+        engine.dispose()
+    server = server_factory(pg_url, WEB_CONCURRENCY="1").start()
+    ready = httpx.get(f"{server.base_url}/readyz", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "schema": "ahead of this build"}
+    assert "the schema is past this build's migrations" in server.log()
 
 
 def config_with_default():

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.schema_state import schema_at_head
+from api.schema_state import BEHIND, schema_state
 
 router = APIRouter(tags=["health"])
 logger = logging.getLogger("api.health")
@@ -37,16 +37,15 @@ async def healthz() -> dict[str, str]:
 def readyz(request: Request) -> JSONResponse:
     engine = request.app.state.engine
     try:
-        at_head = schema_at_head(engine)
+        state = schema_state(engine)
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
         # The class only: a driver's message can quote the statement or its parameters.
         logger.warning("readiness check failed: %s", type(exc).__name__)
         return JSONResponse({"status": "unavailable", "database": "error"}, status_code=503)
-    if not at_head:
+    if state == BEHIND:
         return JSONResponse(
-            {"status": "unavailable", "database": "ok", "schema": "not at head"},
-            status_code=503,
+            {"status": "unavailable", "database": "ok", "schema": state}, status_code=503
         )
-    return JSONResponse({"status": "ok", "database": "ok", "schema": "at head"})
+    return JSONResponse({"status": "ok", "database": "ok", "schema": state})
