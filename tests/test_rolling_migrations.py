@@ -220,7 +220,8 @@ def test_sql_that_cannot_be_rendered_offline_is_a_refusing_finding(change):
     assert review.refused() == ["migration 4e1f0a2b3c5d: squawk offline-render ()"]
 
 
-def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(change):
+def add_a_title_index(change: Path) -> None:
+    """A revision that indexes the notes' titles (without CONCURRENTLY)."""
     name, text = revision_file(
         rev="6a2b3c4d5e6f",
         message="index titles",
@@ -228,6 +229,10 @@ def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(c
         downgrade='    op.drop_index("ix_notes_title", "notes")',
     )
     (change / name).write_text(text)
+
+
+def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(change):
+    add_a_title_index(change)
     (item,) = migrations.inspect(change, _base_dir(change))
     assert "SET LOCAL lock_timeout = 2000;" in item["sql"]
     assert "CREATE INDEX ix_notes_title ON notes (title);" in item["sql"]
@@ -237,13 +242,7 @@ def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(c
 
 
 def test_the_rendered_sql_sets_the_stacks_own_lock_timeout(change, tmp_path):
-    name, text = revision_file(
-        rev="6a2b3c4d5e6f",
-        message="index titles",
-        upgrade='    op.create_index("ix_notes_title", "notes", ["title"])',
-        downgrade='    op.drop_index("ix_notes_title", "notes")',
-    )
-    (change / name).write_text(text)
+    add_a_title_index(change)
     # migration.lockTimeout 4 s (below the 5 s statement timeout) reaches the task definitions,
     # and from them the rendered SQL.
     config = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
