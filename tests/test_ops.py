@@ -9,11 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from moto import mock_aws
 from moto.ecs.models import ecs_backends
 
 from ops import commands
@@ -28,15 +26,8 @@ OUTPUTS = {"region": REGION, "cluster_name": "app", "service_name": "web", "exec
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
+def aws(mocked_aws):
+    return mocked_aws
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from components.app_secrets import APP_SECRET_TAG, STACK_TAG
 from ops.cli import main
@@ -29,15 +27,8 @@ class Tty(io.StringIO):
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield boto3.client("secretsmanager", region_name=REGION)
+def aws(mocked_aws):
+    return mocked_aws.client("secretsmanager")
 
 
 def stack_secret(client: Any, stack: str, name: str) -> str:

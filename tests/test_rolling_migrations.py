@@ -92,6 +92,14 @@ def revision_file(down: str = BASE_HEAD, extra: str = "", **sample: str) -> tupl
     return name, REVISION.format(down=down, extra=extra, **sample)
 
 
+def add_revision(repo: Path, down: str = BASE_HEAD, extra: str = "", **sample: str) -> str:
+    """Write ``revision_file`` into ``repo``'s working tree (the plan reads it uncommitted);
+    its path."""
+    name, text = revision_file(down=down, extra=extra, **sample)
+    (repo / name).write_text(text)
+    return name
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
@@ -143,8 +151,7 @@ def plan_cli(root: Path, *options: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_dropped_column_is_named_by_squawk_and_refused_on_a_production_stack(change):
-    name, text = revision_file(**DROP_BODY)
-    (change / name).write_text(text)  # not even committed: the plan reads the working tree
+    name = add_revision(change, **DROP_BODY)  # not even committed: the plan reads the working tree
     done = plan_cli(change, "prod", "--base", "HEAD")
     assert done.returncode == 1, done.stderr
     out = done.stdout
@@ -165,8 +172,7 @@ def test_a_dropped_column_is_named_by_squawk_and_refused_on_a_production_stack(c
 
 
 def test_the_pull_request_comment_names_the_revision_the_rule_and_the_statement(change):
-    name, text = revision_file(**DROP_BODY)
-    (change / name).write_text(text)
+    name = add_revision(change, **DROP_BODY)
     markdown = migrations.review(change, "HEAD", production=False).format_markdown()
     assert f"| `0b5e1c2d3f4a` | drop body from notes | `{name}` |  |" in markdown
     assert (
@@ -178,8 +184,7 @@ def test_the_pull_request_comment_names_the_revision_the_rule_and_the_statement(
 
 
 def test_a_declared_maintenance_window_turns_the_refusal_into_a_warning_the_plan_shows(change):
-    name, text = revision_file(extra=f'\nrolling_deploy_safety = "{MAINTENANCE}"\n', **DROP_BODY)
-    (change / name).write_text(text)
+    name = add_revision(change, extra=f'\nrolling_deploy_safety = "{MAINTENANCE}"\n', **DROP_BODY)
     done = plan_cli(change, "prod", "--base", "HEAD")
     assert (done.returncode, done.stderr) == (0, "")
     assert f"      rolling_deploy_safety: {MAINTENANCE}\n" in done.stdout
@@ -195,8 +200,7 @@ def test_a_declared_maintenance_window_turns_the_refusal_into_a_warning_the_plan
 
 
 def test_an_empty_declaration_declares_nothing_and_is_refused(change):
-    name, text = revision_file(extra='\nrolling_deploy_safety = "  "\n', **DROP_BODY)
-    (change / name).write_text(text)
+    add_revision(change, extra='\nrolling_deploy_safety = "  "\n', **DROP_BODY)
     review = migrations.review(change, "HEAD", production=True)
     assert [(f.rule, f.blocking) for f in review.findings] == [
         ("rolling_deploy_safety", True),
@@ -206,13 +210,13 @@ def test_an_empty_declaration_declares_nothing_and_is_refused(change):
 
 
 def test_sql_that_cannot_be_rendered_offline_is_a_refusing_finding(change):
-    name, text = revision_file(
+    add_revision(
+        change,
         rev="4e1f0a2b3c5d",
         message="read the database while migrating",
         upgrade="    op.get_bind().execute(sa.text('SELECT 1')).scalar_one()",
         downgrade="    pass",
     )
-    (change / name).write_text(text)
     review = migrations.review(change, "HEAD", production=True)
     (finding,) = review.findings
     assert finding.rule == "offline-render" and finding.blocking
@@ -222,13 +226,13 @@ def test_sql_that_cannot_be_rendered_offline_is_a_refusing_finding(change):
 
 def add_a_title_index(change: Path) -> None:
     """A revision that indexes the notes' titles (without CONCURRENTLY)."""
-    name, text = revision_file(
+    add_revision(
+        change,
         rev="6a2b3c4d5e6f",
         message="index titles",
         upgrade='    op.create_index("ix_notes_title", "notes", ["title"])',
         downgrade='    op.drop_index("ix_notes_title", "notes")',
     )
-    (change / name).write_text(text)
 
 
 def test_the_rendered_sql_is_what_the_release_phase_runs_lock_timeout_included(change):
