@@ -227,6 +227,13 @@ class TestServiceValues:
         message = only_problem({"migration.command": "python -m api.migrate"}, validate=False)
         assert "must be a list" in message and "--path" in message
 
+    def test_a_command_string_with_an_unpaired_quote_is_a_problem_not_a_traceback(self):
+        # Found by the property test below: shlex refuses the quote with a ValueError.
+        message = only_problem({"migration.command": 'python -c "print(1)'}, validate=False)
+        assert message.startswith('fastapi-fargate:migration.command = python -c "print(1): ')
+        assert "must be a list" in message
+        assert message.endswith("`pulumi config set --path 'migration.command[2]' '\"print(1)'`")
+
     def test_a_list_is_set_one_index_at_a_time_like_the_cli_does(self):
         s = settings_of({"service.environment[0]": "A=1", "service.environment[1]": "B=2"})
         assert s.service.environment == ["A=1", "B=2"]
@@ -418,7 +425,8 @@ class TestReporting:
         assert problem.startswith("fastapi-fargate:service = [secret]:")
         assert "`pulumi config rm service`" in problem
         assert (
-            "service.appSecrets" in problem and "`.venv/bin/python -m ops STACK secrets set NAME`" in problem
+            "service.appSecrets" in problem
+            and "`.venv/bin/python -m ops STACK secrets set NAME`" in problem
         )
 
     def test_a_flat_key_set_as_a_secret_is_removed_without_path(self):

@@ -130,7 +130,7 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
             value = json.loads(value)
         except json.JSONDecodeError:
             # A command given as one string is its words; anything else one entry.
-            entries = shlex.split(value) if name == "migration.command" else [value]
+            entries = _words(value) if name == "migration.command" else [value]
             return None, (
                 f"{_key(name)} = {value}: must be a list; fix: write it as a YAML list in "
                 f"the stack file, or {remove}, then {_set_command(name, entries)}"
@@ -141,6 +141,15 @@ def _parse_list(name: str, value: Any) -> tuple[Any, str | None]:
             f"{_set_command(name, [_shown(value)])}"
         )
     return value, None
+
+
+def _words(command: str) -> list[str]:
+    """A command line's words as a shell reads them; on whitespace where its quotes do not
+    pair (the fix still shows every word, and the user sees the stray quote in it)."""
+    try:
+        return shlex.split(command)
+    except ValueError:  # "No closing quotation", "No escaped character"
+        return command.split()
 
 
 _NO_VALUE = object()
